@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Numeric targets are optimised in every configuration: a debug build of a training loop
+// runs 10-50x slower, and `swift test` / `swift run` would otherwise meet that.
+let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+
+let package = Package(
+    name: "evolve",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "evolve", targets: ["evolve"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: optimised),
+        .target(
+            name: "Training",
+            dependencies: ["Tensor", .product(name: "Yams", package: "Yams")],
+            swiftSettings: optimised),
+        .executableTarget(
+            name: "evolve",
+            dependencies: [
+                "Tensor", "Training",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,106 @@
+import Dispatch
+
+/// One op instance in a graph: forward computes its outputs from its inputs; backward
+/// adds the gradient of the loss with respect to each input (that requires one), given
+/// the gradients of its outputs. Forward saves exactly what backward needs.
+protocol Kernel: AnyObject {
+    func forward()
+    func backward()
+}
+
+/// A static computation graph: built once (shapes known, every buffer allocated), then
+/// run forward and backward every step with no allocation. Kernels run in the order the
+/// builder created them, which is a topological order by construction.
+public final class Graph<S: Scalar> {
+    public private(set) var tensors: [Tensor<S>] = []
+    public private(set) var parameters: [Tensor<S>] = []
+    private var kernels: [any Kernel] = []
+    private var storages: [Storage<S>] = []
+
+    public init() {}
+
+    // MARK: - Leaves
+
+    /// A learned tensor. `decays` marks it for AdamW weight decay.
+    public func parameter(_ shape: [Int], name: String, decays: Bool = false) -> Tensor<S> {
+        let t = make(shape, role: .parameter, name: name, requiresGrad: true)
+        t.decays = decays
+        parameters.append(t)
+        return t
+    }
+
+    /// A value fed from outside each step; `requiresGrad` for gradient checks.
+    public func input(_ shape: [Int], name: String, requiresGrad: Bool = false) -> Tensor<S> {
+        make(shape, role: .input, name: name, requiresGrad: requiresGrad)
+    }
+
+    public func indices(_ shape: [Int], name: String) -> IndexTensor {
+        IndexTensor(shape: shape, name: name)
+    }
+
+    // MARK: - Building (used by the op builders in Graph+*.swift)
+
+    func make(_ shape: [Int], role: TensorRole, name: String, requiresGrad: Bool) -> Tensor<S> {
+        check(shape.allSatisfy { $0 > 0 }, "\(name): shape \(shape) has a non-positive axis")
+        let storage = Storage<S>(count: shape.reduce(1, *), requiresGrad: requiresGrad)
+        storages.append(storage)
+        let t = Tensor(shape: shape, storage: storage, role: role, name: name)
+        tensors.append(t)
+        return t
+    }
+
+    /// An activation whose gradient is needed iff any of `from` needs one.
+    func activation(_ shape: [Int], _ name: String, from: [Tensor<S>]) -> Tensor<S> {
+        make(shape, role: .activation, name: name, requiresGrad: from.contains { $0.requiresGrad })
+    }
+
+    /// A second tensor over the same storage (reshape): no kernel, no copy.
+    func alias(_ t: Tensor<S>, shape: [Int]) -> Tensor<S> {
+        check(shape.reduce(1, *) == t.count, "reshape \(t.shape) → \(shape) changes the size")
+        let a = Tensor(shape: shape, storage: t.storage, role: t.role, name: t.name)
+        tensors.append(a)
+        return a
+    }
+
+    func append(_ kernel: any Kernel) { kernels.append(kernel) }
+
+    // MARK: - Running
+
+    /// When set, forward and backward add each kernel's time to `profile`, by kernel type.
+    public var profiling = false
+    public private(set) var profile: [String: (forward: Double, backward: Double)] = [:]
+
+    public func forward() {
+        if profiling { return timed(kernels, backward: false) }
+        for k in kernels { k.forward() }
+    }
+
+    private func timed(_ ks: [any Kernel], backward: Bool) {
+        for k in ks {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            if backward { k.backward() } else { k.forward() }
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let name = String(describing: type(of: k)).split(separator: "<").first.map(String.init) ?? "?"
+            var e = profile[name] ?? (0, 0)
+            if backward { e.backward += dt } else { e.forward += dt }
+            profile[name] = e
+        }
+    }
+
+    /// Gradients of the scalar `loss` with respect to every tensor that requires one.
+    /// Parameters that received no contribution (an expert no token reached) end at zero.
+    public func backward(from loss: Tensor<S>) {
+        check(loss.count == 1, "backward from \(loss.name) of shape \(loss.shape): not a scalar")
+        for s in storages { s.gradFresh = true }
+        if let g = loss.grad { g[0] = 1; loss.storage.gradFresh = false }
+        if profiling { timed(kernels.reversed(), backward: true) } else {
+            for k in kernels.reversed() { k.backward() }
+        }
+        for p in parameters where p.storage.gradFresh {
+            p.grad?.update(repeating: 0, count: p.count)
+            p.storage.gradFresh = false
+        }
+    }
+
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+}

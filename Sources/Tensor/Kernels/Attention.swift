@@ -1,0 +1,138 @@
+/// A run of channels inside a [B, T, W] tensor: q, k and v may be thirds of one fused
+/// projection, read in place with row stride W.
+public struct ChannelSlice<S: Scalar> {
+    public let tensor: Tensor<S>
+    public let offset: Int
+    public let width: Int
+    public init(_ tensor: Tensor<S>, offset: Int = 0, width: Int? = nil) {
+        self.tensor = tensor; self.offset = offset; self.width = width ?? tensor.channels
+    }
+    var stride: Int { tensor.channels }
+}
+
+// Causal multi-head attention, fused: per (batch, head) the scores, mask, softmax and
+// weighted sum stay in one T×T tile.
+//   q, k, v: [B, T, C] slices     out: [B, T, C]     C = H·D
+//   probs:   [B, H, T, T] softmax(q kᵀ / √D) with zeros above the diagonal (saved)
+final class AttentionKernel<S: Scalar>: Kernel {
+    let q: ChannelSlice<S>, k: ChannelSlice<S>, v: ChannelSlice<S>
+    let out: Tensor<S>
+    let b: Int, t: Int, h: Int, d: Int
+    let probs: UnsafeMutablePointer<S>
+
+    init(_ q: ChannelSlice<S>, _ k: ChannelSlice<S>, _ v: ChannelSlice<S>, _ out: Tensor<S>, heads: Int) {
+        self.q = q; self.k = k; self.v = v; self.out = out
+        b = out.shape[0]; t = out.shape[1]; h = heads; d = out.shape[2] / heads
+        probs = .allocate(capacity: b * h * t * t)
+        probs.initialize(repeating: 0, count: b * h * t * t)
+    }
+
+    deinit { probs.deallocate() }
+
+    func forward() {
+        attentionForward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
+                         v.tensor.value + v.offset, v.stride, out.value, probs, b, t, h, d)
+    }
+
+    func backward() {
+        guard let dout = out.incomingGrad() else { return }
+        // q, k, v may share one storage: claim each distinct gradient buffer once.
+        var claimed: [ObjectIdentifier: UnsafeMutablePointer<S>?] = [:]
+        func grad(_ s: ChannelSlice<S>) -> UnsafeMutablePointer<S>? {
+            let id = ObjectIdentifier(s.tensor.storage)
+            if let g = claimed[id] { return g.map { $0 + s.offset } }
+            let g = s.tensor.accumulatingGrad()
+            claimed[id] = g
+            return g.map { $0 + s.offset }
+        }
+        let dq = grad(q), dk = grad(k), dv = grad(v)
+        attentionBackward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
+                          v.tensor.value + v.offset, v.stride, dout, probs, dq, dk, dv, b, t, h, d)
+    }
+}
+
+@_specialize(where S == Float)
+func attentionForward<S: Scalar>(
+    _ q: UnsafePointer<S>, _ ldq: Int, _ k: UnsafePointer<S>, _ ldk: Int,
+    _ v: UnsafePointer<S>, _ ldv: Int, _ out: UnsafeMutablePointer<S>, _ probs: UnsafeMutablePointer<S>,
+    _ b: Int, _ t: Int, _ h: Int, _ d: Int
+) {
+    let scale = 1 / S(d).squareRoot(), c = h * d
+    Parallel.forEach(b * h, grain: 1) { range in
+        for bh in range {
+            let bi = bh / h, hi = bh % h
+            let qh = q + bi * t * ldq + hi * d, kh = k + bi * t * ldk + hi * d
+            let vh = v + bi * t * ldv + hi * d, p = probs + bh * t * t
+            S.gemm(false, true, t, t, d, scale, qh, ldq, kh, ldk, 0, p, t)  // [T,T] = Q Kᵀ/√D
+            for i in 0..<t {
+                let row = p + i * t
+                var mx = row[0]
+                for j in 0...i where row[j] > mx { mx = row[j] }
+                var sum: S = 0
+                for j in 0...i { let e = S.exp(row[j] - mx); row[j] = e; sum += e }
+                let inv = 1 / sum
+                for j in 0...i { row[j] *= inv }
+                for j in (i + 1)..<t { row[j] = 0 }
+            }
+            S.gemm(false, false, t, d, t, 1, p, t, vh, ldv, 0, out + bi * t * c + hi * d, c)  // P V
+        }
+    }
+}
+
+// dP = dO Vᵀ;  dV += Pᵀ dO;  dS = P ⊙ (dP − rowsum(dP ⊙ P));  dQ += dS K/√D;  dK += dSᵀ Q/√D
+@_specialize(where S == Float)
+func attentionBackward<S: Scalar>(
+    _ q: UnsafePointer<S>, _ ldq: Int, _ k: UnsafePointer<S>, _ ldk: Int,
+    _ v: UnsafePointer<S>, _ ldv: Int, _ dout: UnsafePointer<S>, _ probs: UnsafePointer<S>,
+    _ dq: UnsafeMutablePointer<S>?, _ dk: UnsafeMutablePointer<S>?, _ dv: UnsafeMutablePointer<S>?,
+    _ b: Int, _ t: Int, _ h: Int, _ d: Int
+) {
+    let scale = 1 / S(d).squareRoot(), c = h * d
+    Parallel.forEach(b * h, grain: 1) { range in
+        let ds = UnsafeMutablePointer<S>.allocate(capacity: t * t)
+        defer { ds.deallocate() }
+        for bh in range {
+            let bi = bh / h, hi = bh % h
+            let qh = q + bi * t * ldq + hi * d, kh = k + bi * t * ldk + hi * d
+            let vh = v + bi * t * ldv + hi * d, p = probs + bh * t * t
+            let doh = dout + bi * t * c + hi * d
+            if let dv { S.gemm(true, false, t, d, t, 1, p, t, doh, c, 1, dv + bi * t * ldv + hi * d, ldv) }
+            guard dq != nil || dk != nil else { continue }
+            S.gemm(false, true, t, t, d, 1, doh, c, vh, ldv, 0, ds, t)
+            for i in 0..<t {
+                let pr = p + i * t, dr = ds + i * t
+                var dot: S = 0
+                for j in 0...i { dot += pr[j] * dr[j] }
+                for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
+                for j in (i + 1)..<t { dr[j] = 0 }
+            }
+            if let dq { S.gemm(false, false, t, d, t, scale, ds, t, kh, ldk, 1, dq + bi * t * ldq + hi * d, ldq) }
+            if let dk { S.gemm(true, false, t, d, t, scale, ds, t, qh, ldq, 1, dk + bi * t * ldk + hi * d, ldk) }
+        }
+    }
+}
+
+extension Graph {
+    /// Causal multi-head attention over q, k, v slices of [B, T, ·] tensors → [B, T, C].
+    public func attention(q: ChannelSlice<S>, k: ChannelSlice<S>, v: ChannelSlice<S>, heads: Int) -> Tensor<S> {
+        let c = q.width
+        check(k.width == c && v.width == c, "attention: q, k, v widths \(q.width), \(k.width), \(v.width) differ")
+        check(c % heads == 0, "attention: \(c) channels do not split into \(heads) heads")
+        for s in [q, k, v] {
+            check(s.tensor.shape.count == 3 && s.offset + s.width <= s.stride
+                  && s.tensor.shape.prefix(2) == q.tensor.shape.prefix(2),
+                  "attention: slice of \(s.tensor.name) \(s.tensor.shape) is not [B, T, ≥\(s.offset + s.width)]")
+        }
+        let shape = [q.tensor.shape[0], q.tensor.shape[1], c]
+        let out = activation(shape, "attention", from: [q.tensor, k.tensor, v.tensor])
+        append(AttentionKernel(q, k, v, out, heads: heads))
+        return out
+    }
+
+    /// Attention over a fused projection qkv [B, T, 3C] (q, k, v in that order).
+    public func attention(qkv: Tensor<S>, heads: Int) -> Tensor<S> {
+        let c = qkv.channels / 3
+        return attention(q: ChannelSlice(qkv, offset: 0, width: c), k: ChannelSlice(qkv, offset: c, width: c),
+                         v: ChannelSlice(qkv, offset: 2 * c, width: c), heads: heads)
+    }
+}

@@ -1,0 +1,100 @@
+/// Elementwise functions of two tensors, with broadcasting.
+public enum BinaryOp: String, Hashable, Sendable {
+    case add, subtract, multiply, divide, max, min
+}
+
+@inline(__always)
+private func apply<S: Scalar>(_ op: BinaryOp, _ a: S, _ b: S) -> S {
+    switch op {
+    case .add: return a + b
+    case .subtract: return a - b
+    case .multiply: return a * b
+    case .divide: return a / b
+    case .max: return a >= b ? a : b
+    case .min: return a <= b ? a : b
+    }
+}
+
+/// (∂y/∂a, ∂y/∂b). Ties of max/min send the gradient to a.
+@inline(__always)
+private func partials<S: Scalar>(_ op: BinaryOp, _ a: S, _ b: S) -> (S, S) {
+    switch op {
+    case .add: return (1, 1)
+    case .subtract: return (1, -1)
+    case .multiply: return (b, a)
+    case .divide: return (1 / b, -a / (b * b))
+    case .max: return a >= b ? (1, 0) : (0, 1)
+    case .min: return a <= b ? (1, 0) : (0, 1)
+    }
+}
+
+@_specialize(where S == Float)
+func binaryForward<S: Scalar>(
+    _ op: BinaryOp, _ plan: BroadcastPlan,
+    _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>
+) {
+    if plan.isElementwise {
+        Parallel.forEach(plan.dims[0], grain: 16384) { r in
+            for i in r { y[i] = apply(op, a[i], b[i]) }
+        }
+    } else {
+        plan.forEach { o, ia, ib in y[o] = apply(op, a[ia], b[ib]) }
+    }
+}
+
+/// da, db: already zeroed or holding earlier contributions; this adds.
+@_specialize(where S == Float)
+func binaryBackward<S: Scalar>(
+    _ op: BinaryOp, _ plan: BroadcastPlan, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>,
+    _ dy: UnsafePointer<S>, _ da: UnsafeMutablePointer<S>?, _ db: UnsafeMutablePointer<S>?
+) {
+    plan.forEach { o, ia, ib in
+        let (pa, pb) = partials(op, a[ia], b[ib])
+        da?[ia] += dy[o] * pa
+        db?[ib] += dy[o] * pb
+    }
+}
+
+// a: shapeA, b: shapeB, y: broadcast(shapeA, shapeB)
+final class BinaryKernel<S: Scalar>: Kernel {
+    let op: BinaryOp
+    let plan: BroadcastPlan
+    let a: Tensor<S>, b: Tensor<S>, y: Tensor<S>
+    init(_ op: BinaryOp, _ plan: BroadcastPlan, _ a: Tensor<S>, _ b: Tensor<S>, _ y: Tensor<S>) {
+        self.op = op; self.plan = plan; self.a = a; self.b = b; self.y = y
+    }
+
+    func forward() { binaryForward(op, plan, a.value, b.value, y.value) }
+
+    func backward() {
+        guard let dy = y.incomingGrad() else { return }
+        // Residual additions are the common case: pass the gradient through untouched.
+        if op == .add && plan.isElementwise && a.storage !== b.storage {
+            for t in [a, b] {
+                guard let (d, acc) = t.gradTarget() else { continue }
+                if acc { addInPlace(d, dy, t.count) } else { d.update(from: dy, count: t.count) }
+            }
+            return
+        }
+        binaryBackward(op, plan, a.value, b.value, dy, a.accumulatingGrad(), b.accumulatingGrad())
+    }
+}
+
+@_specialize(where S == Float)
+func addInPlace<S: Scalar>(_ d: UnsafeMutablePointer<S>, _ x: UnsafePointer<S>, _ n: Int) {
+    for i in 0..<n { d[i] += x[i] }
+}
+
+extension Graph {
+    public func binary(_ op: BinaryOp, _ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> {
+        guard let plan = BroadcastPlan(a.shape, b.shape) else {
+            fatalError("tensor: \(op) cannot broadcast \(a.shape) with \(b.shape)")
+        }
+        let y = activation(plan.shape, op.rawValue, from: [a, b])
+        append(BinaryKernel(op, plan, a, b, y))
+        return y
+    }
+
+    public func add(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binary(.add, a, b) }
+    public func multiply(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binary(.multiply, a, b) }
+}

@@ -1,0 +1,87 @@
+// Y[g] = op(A[g]) · op(B[g]) for g in 0..<G, every product one cblas gemm call.
+//   A: [G, M, K] ([G, K, M] when transA)      strideA = 0 when A is one shared matrix
+//   B: [G, K, N] ([G, N, K] when transB)      strideB = 0 when B is one shared matrix
+//   Y: [G, M, N]
+final class MatMulKernel<S: Scalar>: Kernel {
+    let a: Tensor<S>, b: Tensor<S>, y: Tensor<S>
+    let g: Int, m: Int, n: Int, k: Int
+    let transA: Bool, transB: Bool
+    let strideA: Int, strideB: Int
+
+    init(_ a: Tensor<S>, _ b: Tensor<S>, _ y: Tensor<S>, g: Int, m: Int, n: Int, k: Int,
+         transA: Bool, transB: Bool, sharedA: Bool, sharedB: Bool) {
+        self.a = a; self.b = b; self.y = y
+        self.g = g; self.m = m; self.n = n; self.k = k
+        self.transA = transA; self.transB = transB
+        strideA = sharedA ? 0 : m * k
+        strideB = sharedB ? 0 : k * n
+    }
+
+    var lda: Int { transA ? m : k }
+    var ldb: Int { transB ? k : n }
+
+    func forward() {
+        for i in 0..<g {
+            S.parallelGemm(transA, transB, m, n, k, 1, a.value + i * strideA, lda,
+                   b.value + i * strideB, ldb, 0, y.value + i * m * n, n)
+        }
+    }
+
+    func backward() {
+        guard let dy = y.incomingGrad() else { return }
+        if let (da, acc) = a.gradTarget() {
+            for i in 0..<g {
+                let beta: S = acc || (strideA == 0 && i > 0) ? 1 : 0
+                let dyi = dy + i * m * n, bi = b.value + i * strideB, dai = da + i * strideA
+                if transA {  // dA[K,M] = op(B) · dYᵀ
+                    S.parallelGemm(transB, true, k, m, n, 1, bi, ldb, dyi, n, beta, dai, m)
+                } else {     // dA[M,K] = dY · op(B)ᵀ
+                    S.parallelGemm(false, !transB, m, k, n, 1, dyi, n, bi, ldb, beta, dai, k)
+                }
+            }
+        }
+        if let (db, acc) = b.gradTarget() {
+            for i in 0..<g {
+                let beta: S = acc || (strideB == 0 && i > 0) ? 1 : 0
+                let dyi = dy + i * m * n, ai = a.value + i * strideA, dbi = db + i * strideB
+                if transB {  // dB[N,K] = dYᵀ · op(A)
+                    S.parallelGemm(true, transA, n, k, m, 1, dyi, n, ai, lda, beta, dbi, k)
+                } else {     // dB[K,N] = op(A)ᵀ · dY
+                    S.parallelGemm(!transA, false, k, n, m, 1, ai, lda, dyi, n, beta, dbi, n)
+                }
+            }
+        }
+    }
+}
+
+extension Graph {
+    /// x [..., K] · w [K, N] → [..., N]   (w [N, K] when `transposeW`: a tied embedding).
+    public func matmul(_ x: Tensor<S>, _ w: Tensor<S>, transposeW: Bool = false) -> Tensor<S> {
+        check(w.shape.count == 2, "matmul: weight \(w.name) must be 2-D, is \(w.shape)")
+        let k = x.channels
+        let (wk, n) = transposeW ? (w.shape[1], w.shape[0]) : (w.shape[0], w.shape[1])
+        check(wk == k, "matmul: \(x.shape) · \(w.shape)\(transposeW ? "ᵀ" : "") do not chain")
+        let y = activation(Array(x.shape.dropLast()) + [n], "matmul", from: [x, w])
+        append(MatMulKernel(x, w, y, g: 1, m: x.rows, n: n, k: k,
+                            transA: false, transB: transposeW, sharedA: false, sharedB: true))
+        return y
+    }
+
+    /// Batched a [..., M, K] · b [..., K, N] → [..., M, N], the leading axes equal
+    /// (per-head products). `transA` / `transB` transpose the last two axes.
+    public func batchedMatmul(_ a: Tensor<S>, _ b: Tensor<S>, transA: Bool = false,
+                              transB: Bool = false) -> Tensor<S> {
+        check(a.shape.count >= 2 && a.shape.count == b.shape.count
+              && a.shape.dropLast(2) == b.shape.dropLast(2),
+              "batchedMatmul: batch axes of \(a.shape) and \(b.shape) differ")
+        let r = a.shape.count
+        let (m, k) = transA ? (a.shape[r - 1], a.shape[r - 2]) : (a.shape[r - 2], a.shape[r - 1])
+        let (kb, n) = transB ? (b.shape[r - 1], b.shape[r - 2]) : (b.shape[r - 2], b.shape[r - 1])
+        check(k == kb, "batchedMatmul: \(a.shape) · \(b.shape) do not chain")
+        let lead = Array(a.shape.dropLast(2))
+        let y = activation(lead + [m, n], "bmm", from: [a, b])
+        append(MatMulKernel(a, b, y, g: lead.reduce(1, *), m: m, n: n, k: k,
+                            transA: transA, transB: transB, sharedA: false, sharedB: false))
+        return y
+    }
+}

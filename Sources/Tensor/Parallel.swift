@@ -1,0 +1,56 @@
+import Dispatch
+
+/// Runs `body` over `0..<n` split into contiguous ranges, on up to `Parallel.width`
+/// threads, when the work is large enough to pay for the hand-off (~5 µs).
+enum Parallel {
+    /// Threads for elementwise and per-head work (the machine's cores by default).
+    nonisolated(unsafe) static var width = 2
+
+    @inline(__always)
+    static func forEach(_ n: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+        let chunks = min(width, n / max(grain, 1))
+        if chunks <= 1 {
+            body(0..<n)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            body((n * c / chunks)..<(n * (c + 1) / chunks))
+        }
+    }
+}
+
+public enum Threads {
+    /// The engine's threads, for GEMMs (split by rows or columns), elementwise and
+    /// per-head work. BLAS is kept single-threaded inside them.
+    public static func set(_ n: Int) {
+        BLAS.setThreads(1)
+        Parallel.width = max(1, n)
+    }
+}
+
+extension Scalar {
+    /// `gemm` split across the engine's threads: rows of C when there are enough, else
+    /// columns. BLAS itself runs single-threaded, so its idle workers never spin against
+    /// the engine's own threads (they did, costing a quarter of every step).
+    static func parallelGemm(
+        _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+        _ alpha: Self, _ a: UnsafePointer<Self>, _ lda: Int,
+        _ b: UnsafePointer<Self>, _ ldb: Int,
+        _ beta: Self, _ c: UnsafeMutablePointer<Self>, _ ldc: Int
+    ) {
+        let chunks = min(Parallel.width, m * n * k / 65536)
+        if chunks <= 1 {
+            gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        } else if m >= n || m >= 16 * chunks {
+            Parallel.forEach(m, grain: m / chunks) { r in
+                gemm(transA, transB, r.count, n, k, alpha, a + (transA ? r.lowerBound : r.lowerBound * lda), lda,
+                     b, ldb, beta, c + r.lowerBound * ldc, ldc)
+            }
+        } else {
+            Parallel.forEach(n, grain: n / chunks) { r in
+                gemm(transA, transB, m, r.count, k, alpha, a, lda, b + (transB ? r.lowerBound * ldb : r.lowerBound), ldb,
+                     beta, c + r.lowerBound, ldc)
+            }
+        }
+    }
+}

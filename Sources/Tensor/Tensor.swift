@@ -1,0 +1,132 @@
+/// Memory owned by one or more tensors (a reshape shares its source's storage).
+/// `value` and `grad` are allocated once, when the graph is built, and reused every step.
+public final class Storage<S: Scalar> {
+    public let count: Int
+    public let value: UnsafeMutablePointer<S>
+    /// nil for tensors nothing differentiates (constants, integer-derived masks).
+    public let grad: UnsafeMutablePointer<S>?
+    /// True until the first gradient contribution of a backward pass arrives: that
+    /// contribution overwrites, later ones accumulate, so no pass zeroes every buffer.
+    var gradFresh = true
+
+    init(count: Int, requiresGrad: Bool) {
+        self.count = count
+        value = .allocate(capacity: max(count, 1))
+        value.initialize(repeating: 0, count: max(count, 1))
+        if requiresGrad {
+            let g = UnsafeMutablePointer<S>.allocate(capacity: max(count, 1))
+            g.initialize(repeating: 0, count: max(count, 1))
+            grad = g
+        } else {
+            grad = nil
+        }
+    }
+
+    deinit {
+        value.deallocate()
+        grad?.deallocate()
+    }
+}
+
+/// What a tensor is to the graph: learned, fed from outside, or computed.
+public enum TensorRole: Sendable {
+    case parameter, input, activation
+}
+
+/// A node of a `Graph`: a shape and the storage holding its value and gradient.
+public final class Tensor<S: Scalar> {
+    public let shape: [Int]
+    public let storage: Storage<S>
+    public let role: TensorRole
+    public var name: String
+    /// Parameters only: whether AdamW applies weight decay (matrices yes; gains, biases no).
+    public var decays = false
+
+    init(shape: [Int], storage: Storage<S>, role: TensorRole, name: String) {
+        self.shape = shape
+        self.storage = storage
+        self.role = role
+        self.name = name
+    }
+
+    public var count: Int { storage.count }
+    public var value: UnsafeMutablePointer<S> { storage.value }
+    public var grad: UnsafeMutablePointer<S>? { storage.grad }
+    public var requiresGrad: Bool { storage.grad != nil }
+    /// Size of the last axis (channels); rows = count / channels.
+    public var channels: Int { shape.last ?? 1 }
+    public var rows: Int { count / max(channels, 1) }
+
+    public subscript(i: Int) -> S {
+        get { storage.value[i] }
+        set { storage.value[i] = newValue }
+    }
+
+    public var values: [S] { Array(UnsafeBufferPointer(start: value, count: count)) }
+    public var grads: [S] { grad.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? [] }
+
+    public func set(_ xs: [S]) {
+        check(xs.count == count, "set: \(xs.count) values for tensor \(name) of shape \(shape)")
+        xs.withUnsafeBufferPointer { value.update(from: $0.baseAddress!, count: count) }
+    }
+
+    /// Where a kernel's backward writes this tensor's gradient, and whether it must add
+    /// (an earlier contribution arrived) or may overwrite (it is the first).
+    func gradTarget() -> (ptr: UnsafeMutablePointer<S>, accumulate: Bool)? {
+        guard let g = storage.grad else { return nil }
+        let acc = !storage.gradFresh
+        storage.gradFresh = false
+        return (g, acc)
+    }
+
+    /// The gradient arriving from this tensor's consumers, or nil when none arrived (the
+    /// tensor does not reach the loss): a kernel's backward then has nothing to do.
+    func incomingGrad() -> UnsafeMutablePointer<S>? {
+        storage.gradFresh ? nil : storage.grad
+    }
+
+    /// The gradient buffer ready for `+=`: zeroed first if nothing has been written yet.
+    func accumulatingGrad() -> UnsafeMutablePointer<S>? {
+        guard let (g, acc) = gradTarget() else { return nil }
+        if !acc { g.update(repeating: 0, count: count) }
+        return g
+    }
+}
+
+/// Integer tensors: token ids, targets, routing decisions. Never differentiated.
+public final class IndexTensor {
+    public let shape: [Int]
+    public let count: Int
+    public let value: UnsafeMutablePointer<Int32>
+    public var name: String
+
+    init(shape: [Int], name: String) {
+        self.shape = shape
+        count = shape.reduce(1, *)
+        value = .allocate(capacity: max(count, 1))
+        value.initialize(repeating: 0, count: max(count, 1))
+        self.name = name
+    }
+
+    deinit { value.deallocate() }
+
+    public subscript(i: Int) -> Int32 {
+        get { value[i] }
+        set { value[i] = newValue }
+    }
+
+    public func set(_ xs: [Int32]) {
+        check(xs.count == count, "set: \(xs.count) indices for \(name) of shape \(shape)")
+        xs.withUnsafeBufferPointer { value.update(from: $0.baseAddress!, count: count) }
+    }
+
+    public var values: [Int32] { Array(UnsafeBufferPointer(start: value, count: count)) }
+}
+
+/// Graph construction errors are programming errors of the caller (the compiler validates
+/// programs before it builds graphs), so they stop the process with the reason. Unlike
+/// `precondition`, this also fires in -Ounchecked builds.
+@inline(__always)
+func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fatalError("tensor: " + message()) }
+}

@@ -1,0 +1,99 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+public struct CorpusError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Where the training text comes from: `--corpus PATH`, else `EVOLVE_CORPUS`, else a cached
+/// download of tinyshakespeare verified by its sha256.
+public enum Corpus {
+    public static let name = "tinyshakespeare.txt"
+    public static let url = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+    public static let sha256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+
+    /// The cache folder: $XDG_CACHE_HOME/evolve or ~/.cache/evolve.
+    public static var cacheDirectory: URL {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
+        return base.appendingPathComponent("evolve")
+    }
+
+    /// The corpus path to use, downloading it once if neither flag nor variable names one.
+    public static func locate(_ flag: String?) throws -> String {
+        if let path = flag ?? ProcessInfo.processInfo.environment["EVOLVE_CORPUS"] {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw CorpusError(description: "corpus: cannot read \(path)")
+            }
+            return path
+        }
+        let cached = cacheDirectory.appendingPathComponent(name)
+        if FileManager.default.fileExists(atPath: cached.path) { return cached.path }
+        try download(to: cached)
+        return cached.path
+    }
+
+    static func download(to file: URL) throws {
+        let offline = CorpusError(description:
+            "corpus: no --corpus or EVOLVE_CORPUS given and \(name) could not be downloaded; "
+            + "pass --corpus PATH (or set EVOLVE_CORPUS) to a local copy")
+        FileHandle.standardError.write("downloading \(name) …\n".data(using: .utf8)!)
+        let box = DownloadBox()
+        let done = DispatchSemaphore(value: 0)
+        var request = URLRequest(url: URL(string: url)!)
+        request.timeoutInterval = 30
+        URLSession.shared.dataTask(with: request) { data, response, _ in
+            if let http = response as? HTTPURLResponse, http.statusCode == 200 { box.data = data }
+            done.signal()
+        }.resume()
+        done.wait()
+        guard let data = box.data else { throw offline }
+        let digest = SHA256.hex([UInt8](data))
+        guard digest == sha256 else {
+            throw CorpusError(description: "corpus: downloaded \(name) has sha256 \(digest), expected \(sha256)")
+        }
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: file, options: .atomic)
+    }
+}
+
+private final class DownloadBox: @unchecked Sendable { var data: Data? }
+
+/// A tokenised corpus split into training and validation ids (first fraction / rest).
+public struct Dataset: Sendable {
+    public let tokenizer: Tokenizer
+    public let train: [Int32]
+    public let validation: [Int32]
+
+    public init(text: String, tokenizer kind: Tokenizer.Kind = .char, trainFraction: Double = 0.9) {
+        tokenizer = Tokenizer(kind: kind, text: text)
+        let ids = tokenizer.encode(text)
+        let n = Int(trainFraction * Double(ids.count))
+        train = Array(ids[..<n])
+        validation = Array(ids[n...])
+    }
+
+    public init(path: String, tokenizer kind: Tokenizer.Kind = .char, trainFraction: Double = 0.9) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CorpusError(description: "corpus: cannot read \(path)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CorpusError(description: "corpus: \(path) is not UTF-8 text")
+        }
+        self.init(text: text, tokenizer: kind, trainFraction: trainFraction)
+    }
+}
+
+extension Dataset {
+    /// A dataset over ids already tokenised (benchmarks, tests).
+    public init(ids: [Int32], vocabularySize: Int, trainFraction: Double = 0.9) {
+        tokenizer = Tokenizer(kind: .char, text: String(String.UnicodeScalarView(
+            (0..<vocabularySize).map { Unicode.Scalar(UInt32(0x100 + $0))! })))
+        let n = Int(trainFraction * Double(ids.count))
+        train = Array(ids[..<n])
+        validation = Array(ids[n...])
+    }
+}

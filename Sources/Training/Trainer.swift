@@ -1,0 +1,92 @@
+import Foundation
+import Tensor
+
+/// What one training run measured.
+public struct TrainResult: Sendable {
+    public var steps = 0
+    public var trainLoss = Double.nan        // mean of the last 50 steps' batch losses
+    public var valLoss = Double.nan
+    public var seconds = 0.0                 // training steps only, evaluation excluded
+    public var tokensPerSecond = 0.0
+    public var losses: [Float] = []          // every step's batch loss
+}
+
+/// Trains a model graph with the recipe: seeded batches, AdamW, warmup + cosine schedule,
+/// gradient clipping; then evaluates on the whole validation split.
+public final class Trainer {
+    public let model: ModelGraph
+    public let recipe: Recipe
+    public let optimizer: AdamW
+    private var sampler: BatchSampler
+
+    public init(model: ModelGraph, recipe: Recipe) {
+        self.model = model
+        self.recipe = recipe
+        optimizer = AdamW(model.graph.parameters, beta1: recipe.beta1, beta2: recipe.beta2,
+                          weightDecay: recipe.weightDecay)
+        // The batch stream has its own seed, apart from the initialisation's.
+        sampler = BatchSampler(seed: recipe.seed &+ 0x5EED)
+    }
+
+    /// One optimisation step on a fresh batch; returns the batch loss before the update.
+    @discardableResult
+    public func step(_ it: Int, total: Int, data: [Int32]) -> Float {
+        sampler.fill(model, from: data)
+        model.graph.forward()
+        model.graph.backward(from: model.loss)
+        clipGradients(model.graph.parameters, maxNorm: Float(recipe.gradClip))
+        optimizer.update(learningRate: Float(learningRate(step: it, total: total, recipe)))
+        return model.loss[0]
+    }
+
+    public func train(_ data: Dataset, steps: Int? = nil, progress: Progress? = nil) -> TrainResult {
+        let total = steps ?? recipe.steps
+        var result = TrainResult()
+        let tokensPerStep = Double(model.batch * model.context)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for it in 0..<total {
+            result.losses.append(step(it, total: total, data: data.train))
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            progress?.update(step: it + 1, of: total, loss: result.losses.last!,
+                             tokensPerSecond: Double(it + 1) * tokensPerStep / elapsed, elapsed: elapsed)
+        }
+        result.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        progress?.finish()
+        result.steps = total
+        result.tokensPerSecond = Double(total) * tokensPerStep / result.seconds
+        let tail = result.losses.suffix(50)
+        result.trainLoss = tail.reduce(0.0) { $0 + Double($1) } / Double(max(tail.count, 1))
+        result.valLoss = evaluate(model, on: data.validation)
+        return result
+    }
+}
+
+/// Training progress on one updating line of standard error (a plain line every tenth of
+/// the run when standard error is not a terminal, so logs stay readable).
+public final class Progress {
+    private let tty = isatty(2) != 0
+    private var lastPrint = 0.0
+    private var lastDecile = -1
+    public init() {}
+
+    public func update(step: Int, of total: Int, loss: Float, tokensPerSecond: Double, elapsed: Double) {
+        let decile = step * 10 / total
+        if tty ? (elapsed - lastPrint < 0.25 && step < total) : (decile == lastDecile) { return }
+        lastPrint = elapsed; lastDecile = decile
+        let eta = elapsed / Double(step) * Double(total - step)
+        let line = String(format: "step %d/%d  loss %.4f  %.0f tok/s  ETA %@",
+                          step, total, loss, tokensPerSecond, formatDuration(eta))
+        FileHandle.standardError.write(((tty ? "\r\u{1B}[K" : "") + line + (tty ? "" : "\n")).data(using: .utf8)!)
+    }
+
+    public func finish() {
+        if tty { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+    }
+}
+
+public func formatDuration(_ s: Double) -> String {
+    guard s.isFinite else { return "?" }
+    let t = Int(s.rounded())
+    return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", t / 60 % 60))m"
+        : t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s"
+}

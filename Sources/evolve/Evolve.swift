@@ -1,0 +1,28 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Evolve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evolve",
+        abstract: "Search for better transformer architectures, Primer-style, on a CPU.",
+        subcommands: [Train.self, Bench.self])
+}
+
+/// A user-facing failure: printed as one line, exit code 1.
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Runs `body`, turning any error into one line on standard error and exit status 1.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch {
+        FileHandle.standardError.write("evolve: \(error)\n".data(using: .utf8)!)
+        throw ExitCode.failure
+    }
+}
+
+/// The closing line of a command: key=value pairs that scripts can parse.
+func keyValues(_ pairs: KeyValuePairs<String, String>) -> String {
+    pairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+}
