@@ -21,7 +21,8 @@ func fastExp(_ x: Float) -> Float {
     p = p * r + 5.0000001201e-1
     p = p * r2 + r + 1
     let bits = (shifted.bitPattern &- 0x4B40_0000 &+ 127) << 23
-    return p * Float(bitPattern: bits)
+    let y = p * Float(bitPattern: bits)
+    return x < -87.33654 ? 0 : y   // a select, not a branch: still vectorises
 }
 
 /// erf(x), absolute error ≤ 1.5e-7 (Abramowitz & Stegun 7.1.26).

@@ -1,0 +1,67 @@
+// Causal depthwise convolution along time, one filter per channel:
+//   y[b, t, c] = Σ_s w[s, c] · x[b, t − s, c]      (x[t < 0] = 0)
+//   x, y: [B, T, C]    w: [W, C]   (Primer's MDHA uses W = 3; the IR offers 3, 7, 15, 31)
+final class DepthwiseConvKernel<S: Scalar>: Kernel {
+    let x: Tensor<S>, w: Tensor<S>, y: Tensor<S>
+    init(_ x: Tensor<S>, _ w: Tensor<S>, _ y: Tensor<S>) { self.x = x; self.w = w; self.y = y }
+
+    func forward() {
+        depthwiseForward(x.value, w.value, y.value, x.shape[0], x.shape[1], x.channels, w.shape[0])
+    }
+
+    // dx[t, c] = Σ_s w[s, c] · dy[t + s, c];   dw[s, c] = Σ_{b,t} dy[t, c] · x[t − s, c]
+    func backward() {
+        guard let dy = y.incomingGrad() else { return }
+        let b = x.shape[0], t = x.shape[1], c = x.channels, width = w.shape[0]
+        if let dw = w.accumulatingGrad() {
+            for bi in 0..<b {
+                for ti in 0..<t {
+                    let dyr = dy + (bi * t + ti) * c
+                    for s in 0..<Swift.min(width, ti + 1) {
+                        let xr = x.value + (bi * t + ti - s) * c, dwr = dw + s * c
+                        for j in 0..<c { dwr[j] += dyr[j] * xr[j] }
+                    }
+                }
+            }
+        }
+        if let dx = x.accumulatingGrad() {
+            for bi in 0..<b {
+                for ti in 0..<t {
+                    let dxr = dx + (bi * t + ti) * c
+                    for s in 0..<Swift.min(width, t - ti) {
+                        let dyr = dy + (bi * t + ti + s) * c, wr = w.value + s * c
+                        for j in 0..<c { dxr[j] += wr[j] * dyr[j] }
+                    }
+                }
+            }
+        }
+    }
+}
+
+@_specialize(where S == Float)
+func depthwiseForward<S: Scalar>(
+    _ x: UnsafePointer<S>, _ w: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>,
+    _ b: Int, _ t: Int, _ c: Int, _ width: Int
+) {
+    Parallel.forEach(b * t, grain: 64) { rows in
+        for r in rows {
+            let ti = r % t, yr = y + r * c
+            for j in 0..<c { yr[j] = 0 }
+            for s in 0..<Swift.min(width, ti + 1) {
+                let xr = x + (r - s) * c, wr = w + s * c
+                for j in 0..<c { yr[j] += wr[j] * xr[j] }
+            }
+        }
+    }
+}
+
+extension Graph {
+    /// x [B, T, C] convolved causally along T with w [W, C].
+    public func depthwiseConv(_ x: Tensor<S>, _ w: Tensor<S>) -> Tensor<S> {
+        check(x.shape.count == 3 && w.shape.count == 2 && w.channels == x.channels,
+              "depthwiseConv: input \(x.shape) and filter \(w.shape) must be [B, T, C] and [W, C]")
+        let y = activation(x.shape, "dconv", from: [x, w])
+        append(DepthwiseConvKernel(x, w, y))
+        return y
+    }
+}

@@ -1,0 +1,154 @@
+// Token routing for mixtures of experts and sparse feed-forward layers. The choices
+// (top-k, dispatch) are integers and carry no gradient; the gathers and scatters that
+// move token rows do.
+
+// scores: [N, E]  →  choice: [N, k], each row's k largest columns, best first
+// (ties: the lower column).
+final class TopKKernel<S: Scalar>: Kernel {
+    let scores: Tensor<S>, choice: IndexTensor, k: Int
+    init(_ scores: Tensor<S>, _ choice: IndexTensor, _ k: Int) { self.scores = scores; self.choice = choice; self.k = k }
+
+    func forward() {
+        let e = scores.channels
+        for r in 0..<scores.rows {
+            let row = scores.value + r * e
+            var picked = [Int]()
+            for _ in 0..<k {
+                var best = -1
+                for j in 0..<e where !picked.contains(j) && (best < 0 || row[j] > row[best]) { best = j }
+                picked.append(best)
+            }
+            for (i, j) in picked.enumerated() { choice[r * k + i] = Int32(j) }
+        }
+    }
+
+    func backward() {}
+}
+
+// x: [N, E], index: [N, k] columns  →  y: [N, k] = x[r, index[r, i]]
+final class TakeKernel<S: Scalar>: Kernel {
+    let x: Tensor<S>, index: IndexTensor, y: Tensor<S>
+    init(_ x: Tensor<S>, _ index: IndexTensor, _ y: Tensor<S>) { self.x = x; self.index = index; self.y = y }
+
+    func forward() {
+        let e = x.channels, k = y.channels
+        for r in 0..<y.rows { for i in 0..<k { y.value[r * k + i] = x.value[r * e + Int(index[r * k + i])] } }
+    }
+
+    func backward() {
+        guard let dy = y.incomingGrad(), let dx = x.accumulatingGrad() else { return }
+        let e = x.channels, k = y.channels
+        for r in 0..<y.rows { for i in 0..<k { dx[r * e + Int(index[r * k + i])] += dy[r * k + i] } }
+    }
+}
+
+// choice: [N, k] expert ids  →  slots: [E, capacity] token rows (−1 = empty) and
+// slotChoice: [E, capacity] the flat index r·k + i of the choice that filled each slot.
+// Tokens claim slots in order; a token past an expert's capacity is dropped there.
+final class DispatchKernel: Kernel {
+    let choice: IndexTensor, slots: IndexTensor, slotChoice: IndexTensor
+    let experts: Int, capacity: Int
+    init(_ choice: IndexTensor, _ slots: IndexTensor, _ slotChoice: IndexTensor, experts: Int, capacity: Int) {
+        self.choice = choice; self.slots = slots; self.slotChoice = slotChoice
+        self.experts = experts; self.capacity = capacity
+    }
+
+    func forward() {
+        var fill = Array(repeating: 0, count: experts)
+        for i in 0..<slots.count { slots[i] = -1; slotChoice[i] = -1 }
+        let k = choice.shape.last!
+        for flat in 0..<choice.count {
+            let e = Int(choice[flat])
+            guard e >= 0 && e < experts, fill[e] < capacity else { continue }
+            slots[e * capacity + fill[e]] = Int32(flat / k)
+            slotChoice[e * capacity + fill[e]] = Int32(flat)
+            fill[e] += 1
+        }
+    }
+
+    func backward() {}
+}
+
+// x: [N, C], rows: [M] (−1 = a zero row)  →  y: [M, C] = x[rows[m]]
+final class GatherRowsKernel<S: Scalar>: Kernel {
+    let x: Tensor<S>, rows: IndexTensor, y: Tensor<S>
+    init(_ x: Tensor<S>, _ rows: IndexTensor, _ y: Tensor<S>) { self.x = x; self.rows = rows; self.y = y }
+
+    func forward() {
+        let c = x.channels
+        for m in 0..<rows.count {
+            let r = Int(rows[m]), out = y.value + m * c
+            if r < 0 { out.update(repeating: 0, count: c) } else { out.update(from: x.value + r * c, count: c) }
+        }
+    }
+
+    func backward() {
+        guard let dy = y.incomingGrad(), let dx = x.accumulatingGrad() else { return }
+        let c = x.channels
+        for m in 0..<rows.count where rows[m] >= 0 { addInPlace(dx + Int(rows[m]) * c, dy + m * c, c) }
+    }
+}
+
+// y: [M, C], rows: [M] (−1 = skip)  →  out: [N, C] with out[rows[m]] += y[m]
+final class ScatterRowsKernel<S: Scalar>: Kernel {
+    let y: Tensor<S>, rows: IndexTensor, out: Tensor<S>
+    init(_ y: Tensor<S>, _ rows: IndexTensor, _ out: Tensor<S>) { self.y = y; self.rows = rows; self.out = out }
+
+    func forward() {
+        let c = out.channels
+        out.value.update(repeating: 0, count: out.count)
+        for m in 0..<rows.count where rows[m] >= 0 { addInPlace(out.value + Int(rows[m]) * c, y.value + m * c, c) }
+    }
+
+    func backward() {
+        guard let dout = out.incomingGrad(), let (dy, acc) = y.gradTarget() else { return }
+        let c = out.channels
+        for m in 0..<rows.count {
+            let r = Int(rows[m]), d = dy + m * c
+            if r < 0 { if !acc { d.update(repeating: 0, count: c) }; continue }
+            if acc { addInPlace(d, dout + r * c, c) } else { d.update(from: dout + r * c, count: c) }
+        }
+    }
+}
+
+extension Graph {
+    /// The k best columns of each row of scores [N, E] → [N, k].
+    public func topK(_ scores: Tensor<S>, _ k: Int) -> IndexTensor {
+        check(k >= 1 && k <= scores.channels, "topK: k = \(k) of \(scores.channels) columns")
+        let choice = IndexTensor(shape: Array(scores.shape.dropLast()) + [k], name: "topk")
+        append(TopKKernel(scores, choice, k))
+        return choice
+    }
+
+    /// x [N, E] at the columns index [N, k] names → [N, k].
+    public func take(_ x: Tensor<S>, _ index: IndexTensor) -> Tensor<S> {
+        check(index.shape.dropLast() == x.shape.dropLast(), "take: index \(index.shape) for \(x.shape)")
+        let y = activation(index.shape, "take", from: [x])
+        append(TakeKernel(x, index, y))
+        return y
+    }
+
+    /// Assigns each choice [N, k] a slot of its expert, `capacity` slots each →
+    /// (slots [E, capacity] of token rows, slotChoice [E, capacity] of flat choice indices).
+    public func dispatch(_ choice: IndexTensor, experts: Int, capacity: Int) -> (slots: IndexTensor, slotChoice: IndexTensor) {
+        let slots = IndexTensor(shape: [experts, capacity], name: "slots")
+        let slotChoice = IndexTensor(shape: [experts, capacity], name: "slot_choice")
+        append(DispatchKernel(choice, slots, slotChoice, experts: experts, capacity: capacity))
+        return (slots, slotChoice)
+    }
+
+    /// Rows of x [N, C] → [M, C] (row −1 gives zeros).
+    public func gatherRows(_ x: Tensor<S>, _ rows: IndexTensor) -> Tensor<S> {
+        let y = activation([rows.count, x.channels], "gather", from: [x])
+        append(GatherRowsKernel(x, rows, y))
+        return y
+    }
+
+    /// Adds the rows of y [M, C] into a zero [N, C] at rows (−1 skipped).
+    public func scatterRows(_ y: Tensor<S>, _ rows: IndexTensor, into n: Int) -> Tensor<S> {
+        check(y.rows == rows.count, "scatterRows: \(y.rows) rows for \(rows.count) indices")
+        let out = activation([n, y.channels], "scatter", from: [y])
+        append(ScatterRowsKernel(y, rows, out))
+        return out
+    }
+}

@@ -1,0 +1,93 @@
+// Copies a run of channels between two tensors with the same rows:
+//   dst[r, dstOffset ..< dstOffset + width] = src[r, srcOffset ..< srcOffset + width]
+// Split is one such copy per piece; concatenation one per input.
+final class ChannelCopyKernel<S: Scalar>: Kernel {
+    let src: Tensor<S>, dst: Tensor<S>
+    let srcOffset: Int, dstOffset: Int, width: Int
+    init(_ src: Tensor<S>, _ srcOffset: Int, _ dst: Tensor<S>, _ dstOffset: Int, _ width: Int) {
+        self.src = src; self.dst = dst; self.srcOffset = srcOffset; self.dstOffset = dstOffset; self.width = width
+    }
+
+    func forward() {
+        let cs = src.channels, cd = dst.channels
+        for r in 0..<src.rows {
+            (dst.value + r * cd + dstOffset).update(from: src.value + r * cs + srcOffset, count: width)
+        }
+    }
+
+    func backward() {
+        guard let dy = dst.incomingGrad(), let dx = src.accumulatingGrad() else { return }
+        let cs = src.channels, cd = dst.channels
+        for r in 0..<src.rows { addInPlace(dx + r * cs + srcOffset, dy + r * cd + dstOffset, width) }
+    }
+}
+
+// y = x with axes a and b exchanged; any rank.
+final class TransposeKernel<S: Scalar>: Kernel {
+    let x: Tensor<S>, y: Tensor<S>
+    let sourceOffset: [Int]   // for each element of y, where it sits in x
+
+    init(_ x: Tensor<S>, _ y: Tensor<S>, _ a: Int, _ b: Int) {
+        self.x = x; self.y = y
+        var strides = Array(repeating: 1, count: x.shape.count)
+        for i in stride(from: x.shape.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * x.shape[i + 1] }
+        strides.swapAt(a, b)
+        var offsets = [Int](), index = Array(repeating: 0, count: y.shape.count)
+        offsets.reserveCapacity(y.count)
+        for _ in 0..<y.count {
+            offsets.append(zip(index, strides).reduce(0) { $0 + $1.0 * $1.1 })
+            var axis = y.shape.count - 1
+            while axis >= 0 {
+                index[axis] += 1
+                if index[axis] < y.shape[axis] { break }
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        sourceOffset = offsets
+    }
+
+    func forward() { for (i, o) in sourceOffset.enumerated() { y.value[i] = x.value[o] } }
+
+    func backward() {
+        guard let dy = y.incomingGrad(), let (dx, acc) = x.gradTarget() else { return }
+        for (i, o) in sourceOffset.enumerated() { if acc { dx[o] += dy[i] } else { dx[o] = dy[i] } }
+    }
+}
+
+extension Graph {
+    /// Splits the last axis into pieces of the given widths.
+    public func split(_ x: Tensor<S>, _ widths: [Int]) -> [Tensor<S>] {
+        check(widths.reduce(0, +) == x.channels, "split: widths \(widths) do not add up to \(x.channels)")
+        var offset = 0
+        return widths.map { w in
+            let y = activation(Array(x.shape.dropLast()) + [w], "split", from: [x])
+            append(ChannelCopyKernel(x, offset, y, 0, w))
+            offset += w
+            return y
+        }
+    }
+
+    /// Concatenates along the last axis; the other axes must agree.
+    public func concat(_ xs: [Tensor<S>]) -> Tensor<S> {
+        let lead = Array(xs[0].shape.dropLast())
+        check(xs.allSatisfy { Array($0.shape.dropLast()) == lead }, "concat: leading axes differ: \(xs.map(\.shape))")
+        let y = activation(lead + [xs.reduce(0) { $0 + $1.channels }], "concat", from: xs)
+        var offset = 0
+        for x in xs {
+            append(ChannelCopyKernel(x, 0, y, offset, x.channels))
+            offset += x.channels
+        }
+        return y
+    }
+
+    /// Exchanges axes a and b (e.g. [B, T, H, D] → [B, H, T, D]).
+    public func transpose(_ x: Tensor<S>, _ a: Int, _ b: Int) -> Tensor<S> {
+        check(a >= 0 && b >= 0 && a < x.shape.count && b < x.shape.count, "transpose: axes \(a), \(b) of \(x.shape)")
+        var shape = x.shape
+        shape.swapAt(a, b)
+        let y = activation(shape, "transpose", from: [x])
+        append(TransposeKernel(x, y, a, b))
+        return y
+    }
+}

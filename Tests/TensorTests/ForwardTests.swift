@@ -1,0 +1,129 @@
+import Testing
+@testable import Tensor
+
+@Suite("forward values, extremes and identities")
+struct ForwardTests {
+    /// The fused kernel equals attention written out in primitives per head:
+    /// softmax(mask(q kᵀ / √D)) v.
+    @Test func fusedAttentionEqualsPrimitives() {
+        let g = Graph<Double>()
+        let (b, t, h, d) = (2, 5, 3, 4)
+        var rng = Xoshiro(seed: 3)
+        let qkv = g.input([b, t, 3 * h * d], name: "qkv")
+        for i in 0..<qkv.count { qkv[i] = rng.normal() }
+        let fused = g.attention(qkv: qkv, heads: h)
+        let parts = g.split(qkv, [h * d, h * d, h * d]).map {
+            g.transpose(g.reshape($0, [b, t, h, d]), 1, 2)                     // [B, H, T, D]
+        }
+        let scores = g.unary(.mulConstant(1 / Double(d).squareRoot()), g.batchedMatmul(parts[0], parts[1], transB: true))
+        let out = g.batchedMatmul(g.softmax(g.causalMask(scores)), parts[2])  // [B, H, T, D]
+        let reference = g.reshape(g.transpose(out, 1, 2), [b, t, h * d])
+        g.forward()
+        for i in 0..<fused.count { #expect(Swift.abs(fused[i] - reference[i]) < 1e-12) }
+    }
+
+    /// Changing position t+1 never changes attention or convolution outputs at ≤ t.
+    @Test func causality() {
+        let g = Graph<Float>()
+        let x = g.input([1, 8, 6], name: "x")
+        let w = g.input([3, 6], name: "w")
+        var rng = Xoshiro(seed: 5)
+        for i in 0..<x.count { x[i] = Float(rng.normal()) }
+        for i in 0..<w.count { w[i] = Float(rng.normal()) }
+        let a = g.attention(q: ChannelSlice(x), k: ChannelSlice(x), v: ChannelSlice(x), heads: 2)
+        let c = g.depthwiseConv(x, w)
+        g.forward()
+        let (a0, c0) = (a.values, c.values)
+        for j in 0..<6 { x[5 * 6 + j] += 10 }     // perturb position 5
+        g.forward()
+        #expect(Array(a.values[..<(5 * 6)]) == Array(a0[..<(5 * 6)]))
+        #expect(Array(c.values[..<(5 * 6)]) == Array(c0[..<(5 * 6)]))
+        #expect(a.values[5 * 6] != a0[5 * 6])
+    }
+
+    @Test func crossEntropyLargeLogits() {
+        let g = Graph<Float>()
+        let x = g.input([2, 3], name: "x", requiresGrad: true)
+        x.set([1e4, -1e4, 0, -3e4, 3e4, 3e4])
+        let t = g.indices([2], name: "t")
+        setIndices(t, [1, 0])
+        let loss = g.crossEntropy(x, t).loss
+        g.forward()
+        g.backward(from: loss)
+        #expect(Swift.abs(loss[0] - Float(2e4 + 6e4 + 0.6931472) / 2) < 1)
+        #expect(x.grads.allSatisfy { $0.isFinite })
+    }
+
+    @Test func normOfConstantRow() {
+        let g = Graph<Float>()
+        let x = g.input([2, 4], name: "x", requiresGrad: true)
+        x.set([3, 3, 3, 3, 1, 2, 3, 4])
+        let y = g.norm(.layer, x, gain: nil)
+        let loss = g.sumAll(g.unary(.square, y))
+        g.forward()
+        g.backward(from: loss)
+        #expect(y.values[..<4].allSatisfy { $0 == 0 })
+        #expect(x.grads.allSatisfy { $0.isFinite })
+    }
+
+    @Test func softmaxOfMaskedRows() {
+        let g = Graph<Double>()
+        let x = g.input([2, 3], name: "x", requiresGrad: true)
+        x.set([-.infinity, -.infinity, -.infinity, 1, -.infinity, 1])
+        let y = g.softmax(x)
+        let loss = g.sumAll(g.multiply(y, y))
+        g.forward()
+        g.backward(from: loss)
+        #expect(y.values == [0, 0, 0, 0.5, 0, 0.5])
+        #expect(x.grads.allSatisfy { $0.isFinite })
+    }
+
+    /// Float's vectorised exp and erf against libm in Double.
+    @Test func fastMathAccuracy() {
+        for i in -8700..<8800 {
+            let x = Float(i) / 100
+            let exact = Double.exp(Double(x))
+            #expect(Swift.abs(Double(fastExp(x)) - exact) <= 3e-7 * exact)
+        }
+        for i in -600..<600 {
+            let x = Float(i) / 100
+            #expect(Swift.abs(Double(fastErf(x)) - Double.erf(Double(x))) < 3e-7)
+        }
+        #expect(fastExp(-Float.infinity) == 0)
+    }
+
+    @Test func broadcastPlanMergesAxes() {
+        #expect(BroadcastPlan([2, 3, 4], [2, 3, 4])!.dims == [24])
+        #expect(BroadcastPlan([2, 3, 4], [3, 4])!.dims == [2, 12])
+        #expect(BroadcastPlan([2, 3, 4], [2, 3, 1])!.dims == [6, 4])
+        #expect(BroadcastPlan([2, 3], [4, 3]) == nil)
+    }
+
+    /// Float training and Double checking run the same kernels: equal results to Float precision.
+    @Test func floatMatchesDouble() {
+        func run<S: Scalar>(_: S.Type) -> [Double] {
+            let g = Graph<S>()
+            var rng = Xoshiro(seed: 9)
+            let x = g.input([2, 4, 8], name: "x"), w = g.input([8, 24], name: "w")
+            for t in [x, w] { for i in 0..<t.count { t[i] = S(rng.normal()) } }
+            let y = g.unary(.gelu, g.attention(qkv: g.matmul(g.norm(.layer, x, gain: nil), w), heads: 2))
+            g.forward()
+            return y.values.map { Double($0) }
+        }
+        for (a, b) in zip(run(Float.self), run(Double.self)) { #expect(Swift.abs(a - b) < 1e-5) }
+    }
+
+    /// Same seed, same graph: bit-identical results, run after run.
+    @Test func deterministic() {
+        func run() -> [Float] {
+            let g = Graph<Float>()
+            var rng = Xoshiro(seed: 11)
+            let x = g.input([64, 128], name: "x"), w = g.input([128, 96], name: "w")
+            for t in [x, w] { t.fillNormal(std: 1, &rng) }
+            let y = g.unary(.gelu, g.matmul(x, w))
+            g.forward()
+            return y.values
+        }
+        #expect(run() == run())
+    }
+}

@@ -1,0 +1,121 @@
+import Testing
+@testable import Tensor
+
+@Suite("every op's backward matches finite differences in Double")
+struct OpGradientTests {
+    static let smooth: [UnaryOp] = [.negate, .square, .exp, .sin, .cos, .gelu, .swish, .sigmoid, .tanh,
+                                    .mulConstant(-1.7), .addConstant(0.3)]
+    static let kinked: [UnaryOp] = [.abs, .absRoot, .logAbs, .reciprocal, .relu, .squaredRelu, .sign]
+
+    @Test(arguments: smooth)
+    func unarySmooth(_ op: UnaryOp) {
+        checkGradients([[3, 5]]) { g, x in g.unary(op, x[0]) }
+    }
+
+    /// Kinks and poles kept away from: inputs drawn with |x| ≥ 0.5.
+    @Test(arguments: kinked)
+    func unaryKinked(_ op: UnaryOp) {
+        checkGradients([[3, 5]], input: { $0 < 0 ? $0 - 0.5 : $0 + 0.5 }) { g, x in g.unary(op, x[0]) }
+    }
+
+    @Test func sqrtOfPositive() {
+        checkGradients([[4, 3]], input: { Swift.abs($0) + 0.5 }) { g, x in g.unary(.sqrt, x[0]) }
+    }
+
+    @Test(arguments: [BinaryOp.add, .subtract, .multiply, .max, .min])
+    func binarySameShape(_ op: BinaryOp) {
+        checkGradients([[2, 3, 4], [2, 3, 4]]) { g, x in g.binary(op, x[0], x[1]) }
+    }
+
+    @Test func divide() {
+        checkGradients([[3, 4], [3, 4]], input: { $0 < 0 ? $0 - 0.5 : $0 + 0.5 }) { g, x in g.binary(.divide, x[0], x[1]) }
+    }
+
+    /// Broadcasting: a learned per-channel scale, a [T, C] position table, a [.., 1] column.
+    @Test(arguments: [[4], [3, 4], [2, 1, 4], [2, 3, 1], [1]])
+    func binaryBroadcast(_ shape: [Int]) {
+        checkGradients([[2, 3, 4], shape]) { g, x in g.binary(.multiply, x[0], x[1]) }
+        checkGradients([[2, 3, 4], shape]) { g, x in g.binary(.subtract, x[1], x[0]) }
+    }
+
+    @Test func sameTensorTwice() {
+        checkGradients([[3, 4]]) { g, x in g.multiply(x[0], x[0]) }
+        checkGradients([[3, 4]]) { g, x in g.add(x[0], x[0]) }
+    }
+
+    @Test func matmul() {
+        checkGradients([[2, 3, 4], [4, 5]]) { g, x in g.matmul(x[0], x[1]) }
+        checkGradients([[6, 4], [5, 4]]) { g, x in g.matmul(x[0], x[1], transposeW: true) }
+    }
+
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func batchedMatmul(_ t: (Bool, Bool)) {
+        let a = t.0 ? [2, 3, 4, 5] : [2, 3, 5, 4], b = t.1 ? [2, 3, 6, 4] : [2, 3, 4, 6]
+        checkGradients([a, b]) { g, x in g.batchedMatmul(x[0], x[1], transA: t.0, transB: t.1) }
+    }
+
+    @Test(arguments: [NormKind.layer, .rms])
+    func norm(_ kind: NormKind) {
+        checkGradients([[3, 6], [6], [6]]) { g, x in g.norm(kind, x[0], gain: x[1], bias: x[2]) }
+        checkGradients([[2, 2, 5]]) { g, x in g.norm(kind, x[0], gain: nil) }
+    }
+
+    @Test func softmaxAndMask() {
+        checkGradients([[2, 5]]) { g, x in g.softmax(x[0]) }
+        checkGradients([[2, 4, 4]]) { g, x in g.softmax(g.causalMask(x[0])) }
+    }
+
+    @Test func fusedAttention() {
+        checkGradients([[2, 5, 6], [2, 5, 6], [2, 5, 6]]) { g, x in
+            g.attention(q: ChannelSlice(x[0]), k: ChannelSlice(x[1]), v: ChannelSlice(x[2]), heads: 2)
+        }
+        checkGradients([[2, 4, 12]]) { g, x in g.attention(qkv: x[0], heads: 2) }
+    }
+
+    @Test(arguments: [1, 3, 7])
+    func depthwiseConv(_ width: Int) {
+        checkGradients([[2, 6, 3], [width, 3]]) { g, x in g.depthwiseConv(x[0], x[1]) }
+    }
+
+    @Test func embedding() {
+        checkGradients([[5, 3]]) { g, x in
+            let ids = g.indices([2, 3], name: "ids")
+            setIndices(ids, [0, 4, 4, 2, 0, 1])
+            return g.embedding(ids, x[0])
+        }
+    }
+
+    @Test func crossEntropy() {
+        checkGradients([[2, 3, 5]]) { g, x in
+            let t = g.indices([2, 3], name: "t")
+            setIndices(t, [0, 4, 4, 2, 3, 1])
+            return g.crossEntropy(x[0], t).loss
+        }
+    }
+
+    @Test(arguments: [ReduceOp.sum, .mean, .max])
+    func reduce(_ op: ReduceOp) {
+        checkGradients([[3, 5]]) { g, x in g.reduce(op, x[0]) }
+    }
+
+    @Test func shapes() {
+        checkGradients([[2, 7]]) { g, x in
+            let p = g.split(x[0], [3, 4])
+            return g.concat([g.unary(.square, p[1]), p[0], p[0]])
+        }
+        checkGradients([[2, 3, 4]]) { g, x in g.transpose(x[0], 0, 2) }
+        checkGradients([[2, 6]]) { g, x in g.reshape(g.unary(.sin, x[0]), [3, 4]) }
+    }
+
+    @Test func routing() {
+        checkGradients([[6, 4], [6, 3]]) { g, x in
+            let choice = g.topK(x[1], 2)
+            let gates = g.take(g.softmax(x[1]), choice)                       // [6, 2]
+            let (slots, _) = g.dispatch(choice, experts: 3, capacity: 3)
+            let rows = g.gatherRows(x[0], slots)               // [9, 4]
+            let back = g.scatterRows(g.unary(.tanh, rows), slots, into: 6)
+            return g.concat([back, gates])
+        }
+    }
+}
+
