@@ -36,5 +36,5 @@ func fastErf(_ x: Float) -> Float {
     p = p * t - 0.284496736
     p = p * t + 0.254829592
     let y = 1 - p * t * fastExp(-a * a)
-    return Float(sign: x.sign, exponent: 0, significand: y)
+    return Float(bitPattern: y.bitPattern | (x.bitPattern & 0x8000_0000))  // copysign
 }

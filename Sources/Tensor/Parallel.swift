@@ -1,4 +1,6 @@
+import CBLAS
 import Dispatch
+import Foundation
 
 /// Runs `body` over `0..<n` split into contiguous ranges, on up to `Parallel.width`
 /// threads, when the work is large enough to pay for the hand-off (~5 µs).
@@ -14,6 +16,7 @@ enum Parallel {
             return
         }
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            evolve_flush_denormals()  // worker threads start with the default MXCSR
             body((n * c / chunks)..<(n * (c + 1) / chunks))
         }
     }
@@ -23,6 +26,10 @@ public enum Threads {
     /// The engine's threads, for GEMMs (split by rows or columns), elementwise and
     /// per-head work. BLAS is kept single-threaded inside them.
     public static func set(_ n: Int) {
+        evolve_flush_denormals()
+        if let b = ProcessInfo.processInfo.environment["EVOLVE_BLAS_THREADS"].flatMap(Int.init) {
+            BLAS.setThreads(b); Parallel.width = 1; return
+        }
         BLAS.setThreads(1)
         Parallel.width = max(1, n)
     }

@@ -32,11 +32,11 @@ public enum Corpus {
         }
         let cached = cacheDirectory.appendingPathComponent(name)
         if FileManager.default.fileExists(atPath: cached.path) { return cached.path }
-        try download(to: cached)
+        try download(from: url, to: cached)
         return cached.path
     }
 
-    static func download(to file: URL) throws {
+    static func download(from url: String, to file: URL) throws {
         let offline = CorpusError(description:
             "corpus: no --corpus or EVOLVE_CORPUS given and \(name) could not be downloaded; "
             + "pass --corpus PATH (or set EVOLVE_CORPUS) to a local copy")

@@ -1,106 +1,70 @@
-/// Elementwise functions of one tensor. Each case states its derivative in `derivative`,
-/// written in terms of the input x and the output y, so one table drives every backward.
+/// Elementwise functions of one tensor. The two switches below are the whole table: each
+/// case's value, and its derivative in terms of the input x and output y.
 public enum UnaryOp: Hashable, Sendable {
-    case negate, abs, square, sqrt
+    case negate
+    case abs
+    case square
+    case sqrt
     /// sqrt(|x|): Primer's ABS_ROOT, defined everywhere.
     case absRoot
     case exp
     /// log(|x|): Primer's LOG, defined everywhere but 0.
     case logAbs
-    case sin, cos, sign, reciprocal
-    case relu, squaredRelu, gelu, swish, sigmoid, tanh
+    case sin
+    case cos
+    case sign
+    case reciprocal
+    case relu
+    /// max(x, 0)²: Primer's squared ReLU.
+    case squaredRelu
+    /// x·Φ(x), exact (erf), as PyTorch's default.
+    case gelu
+    /// x·σ(x).
+    case swish
+    case sigmoid
+    case tanh
     /// x · c (Primer's C_MUL) and x + c, for a fixed constant c.
     case mulConstant(Double), addConstant(Double)
 }
 
-@inline(__always)
-func sigmoid<S: Scalar>(_ x: S) -> S { 1 / (1 + S.exp(-x)) }
-
-@inline(__always)
-private func apply<S: Scalar>(_ op: UnaryOp, _ x: S) -> S {
-    switch op {
-    case .negate: return -x
-    case .abs: return Swift.abs(x)
-    case .square: return x * x
-    case .sqrt: return x.squareRoot()
-    case .absRoot: return Swift.abs(x).squareRoot()
-    case .exp: return S.exp(x)
-    case .logAbs: return S.log(Swift.abs(x))
-    case .sin: return S.sin(x)
-    case .cos: return S.cos(x)
-    case .sign: return x > 0 ? 1 : (x < 0 ? -1 : 0)
-    case .reciprocal: return 1 / x
-    case .relu: return x > 0 ? x : 0
-    case .squaredRelu: return x > 0 ? x * x : 0
-    case .gelu: return x * (1 + S.erf(x * S(0.7071067811865476))) / 2
-    case .swish: return x * sigmoid(x)
-    case .sigmoid: return sigmoid(x)
-    case .tanh: return S.tanh(x)
-    case .mulConstant(let c): return x * S(c)
-    case .addConstant(let c): return x + S(c)
-    }
+@inline(__always) func sigmoid<S: Scalar>(_ x: S) -> S { 1 / (1 + S.exp(-x)) }
+@inline(__always) func signum<S: Scalar>(_ x: S) -> S { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+@inline(__always) func swishDerivative<S: Scalar>(_ x: S) -> S {
+    let s = sigmoid(x)
+    return s + x * s * (1 - s)
 }
 
-/// dy/dx at input x with output y.
-@inline(__always)
-private func derivative<S: Scalar>(_ op: UnaryOp, _ x: S, _ y: S) -> S {
-    switch op {
-    case .negate: return -1
-    case .abs: return x > 0 ? 1 : (x < 0 ? -1 : 0)
-    case .square: return 2 * x
-    case .sqrt: return 1 / (2 * y)
-    case .absRoot: return (x > 0 ? 1 : (x < 0 ? -1 : 0)) / (2 * y)
-    case .exp: return y
-    case .logAbs: return 1 / x
-    case .sin: return S.cos(x)
-    case .cos: return -S.sin(x)
-    case .sign: return 0
-    case .reciprocal: return -y * y
-    case .relu: return x > 0 ? 1 : 0
-    case .squaredRelu: return x > 0 ? 2 * x : 0
-    case .gelu:
-        let cdf = (1 + S.erf(x * S(0.7071067811865476))) / 2
-        let pdf = S.exp(-x * x / 2) * S(0.3989422804014327)
-        return cdf + x * pdf
-    case .swish:
-        let s = sigmoid(x)
-        return s + x * s * (1 - s)
-    case .sigmoid: return y * (1 - y)
-    case .tanh: return 1 - y * y
-    case .mulConstant(let c): return S(c)
-    case .addConstant: return 1
-    }
-}
-
-// Each case gets its own loop over a literal `apply(.case, ·)` (always inlined, so it folds
-// to straight-line code) and the loops vectorise; one loop around a switch does not.
+// One loop per case, the math written inline in it, so each loop is straight-line code
+// that vectorises (a loop around a switch, or a call per element, does not).
+// x, y: [n]
 @_specialize(where S == Float)
 func unaryForward<S: Scalar>(_ op: UnaryOp, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ n: Int) {
     Parallel.forEach(n, grain: 8192) { r in
         switch op {
-        case .negate: for i in r { y[i] = apply(.negate, x[i]) }
-        case .abs: for i in r { y[i] = apply(.abs, x[i]) }
-        case .square: for i in r { y[i] = apply(.square, x[i]) }
-        case .sqrt: for i in r { y[i] = apply(.sqrt, x[i]) }
-        case .absRoot: for i in r { y[i] = apply(.absRoot, x[i]) }
-        case .exp: for i in r { y[i] = apply(.exp, x[i]) }
-        case .logAbs: for i in r { y[i] = apply(.logAbs, x[i]) }
-        case .sin: for i in r { y[i] = apply(.sin, x[i]) }
-        case .cos: for i in r { y[i] = apply(.cos, x[i]) }
-        case .sign: for i in r { y[i] = apply(.sign, x[i]) }
-        case .reciprocal: for i in r { y[i] = apply(.reciprocal, x[i]) }
-        case .relu: for i in r { y[i] = apply(.relu, x[i]) }
-        case .squaredRelu: for i in r { y[i] = apply(.squaredRelu, x[i]) }
-        case .gelu: for i in r { y[i] = apply(.gelu, x[i]) }
-        case .swish: for i in r { y[i] = apply(.swish, x[i]) }
-        case .sigmoid: for i in r { y[i] = apply(.sigmoid, x[i]) }
-        case .tanh: for i in r { y[i] = apply(.tanh, x[i]) }
+        case .negate: for i in r { let x = x[i]; y[i] = -x }
+        case .abs: for i in r { let x = x[i]; y[i] = Swift.abs(x) }
+        case .square: for i in r { let x = x[i]; y[i] = x * x }
+        case .sqrt: for i in r { let x = x[i]; y[i] = x.squareRoot() }
+        case .absRoot: for i in r { let x = x[i]; y[i] = Swift.abs(x).squareRoot() }
+        case .exp: for i in r { let x = x[i]; y[i] = S.exp(x) }
+        case .logAbs: for i in r { let x = x[i]; y[i] = S.log(Swift.abs(x)) }
+        case .sin: for i in r { let x = x[i]; y[i] = S.sin(x) }
+        case .cos: for i in r { let x = x[i]; y[i] = S.cos(x) }
+        case .sign: for i in r { let x = x[i]; y[i] = signum(x) }
+        case .reciprocal: for i in r { let x = x[i]; y[i] = 1 / x }
+        case .relu: for i in r { let x = x[i]; y[i] = x > 0 ? x : 0 }
+        case .squaredRelu: for i in r { let x = x[i]; y[i] = x > 0 ? x * x : 0 }
+        case .gelu: for i in r { let x = x[i]; y[i] = x * (1 + S.erf(x * 0.7071067811865476)) / 2 }
+        case .swish: for i in r { let x = x[i]; y[i] = x * sigmoid(x) }
+        case .sigmoid: for i in r { let x = x[i]; y[i] = sigmoid(x) }
+        case .tanh: for i in r { let x = x[i]; y[i] = S.tanh(x) }
         case .mulConstant(let c): let k = S(c); for i in r { y[i] = x[i] * k }
         case .addConstant(let c): let k = S(c); for i in r { y[i] = x[i] + k }
         }
     }
 }
 
+// dx (+)= dy · f'(x, y)      x, y, dy, dx: [n]
 @_specialize(where S == Float)
 func unaryBackward<S: Scalar>(
     _ op: UnaryOp, _ x: UnsafePointer<S>, _ y: UnsafePointer<S>, _ dy: UnsafePointer<S>,
@@ -109,45 +73,45 @@ func unaryBackward<S: Scalar>(
     Parallel.forEach(n, grain: 8192) { r in
         if accumulate {
             switch op {
-            case .negate: for i in r { dx[i] += dy[i] * derivative(.negate, x[i], y[i]) }
-            case .abs: for i in r { dx[i] += dy[i] * derivative(.abs, x[i], y[i]) }
-            case .square: for i in r { dx[i] += dy[i] * derivative(.square, x[i], y[i]) }
-            case .sqrt: for i in r { dx[i] += dy[i] * derivative(.sqrt, x[i], y[i]) }
-            case .absRoot: for i in r { dx[i] += dy[i] * derivative(.absRoot, x[i], y[i]) }
-            case .exp: for i in r { dx[i] += dy[i] * derivative(.exp, x[i], y[i]) }
-            case .logAbs: for i in r { dx[i] += dy[i] * derivative(.logAbs, x[i], y[i]) }
-            case .sin: for i in r { dx[i] += dy[i] * derivative(.sin, x[i], y[i]) }
-            case .cos: for i in r { dx[i] += dy[i] * derivative(.cos, x[i], y[i]) }
-            case .sign: for i in r { dx[i] += dy[i] * derivative(.sign, x[i], y[i]) }
-            case .reciprocal: for i in r { dx[i] += dy[i] * derivative(.reciprocal, x[i], y[i]) }
-            case .relu: for i in r { dx[i] += dy[i] * derivative(.relu, x[i], y[i]) }
-            case .squaredRelu: for i in r { dx[i] += dy[i] * derivative(.squaredRelu, x[i], y[i]) }
-            case .gelu: for i in r { dx[i] += dy[i] * derivative(.gelu, x[i], y[i]) }
-            case .swish: for i in r { dx[i] += dy[i] * derivative(.swish, x[i], y[i]) }
-            case .sigmoid: for i in r { dx[i] += dy[i] * derivative(.sigmoid, x[i], y[i]) }
-            case .tanh: for i in r { dx[i] += dy[i] * derivative(.tanh, x[i], y[i]) }
+            case .negate: for i in r { let x = x[i]; dx[i] += dy[i] * (-1) }
+            case .abs: for i in r { let x = x[i]; dx[i] += dy[i] * (signum(x)) }
+            case .square: for i in r { let x = x[i]; dx[i] += dy[i] * (2 * x) }
+            case .sqrt: for i in r { let x = x[i]; let y = y[i]; dx[i] += dy[i] * (1 / (2 * y)) }
+            case .absRoot: for i in r { let x = x[i]; let y = y[i]; dx[i] += dy[i] * (signum(x) / (2 * y)) }
+            case .exp: for i in r { let x = x[i]; let y = y[i]; dx[i] += dy[i] * (y) }
+            case .logAbs: for i in r { let x = x[i]; dx[i] += dy[i] * (1 / x) }
+            case .sin: for i in r { let x = x[i]; dx[i] += dy[i] * (S.cos(x)) }
+            case .cos: for i in r { let x = x[i]; dx[i] += dy[i] * (-S.sin(x)) }
+            case .sign: for i in r { let x = x[i]; dx[i] += dy[i] * (0) }
+            case .reciprocal: for i in r { let x = x[i]; let y = y[i]; dx[i] += dy[i] * (-y * y) }
+            case .relu: for i in r { let x = x[i]; dx[i] += dy[i] * (x > 0 ? 1 : 0) }
+            case .squaredRelu: for i in r { let x = x[i]; dx[i] += dy[i] * (x > 0 ? 2 * x : 0) }
+            case .gelu: for i in r { let x = x[i]; dx[i] += dy[i] * ((1 + S.erf(x * 0.7071067811865476)) / 2 + x * S.exp(-x * x / 2) * 0.3989422804014327) }
+            case .swish: for i in r { let x = x[i]; dx[i] += dy[i] * (swishDerivative(x)) }
+            case .sigmoid: for i in r { let x = x[i]; let y = y[i]; dx[i] += dy[i] * (y * (1 - y)) }
+            case .tanh: for i in r { let x = x[i]; let y = y[i]; dx[i] += dy[i] * (1 - y * y) }
             case .mulConstant(let c): let k = S(c); for i in r { dx[i] += dy[i] * k }
             case .addConstant: for i in r { dx[i] += dy[i] }
             }
         } else {
             switch op {
-            case .negate: for i in r { dx[i] = dy[i] * derivative(.negate, x[i], y[i]) }
-            case .abs: for i in r { dx[i] = dy[i] * derivative(.abs, x[i], y[i]) }
-            case .square: for i in r { dx[i] = dy[i] * derivative(.square, x[i], y[i]) }
-            case .sqrt: for i in r { dx[i] = dy[i] * derivative(.sqrt, x[i], y[i]) }
-            case .absRoot: for i in r { dx[i] = dy[i] * derivative(.absRoot, x[i], y[i]) }
-            case .exp: for i in r { dx[i] = dy[i] * derivative(.exp, x[i], y[i]) }
-            case .logAbs: for i in r { dx[i] = dy[i] * derivative(.logAbs, x[i], y[i]) }
-            case .sin: for i in r { dx[i] = dy[i] * derivative(.sin, x[i], y[i]) }
-            case .cos: for i in r { dx[i] = dy[i] * derivative(.cos, x[i], y[i]) }
-            case .sign: for i in r { dx[i] = dy[i] * derivative(.sign, x[i], y[i]) }
-            case .reciprocal: for i in r { dx[i] = dy[i] * derivative(.reciprocal, x[i], y[i]) }
-            case .relu: for i in r { dx[i] = dy[i] * derivative(.relu, x[i], y[i]) }
-            case .squaredRelu: for i in r { dx[i] = dy[i] * derivative(.squaredRelu, x[i], y[i]) }
-            case .gelu: for i in r { dx[i] = dy[i] * derivative(.gelu, x[i], y[i]) }
-            case .swish: for i in r { dx[i] = dy[i] * derivative(.swish, x[i], y[i]) }
-            case .sigmoid: for i in r { dx[i] = dy[i] * derivative(.sigmoid, x[i], y[i]) }
-            case .tanh: for i in r { dx[i] = dy[i] * derivative(.tanh, x[i], y[i]) }
+            case .negate: for i in r { let x = x[i]; dx[i] = dy[i] * (-1) }
+            case .abs: for i in r { let x = x[i]; dx[i] = dy[i] * (signum(x)) }
+            case .square: for i in r { let x = x[i]; dx[i] = dy[i] * (2 * x) }
+            case .sqrt: for i in r { let x = x[i]; let y = y[i]; dx[i] = dy[i] * (1 / (2 * y)) }
+            case .absRoot: for i in r { let x = x[i]; let y = y[i]; dx[i] = dy[i] * (signum(x) / (2 * y)) }
+            case .exp: for i in r { let x = x[i]; let y = y[i]; dx[i] = dy[i] * (y) }
+            case .logAbs: for i in r { let x = x[i]; dx[i] = dy[i] * (1 / x) }
+            case .sin: for i in r { let x = x[i]; dx[i] = dy[i] * (S.cos(x)) }
+            case .cos: for i in r { let x = x[i]; dx[i] = dy[i] * (-S.sin(x)) }
+            case .sign: for i in r { let x = x[i]; dx[i] = dy[i] * (0) }
+            case .reciprocal: for i in r { let x = x[i]; let y = y[i]; dx[i] = dy[i] * (-y * y) }
+            case .relu: for i in r { let x = x[i]; dx[i] = dy[i] * (x > 0 ? 1 : 0) }
+            case .squaredRelu: for i in r { let x = x[i]; dx[i] = dy[i] * (x > 0 ? 2 * x : 0) }
+            case .gelu: for i in r { let x = x[i]; dx[i] = dy[i] * ((1 + S.erf(x * 0.7071067811865476)) / 2 + x * S.exp(-x * x / 2) * 0.3989422804014327) }
+            case .swish: for i in r { let x = x[i]; dx[i] = dy[i] * (swishDerivative(x)) }
+            case .sigmoid: for i in r { let x = x[i]; let y = y[i]; dx[i] = dy[i] * (y * (1 - y)) }
+            case .tanh: for i in r { let x = x[i]; let y = y[i]; dx[i] = dy[i] * (1 - y * y) }
             case .mulConstant(let c): let k = S(c); for i in r { dx[i] = dy[i] * k }
             case .addConstant: for i in r { dx[i] = dy[i] }
             }

@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+import Tensor
+@testable import Training
+
+/// A small generated corpus: a repeating pattern the model can learn quickly.
+func syntheticText(_ n: Int = 20_000) -> String {
+    let words = ["to be ", "or not ", "that is ", "the question. "]
+    var rng = Xoshiro(seed: 1)
+    var s = ""
+    while s.count < n { s += words[rng.below(words.count)] }
+    return s
+}
+
+func tinyConfig() -> TrainConfig {
+    var c = TrainConfig()
+    c.model.layers = 2; c.model.dModel = 32; c.model.heads = 2; c.model.context = 16
+    c.recipe.batchSize = 4; c.recipe.steps = 60; c.recipe.warmupSteps = 5
+    c.recipe.learningRate = 3e-3
+    return c
+}
+
+func train(_ c: TrainConfig, _ data: Dataset, steps: Int? = nil) -> TrainResult {
+    let model = buildGPT(c.model, vocabulary: data.tokenizer.vocabularySize, batch: c.recipe.batchSize,
+                         initStd: c.recipe.initStd, seed: c.recipe.seed)
+    return Trainer(model: model, recipe: c.recipe).train(data, steps: steps)
+}
+
+@Suite("training")
+struct TrainingTests {
+    @Test func tokenizersRoundTrip() {
+        let text = "Hello, wörld!\nÅ"
+        for kind in [Tokenizer.Kind.char, .byte] {
+            let t = Tokenizer(kind: kind, text: text)
+            #expect(t.decode(t.encode(text)) == text)
+        }
+        let chars = Tokenizer(kind: .char, text: "cabca")
+        #expect(chars.vocabularySize == 3)
+        #expect(chars.encode("abc") == [0, 1, 2])
+    }
+
+    @Test func splitIsNinetyTen() {
+        let d = Dataset(text: String(repeating: "ab", count: 50))
+        #expect(d.train.count == 90 && d.validation.count == 10)
+    }
+
+    @Test func sha256KnownVectors() {
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array(String(repeating: "a", count: 1000).utf8))
+                == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+
+    @Test func scheduleMatchesReference() {
+        let r = Recipe()
+        #expect(Swift.abs(learningRate(step: 0, total: 2000, r) - 1e-3 / 101) < 1e-12)
+        #expect(Swift.abs(learningRate(step: 100, total: 2000, r) - 1e-3) < 1e-12)
+        #expect(Swift.abs(learningRate(step: 1050, total: 2000, r) - 5.5e-4) < 1e-12)
+        #expect(Swift.abs(learningRate(step: 2000, total: 2000, r) - 1e-4) < 1e-12)
+    }
+
+    @Test func adamWFirstStep() {
+        let g = Graph<Float>()
+        let w = g.parameter([2], name: "w", decays: true)
+        let b = g.parameter([2], name: "b")
+        w.set([1, -2]); b.set([0.5, 0.5])
+        w.storage.grad![0] = 0.1; w.storage.grad![1] = -0.3
+        b.storage.grad![0] = 0.2; b.storage.grad![1] = 0
+        let opt = AdamW([w, b], beta1: 0.9, beta2: 0.99, weightDecay: 0.1)
+        opt.update(learningRate: 0.01)
+        // First step: m̂ = g, v̂ = g², so the update is lr·g/(|g| + eps) = ±lr; decay only on w.
+        #expect(Swift.abs(w[0] - (1 * (1 - 0.001) - 0.01)) < 1e-6)
+        #expect(Swift.abs(w[1] - (-2 * (1 - 0.001) + 0.01)) < 1e-6)
+        #expect(Swift.abs(b[0] - (0.5 - 0.01)) < 1e-6)
+        #expect(b[1] == 0.5)
+    }
+
+    @Test func clippingBoundsTheNorm() {
+        let g = Graph<Float>()
+        let w = g.parameter([2], name: "w")
+        w.storage.grad![0] = 3; w.storage.grad![1] = 4
+        #expect(clipGradients([w], maxNorm: 1) == 5)
+        #expect(Swift.abs(w.grads[0] - 0.6) < 1e-5 && Swift.abs(w.grads[1] - 0.8) < 1e-5)
+    }
+
+    @Test func lossFallsOnAPattern() {
+        let c = tinyConfig()
+        let r = train(c, Dataset(text: syntheticText()))
+        #expect(r.losses.first! > 2.0)
+        #expect(r.trainLoss < 1.6)
+        #expect(r.valLoss < 1.6)
+    }
+
+    @Test func sameSeedSameLosses() {
+        let c = tinyConfig(), d = Dataset(text: syntheticText())
+        let a = train(c, d, steps: 20), b = train(c, d, steps: 20)
+        #expect(a.losses == b.losses)
+        #expect(a.valLoss == b.valLoss)
+        var other = c
+        other.recipe.seed = 7
+        #expect(train(other, d, steps: 20).losses != a.losses)
+    }
+
+    /// The validation loss is the same whatever batch the windows are evaluated in.
+    @Test func evaluationIgnoresPadding() {
+        let c = tinyConfig(), d = Dataset(text: syntheticText())
+        let vocab = d.tokenizer.vocabularySize
+        let a = buildGPT(c.model, vocabulary: vocab, batch: 5, initStd: 0.02, seed: 3)
+        let b = buildGPT(c.model, vocabulary: vocab, batch: 12, initStd: 0.02, seed: 3)
+        #expect(Swift.abs(evaluate(a, on: d.validation) - evaluate(b, on: d.validation)) < 1e-5)
+    }
+
+    @Test func configDefaultsAndErrors() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let baseline = try TrainConfig.load(path: root.appendingPathComponent("configs/baseline.yaml").path)
+        #expect(baseline == TrainConfig())
+        #expect(try TrainConfig.parse("model:\n  layers: 2\n").model.layers == 2)
+        #expect(throws: ConfigError.self) { try TrainConfig.parse("model:\n  layer: 2\n") }
+        #expect(throws: ConfigError.self) { try TrainConfig.parse("model:\n  heads: three\n") }
+        #expect(throws: ConfigError.self) { try TrainConfig.parse("model:\n  d_model: 10\n  heads: 3\n") }
+        #expect(throws: ConfigError.self) { try TrainConfig.parse("- a list\n") }
+        do { _ = try TrainConfig.parse("training:\n  stepz: 5\n", file: "x.yaml") } catch {
+            #expect("\(error)" == "x.yaml: training: unknown key 'stepz' (known: batch_size, beta1, beta2, grad_clip, init_std, learning_rate, min_learning_rate, seed, steps, tokenizer, train_fraction, warmup_steps, weight_decay)")
+        }
+    }
+
+    @Test func corpusErrors() throws {
+        #expect(throws: CorpusError.self) { try Corpus.locate("/nonexistent/corpus.txt") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-\(UUID())")
+        do {
+            try Corpus.download(from: "http://127.0.0.1:9/none", to: dir.appendingPathComponent("c.txt"))
+            Issue.record("a download from a closed port succeeded")
+        } catch {
+            #expect("\(error)".contains("pass --corpus PATH"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path))
+    }
+}
