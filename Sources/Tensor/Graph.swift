@@ -97,7 +97,7 @@ public final class Graph<S: Scalar> {
             for k in kernels.reversed() { k.backward() }
         }
         for p in parameters where p.storage.gradFresh {
-            p.grad?.update(repeating: 0, count: p.count)
+            if let g = p.grad { zero(g, p.count) }
             p.storage.gradFresh = false
         }
     }

@@ -1,6 +1,5 @@
 import CBLAS
 import Dispatch
-import Foundation
 
 /// Runs `body` over `0..<n` split into contiguous ranges, on up to `Parallel.width`
 /// threads, when the work is large enough to pay for the hand-off (~5 µs).
@@ -8,16 +7,40 @@ enum Parallel {
     /// Threads for elementwise and per-head work (the machine's cores by default).
     nonisolated(unsafe) static var width = 2
 
+    /// How many ranges `forEach(n, grain:)` splits into.
+    @inline(__always)
+    static func chunks(_ n: Int, grain: Int) -> Int { max(1, min(width, n / max(grain, 1))) }
+
     @inline(__always)
     static func forEach(_ n: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-        let chunks = min(width, n / max(grain, 1))
-        if chunks <= 1 {
-            body(0..<n)
+        forEachChunk(n, grain: grain) { _, r in body(r) }
+    }
+
+    /// As `forEach`, also passing each range's index in 0..<chunks(n, grain:).
+    @inline(__always)
+    static func forEachChunk(_ n: Int, grain: Int, _ body: (Int, Range<Int>) -> Void) {
+        let chunks = chunks(n, grain: grain)
+        if chunks == 1 {
+            body(0, 0..<n)
             return
         }
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             evolve_flush_denormals()  // worker threads start with the default MXCSR
-            body((n * c / chunks)..<(n * (c + 1) / chunks))
+            body(c, (n * c / chunks)..<(n * (c + 1) / chunks))
+        }
+    }
+}
+
+extension Parallel {
+    /// Runs two independent pieces of work at once.
+    static func both(_ first: () -> Void, _ second: () -> Void) {
+        withoutActuallyEscaping(first) { f in
+            withoutActuallyEscaping(second) { s in
+                DispatchQueue.concurrentPerform(iterations: 2) { i in
+                    evolve_flush_denormals()
+                    if i == 0 { f() } else { s() }
+                }
+            }
         }
     }
 }
@@ -27,9 +50,6 @@ public enum Threads {
     /// per-head work. BLAS is kept single-threaded inside them.
     public static func set(_ n: Int) {
         evolve_flush_denormals()
-        if let b = ProcessInfo.processInfo.environment["EVOLVE_BLAS_THREADS"].flatMap(Int.init) {
-            BLAS.setThreads(b); Parallel.width = 1; return
-        }
         BLAS.setThreads(1)
         Parallel.width = max(1, n)
     }

@@ -7,7 +7,7 @@ import Darwin
 
 /// The element type of a tensor. Training runs in `Float`; gradient checks run the same
 /// kernels in `Double`, so that finite differences are accurate to ~1e-8.
-public protocol Scalar: BinaryFloatingPoint, Sendable {
+public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Sendable {
     /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major, through CBLAS.
     static func gemm(
         _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,

@@ -88,7 +88,7 @@ public final class Tensor<S: Scalar> {
     /// The gradient buffer ready for `+=`: zeroed first if nothing has been written yet.
     func accumulatingGrad() -> UnsafeMutablePointer<S>? {
         guard let (g, acc) = gradTarget() else { return nil }
-        if !acc { g.update(repeating: 0, count: count) }
+        if !acc { zero(g, count) }
         return g
     }
 }
@@ -129,4 +129,16 @@ public final class IndexTensor {
 @inline(__always)
 func check(_ condition: Bool, _ message: @autoclosure () -> String) {
     if !condition { fatalError("tensor: " + message()) }
+}
+
+// Plain memory operations, as memset / memcpy whatever S is: generic code that is not
+// specialised would otherwise copy element by element through value witnesses.
+@inline(__always)
+func zero<S: Scalar>(_ p: UnsafeMutablePointer<S>, _ n: Int) {
+    UnsafeMutableRawPointer(p).initializeMemory(as: UInt8.self, repeating: 0, count: n * MemoryLayout<S>.stride)
+}
+
+@inline(__always)
+func copy<S: Scalar>(_ dst: UnsafeMutablePointer<S>, _ src: UnsafePointer<S>, _ n: Int) {
+    UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: n * MemoryLayout<S>.stride)
 }

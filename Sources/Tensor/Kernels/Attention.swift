@@ -29,11 +29,13 @@ final class AttentionKernel<S: Scalar>: Kernel {
 
     deinit { probs.deallocate() }
 
+    @_specialize(where S == Float)
     func forward() {
         attentionForward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
                          v.tensor.value + v.offset, v.stride, out.value, probs, b, t, h, d)
     }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dout = out.incomingGrad() else { return }
         // q, k, v may share one storage: claim each distinct gradient buffer once.
@@ -65,14 +67,12 @@ func attentionForward<S: Scalar>(
             let vh = v + bi * t * ldv + hi * d, p = probs + bh * t * t
             S.gemm(false, true, t, t, d, scale, qh, ldq, kh, ldk, 0, p, t)  // [T,T] = Q Kᵀ/√D
             for i in 0..<t {
-                let row = p + i * t
-                var mx = row[0]
-                for j in 0...i where row[j] > mx { mx = row[j] }
-                var sum: S = 0
-                for j in 0...i { let e = S.exp(row[j] - mx); row[j] = e; sum += e }
-                let inv = 1 / sum
-                for j in 0...i { row[j] *= inv }
-                for j in (i + 1)..<t { row[j] = 0 }
+                let row = p + i * t, n = i + 1   // row i sees positions 0..<n
+                let mx = vectorMax(row, n)
+                for j in 0..<n { row[j] = S.exp(row[j] - mx) }
+                let inv = 1 / vectorSum(row, n)
+                for j in 0..<n { row[j] *= inv }
+                (row + n).update(repeating: 0, count: t - n)
             }
             S.gemm(false, false, t, d, t, 1, p, t, vh, ldv, 0, out + bi * t * c + hi * d, c)  // P V
         }
@@ -100,11 +100,10 @@ func attentionBackward<S: Scalar>(
             guard dq != nil || dk != nil else { continue }
             S.gemm(false, true, t, t, d, 1, doh, c, vh, ldv, 0, ds, t)
             for i in 0..<t {
-                let pr = p + i * t, dr = ds + i * t
-                var dot: S = 0
-                for j in 0...i { dot += pr[j] * dr[j] }
-                for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
-                for j in (i + 1)..<t { dr[j] = 0 }
+                let pr = p + i * t, dr = ds + i * t, n = i + 1
+                let dot = vectorDot(pr, dr, n)
+                for j in 0..<n { dr[j] = pr[j] * (dr[j] - dot) }
+                (dr + n).update(repeating: 0, count: t - n)
             }
             if let dq { S.gemm(false, false, t, d, t, scale, ds, t, kh, ldk, 1, dq + bi * t * ldq + hi * d, ldq) }
             if let dk { S.gemm(true, false, t, d, t, scale, ds, t, qh, ldq, 1, dk + bi * t * ldk + hi * d, ldk) }

@@ -64,8 +64,10 @@ final class BinaryKernel<S: Scalar>: Kernel {
         self.op = op; self.plan = plan; self.a = a; self.b = b; self.y = y
     }
 
+    @_specialize(where S == Float)
     func forward() { binaryForward(op, plan, a.value, b.value, y.value) }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad() else { return }
         // Residual additions are the common case: pass the gradient through untouched.

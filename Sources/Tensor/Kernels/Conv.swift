@@ -5,11 +5,13 @@ final class DepthwiseConvKernel<S: Scalar>: Kernel {
     let x: Tensor<S>, w: Tensor<S>, y: Tensor<S>
     init(_ x: Tensor<S>, _ w: Tensor<S>, _ y: Tensor<S>) { self.x = x; self.w = w; self.y = y }
 
+    @_specialize(where S == Float)
     func forward() {
         depthwiseForward(x.value, w.value, y.value, x.shape[0], x.shape[1], x.channels, w.shape[0])
     }
 
     // dx[t, c] = Σ_s w[s, c] · dy[t + s, c];   dw[s, c] = Σ_{b,t} dy[t, c] · x[t − s, c]
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad() else { return }
         let b = x.shape[0], t = x.shape[1], c = x.channels, width = w.shape[0]

@@ -16,10 +16,12 @@ final class CrossEntropyKernel<S: Scalar>: Kernel {
 
     deinit { probs.deallocate(); rowLoss.deallocate() }
 
+    @_specialize(where S == Float)
     func forward() {
         loss[0] = crossEntropyForward(logits.value, targets.value, probs, rowLoss, n, v)
     }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dl = loss.incomingGrad(), let (dx, acc) = logits.gradTarget() else { return }
         crossEntropyBackward(probs, targets.value, dl[0] / S(n), dx, acc, n, v)

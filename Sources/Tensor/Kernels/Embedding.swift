@@ -3,6 +3,7 @@ final class EmbeddingKernel<S: Scalar>: Kernel {
     let ids: IndexTensor, table: Tensor<S>, y: Tensor<S>
     init(_ ids: IndexTensor, _ table: Tensor<S>, _ y: Tensor<S>) { self.ids = ids; self.table = table; self.y = y }
 
+    @_specialize(where S == Float)
     func forward() {
         let c = table.channels, v = table.shape[0]
         for i in 0..<ids.count {
@@ -12,6 +13,7 @@ final class EmbeddingKernel<S: Scalar>: Kernel {
         }
     }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let dt = table.accumulatingGrad() else { return }
         let c = table.channels

@@ -20,6 +20,7 @@ final class MatMulKernel<S: Scalar>: Kernel {
     var lda: Int { transA ? m : k }
     var ldb: Int { transB ? k : n }
 
+    @_specialize(where S == Float)
     func forward() {
         for i in 0..<g {
             S.parallelGemm(transA, transB, m, n, k, 1, a.value + i * strideA, lda,
@@ -27,28 +28,44 @@ final class MatMulKernel<S: Scalar>: Kernel {
         }
     }
 
+    // dA and dB are independent products of equal cost: with two threads each runs whole
+    // on its own core, which beats splitting each product in two (half-size GEMMs pack
+    // their shared operand twice).
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad() else { return }
-        if let (da, acc) = a.gradTarget() {
-            for i in 0..<g {
-                let beta: S = acc || (strideA == 0 && i > 0) ? 1 : 0
-                let dyi = dy + i * m * n, bi = b.value + i * strideB, dai = da + i * strideA
-                if transA {  // dA[K,M] = op(B) · dYᵀ
-                    S.parallelGemm(transB, true, k, m, n, 1, bi, ldb, dyi, n, beta, dai, m)
-                } else {     // dA[M,K] = dY · op(B)ᵀ
-                    S.parallelGemm(false, !transB, m, k, n, 1, dyi, n, bi, ldb, beta, dai, k)
-                }
+        let da = a.gradTarget(), db = b.gradTarget()
+        if let da, let db, Parallel.width >= 2 {
+            Parallel.both({ self.gradA(dy, da, S.gemm) }, { self.gradB(dy, db, S.gemm) })
+        } else {
+            if let da { gradA(dy, da, S.parallelGemm) }
+            if let db { gradB(dy, db, S.parallelGemm) }
+        }
+    }
+
+    typealias Gemm = (Bool, Bool, Int, Int, Int, S, UnsafePointer<S>, Int, UnsafePointer<S>, Int,
+                      S, UnsafeMutablePointer<S>, Int) -> Void
+
+    private func gradA(_ dy: UnsafePointer<S>, _ target: (ptr: UnsafeMutablePointer<S>, accumulate: Bool), _ gemm: Gemm) {
+        for i in 0..<g {
+            let beta: S = target.accumulate || (strideA == 0 && i > 0) ? 1 : 0
+            let dyi = dy + i * m * n, bi = b.value + i * strideB, dai = target.ptr + i * strideA
+            if transA {  // dA[K,M] = op(B) · dYᵀ
+                gemm(transB, true, k, m, n, 1, bi, ldb, dyi, n, beta, dai, m)
+            } else {     // dA[M,K] = dY · op(B)ᵀ
+                gemm(false, !transB, m, k, n, 1, dyi, n, bi, ldb, beta, dai, k)
             }
         }
-        if let (db, acc) = b.gradTarget() {
-            for i in 0..<g {
-                let beta: S = acc || (strideB == 0 && i > 0) ? 1 : 0
-                let dyi = dy + i * m * n, ai = a.value + i * strideA, dbi = db + i * strideB
-                if transB {  // dB[N,K] = dYᵀ · op(A)
-                    S.parallelGemm(true, transA, n, k, m, 1, dyi, n, ai, lda, beta, dbi, k)
-                } else {     // dB[K,N] = op(A)ᵀ · dY
-                    S.parallelGemm(!transA, false, k, n, m, 1, ai, lda, dyi, n, beta, dbi, n)
-                }
+    }
+
+    private func gradB(_ dy: UnsafePointer<S>, _ target: (ptr: UnsafeMutablePointer<S>, accumulate: Bool), _ gemm: Gemm) {
+        for i in 0..<g {
+            let beta: S = target.accumulate || (strideB == 0 && i > 0) ? 1 : 0
+            let dyi = dy + i * m * n, ai = a.value + i * strideA, dbi = target.ptr + i * strideB
+            if transB {  // dB[N,K] = dYᵀ · op(A)
+                gemm(true, transA, n, k, m, 1, dyi, n, ai, lda, beta, dbi, k)
+            } else {     // dB[K,N] = op(A)ᵀ · dY
+                gemm(!transA, false, k, n, m, 1, ai, lda, dyi, n, beta, dbi, n)
             }
         }
     }

@@ -21,10 +21,12 @@ final class NormKernel<S: Scalar>: Kernel {
 
     deinit { mean.deallocate(); rstd.deallocate() }
 
+    @_specialize(where S == Float)
     func forward() {
         normForward(kind == .layer, x.value, y.value, gain?.value, bias?.value, mean, rstd, rows, c, eps)
     }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad() else { return }
         if let dg = gain?.accumulatingGrad() {
@@ -47,20 +49,14 @@ func normForward<S: Scalar>(
     Parallel.forEach(rows, grain: 64) { range in
         for r in range {
             let xr = x + r * c, yr = y + r * c
-            var mu: S = 0
-            if center {
-                for j in 0..<c { mu += xr[j] }
-                mu /= S(c)
-            }
-            var v: S = 0
-            for j in 0..<c { let d = xr[j] - mu; v += d * d }
-            let rs = 1 / (v / S(c) + eps).squareRoot()
+            let mu = center ? vectorSum(xr, c) / S(c) : 0
+            let rs = 1 / (vectorSquaredDeviation(xr, mu, c) / S(c) + eps).squareRoot()
             mean[r] = mu; rstd[r] = rs
-            for j in 0..<c {
-                var h = (xr[j] - mu) * rs
-                if let g { h *= g[j] }
-                if let b { h += b[j] }
-                yr[j] = h
+            switch (g, b) {
+            case let (g?, b?): for j in 0..<c { yr[j] = (xr[j] - mu) * rs * g[j] + b[j] }
+            case let (g?, nil): for j in 0..<c { yr[j] = (xr[j] - mu) * rs * g[j] }
+            case let (nil, b?): for j in 0..<c { yr[j] = (xr[j] - mu) * rs + b[j] }
+            case (nil, nil): for j in 0..<c { yr[j] = (xr[j] - mu) * rs }
             }
         }
     }
@@ -71,10 +67,19 @@ func normGainGrad<S: Scalar>(
     _ x: UnsafePointer<S>, _ dy: UnsafePointer<S>, _ mean: UnsafePointer<S>, _ rstd: UnsafePointer<S>,
     _ dg: UnsafeMutablePointer<S>, _ rows: Int, _ c: Int
 ) {
-    for r in 0..<rows {
-        let xr = x + r * c, dyr = dy + r * c, mu = mean[r], rs = rstd[r]
-        for j in 0..<c { dg[j] += dyr[j] * (xr[j] - mu) * rs }
+    // Rows split across threads, each into its own partial sum, then added in order.
+    let chunks = Parallel.chunks(rows, grain: 64)
+    let partial = UnsafeMutablePointer<S>.allocate(capacity: chunks * c)
+    defer { partial.deallocate() }
+    partial.initialize(repeating: 0, count: chunks * c)
+    Parallel.forEachChunk(rows, grain: 64) { chunk, range in
+        let p = partial + chunk * c
+        for r in range {
+            let xr = x + r * c, dyr = dy + r * c, mu = mean[r], rs = rstd[r]
+            for j in 0..<c { p[j] += dyr[j] * (xr[j] - mu) * rs }
+        }
     }
+    for q in 0..<chunks { for j in 0..<c { dg[j] += partial[q * c + j] } }
 }
 
 // dx = rstd · (dh − mean(dh) − h · mean(dh · h)), h = normalised x, dh = dy · gain;
@@ -86,19 +91,21 @@ func normInputGrad<S: Scalar>(
     _ dx: UnsafeMutablePointer<S>, _ acc: Bool, _ rows: Int, _ c: Int
 ) {
     Parallel.forEach(rows, grain: 64) { range in
+        let scratch = UnsafeMutablePointer<S>.allocate(capacity: c)
+        defer { scratch.deallocate() }
         for r in range {
             let xr = x + r * c, dyr = dy + r * c, dxr = dx + r * c, mu = mean[r], rs = rstd[r]
-            var sumDh: S = 0, sumDhH: S = 0
-            for j in 0..<c {
-                let dh = g.map { dyr[j] * $0[j] } ?? dyr[j]
-                sumDh += dh
-                sumDhH += dh * (xr[j] - mu) * rs
-            }
-            let meanDh = center ? sumDh / S(c) : 0, meanDhH = sumDhH / S(c)
-            for j in 0..<c {
-                let dh = g.map { dyr[j] * $0[j] } ?? dyr[j]
-                let v = rs * (dh - meanDh - (xr[j] - mu) * rs * meanDhH)
-                if acc { dxr[j] += v } else { dxr[j] = v }
+            // dh = dy · gain, in the scratch row first.
+            let dh = scratch
+            if let g { for j in 0..<c { dh[j] = dyr[j] * g[j] } } else { dh.update(from: dyr, count: c) }
+            let meanDh = center ? vectorSum(dh, c) / S(c) : 0
+            // Σ dh·(x − μ)·rstd = rstd·(Σ dh·x − μ·Σ dh)
+            let meanDhH = rs * (vectorDot(dh, xr, c) - mu * vectorSum(dh, c)) / S(c)
+            let k = rs * rs * meanDhH
+            if acc {
+                for j in 0..<c { dxr[j] += rs * (dh[j] - meanDh) - (xr[j] - mu) * k }
+            } else {
+                for j in 0..<c { dxr[j] = rs * (dh[j] - meanDh) - (xr[j] - mu) * k }
             }
         }
     }

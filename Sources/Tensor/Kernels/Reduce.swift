@@ -10,6 +10,7 @@ final class ReduceKernel<S: Scalar>: Kernel {
     let x: Tensor<S>, y: Tensor<S>
     init(_ op: ReduceOp, _ x: Tensor<S>, _ y: Tensor<S>) { self.op = op; self.x = x; self.y = y }
 
+    @_specialize(where S == Float)
     func forward() {
         let c = x.channels
         for r in 0..<x.rows {
@@ -20,6 +21,7 @@ final class ReduceKernel<S: Scalar>: Kernel {
         }
     }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let dx = x.accumulatingGrad() else { return }
         let c = x.channels

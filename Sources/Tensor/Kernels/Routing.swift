@@ -8,6 +8,7 @@ final class TopKKernel<S: Scalar>: Kernel {
     let scores: Tensor<S>, choice: IndexTensor, k: Int
     init(_ scores: Tensor<S>, _ choice: IndexTensor, _ k: Int) { self.scores = scores; self.choice = choice; self.k = k }
 
+    @_specialize(where S == Float)
     func forward() {
         let e = scores.channels
         for r in 0..<scores.rows {
@@ -22,6 +23,7 @@ final class TopKKernel<S: Scalar>: Kernel {
         }
     }
 
+    @_specialize(where S == Float)
     func backward() {}
 }
 
@@ -30,11 +32,13 @@ final class TakeKernel<S: Scalar>: Kernel {
     let x: Tensor<S>, index: IndexTensor, y: Tensor<S>
     init(_ x: Tensor<S>, _ index: IndexTensor, _ y: Tensor<S>) { self.x = x; self.index = index; self.y = y }
 
+    @_specialize(where S == Float)
     func forward() {
         let e = x.channels, k = y.channels
         for r in 0..<y.rows { for i in 0..<k { y.value[r * k + i] = x.value[r * e + Int(index[r * k + i])] } }
     }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let dx = x.accumulatingGrad() else { return }
         let e = x.channels, k = y.channels
@@ -74,6 +78,7 @@ final class GatherRowsKernel<S: Scalar>: Kernel {
     let x: Tensor<S>, rows: IndexTensor, y: Tensor<S>
     init(_ x: Tensor<S>, _ rows: IndexTensor, _ y: Tensor<S>) { self.x = x; self.rows = rows; self.y = y }
 
+    @_specialize(where S == Float)
     func forward() {
         let c = x.channels
         for m in 0..<rows.count {
@@ -82,6 +87,7 @@ final class GatherRowsKernel<S: Scalar>: Kernel {
         }
     }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let dx = x.accumulatingGrad() else { return }
         let c = x.channels
@@ -94,12 +100,14 @@ final class ScatterRowsKernel<S: Scalar>: Kernel {
     let y: Tensor<S>, rows: IndexTensor, out: Tensor<S>
     init(_ y: Tensor<S>, _ rows: IndexTensor, _ out: Tensor<S>) { self.y = y; self.rows = rows; self.out = out }
 
+    @_specialize(where S == Float)
     func forward() {
         let c = out.channels
         out.value.update(repeating: 0, count: out.count)
         for m in 0..<rows.count where rows[m] >= 0 { addInPlace(out.value + Int(rows[m]) * c, y.value + m * c, c) }
     }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dout = out.incomingGrad(), let (dy, acc) = y.gradTarget() else { return }
         let c = out.channels

@@ -8,6 +8,7 @@ final class ChannelCopyKernel<S: Scalar>: Kernel {
         self.src = src; self.dst = dst; self.srcOffset = srcOffset; self.dstOffset = dstOffset; self.width = width
     }
 
+    @_specialize(where S == Float)
     func forward() {
         let cs = src.channels, cd = dst.channels
         for r in 0..<src.rows {
@@ -15,6 +16,7 @@ final class ChannelCopyKernel<S: Scalar>: Kernel {
         }
     }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = dst.incomingGrad(), let dx = src.accumulatingGrad() else { return }
         let cs = src.channels, cd = dst.channels
@@ -47,8 +49,10 @@ final class TransposeKernel<S: Scalar>: Kernel {
         sourceOffset = offsets
     }
 
+    @_specialize(where S == Float)
     func forward() { for (i, o) in sourceOffset.enumerated() { y.value[i] = x.value[o] } }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let (dx, acc) = x.gradTarget() else { return }
         for (i, o) in sourceOffset.enumerated() { if acc { dx[o] += dy[i] } else { dx[o] = dy[i] } }

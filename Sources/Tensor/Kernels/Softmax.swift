@@ -4,6 +4,7 @@ final class SoftmaxKernel<S: Scalar>: Kernel {
     let x: Tensor<S>, y: Tensor<S>
     init(_ x: Tensor<S>, _ y: Tensor<S>) { self.x = x; self.y = y }
 
+    @_specialize(where S == Float)
     func forward() {
         let c = x.channels
         for r in 0..<x.rows {
@@ -18,6 +19,7 @@ final class SoftmaxKernel<S: Scalar>: Kernel {
     }
 
     // dx = y ⊙ (dy − Σ dy ⊙ y)
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let (dx, acc) = x.gradTarget() else { return }
         let c = x.channels
@@ -38,6 +40,7 @@ final class CausalMaskKernel<S: Scalar>: Kernel {
     let x: Tensor<S>, y: Tensor<S>
     init(_ x: Tensor<S>, _ y: Tensor<S>) { self.x = x; self.y = y }
 
+    @_specialize(where S == Float)
     func forward() {
         let t = x.channels
         for r in 0..<x.rows {
@@ -46,6 +49,7 @@ final class CausalMaskKernel<S: Scalar>: Kernel {
         }
     }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let (dx, acc) = x.gradTarget() else { return }
         let t = x.channels

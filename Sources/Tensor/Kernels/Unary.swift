@@ -125,8 +125,10 @@ final class UnaryKernel<S: Scalar>: Kernel {
     let x: Tensor<S>, y: Tensor<S>
     init(_ op: UnaryOp, _ x: Tensor<S>, _ y: Tensor<S>) { self.op = op; self.x = x; self.y = y }
 
+    @_specialize(where S == Float)
     func forward() { unaryForward(op, x.value, y.value, x.count) }
 
+    @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let (dx, acc) = x.gradTarget() else { return }
         unaryBackward(op, x.value, y.value, dy, dx, acc, x.count)
