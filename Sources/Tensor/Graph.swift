@@ -102,5 +102,16 @@ public final class Graph<S: Scalar> {
         }
     }
 
+    /// Makes this graph a replica of `primary`: the same parameters (built in the same
+    /// order and shapes) read `primary`'s values, while gradients stay separate. Replicas
+    /// run different rows of a batch on different threads.
+    public func shareParameters(with primary: Graph<S>) {
+        check(parameters.count == primary.parameters.count, "shareParameters: graphs differ in parameters")
+        for (mine, theirs) in zip(parameters, primary.parameters) {
+            check(mine.shape == theirs.shape, "shareParameters: \(mine.name) \(mine.shape) vs \(theirs.shape)")
+            mine.storage.borrowValue(of: theirs.storage)
+        }
+    }
+
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 }

@@ -46,6 +46,15 @@ extension Parallel {
 }
 
 public enum Threads {
+    /// Runs body(0..<n) on n threads at once (replicas of a model, one per core).
+    public static func concurrently(_ n: Int, _ body: (Int) -> Void) {
+        if n == 1 { return body(0) }
+        DispatchQueue.concurrentPerform(iterations: n) { i in
+            evolve_flush_denormals()
+            body(i)
+        }
+    }
+
     /// The engine's threads, for GEMMs (split by rows or columns), elementwise and
     /// per-head work. BLAS is kept single-threaded inside them.
     public static func set(_ n: Int) {

@@ -2,7 +2,10 @@
 /// `value` and `grad` are allocated once, when the graph is built, and reused every step.
 public final class Storage<S: Scalar> {
     public let count: Int
-    public let value: UnsafeMutablePointer<S>
+    /// Replaced only by `Graph.shareParameters`, which points a replica's parameters at the
+    /// primary's values (`ownsValue` false then).
+    public private(set) var value: UnsafeMutablePointer<S>
+    private var ownsValue = true
     /// nil for tensors nothing differentiates (constants, integer-derived masks).
     public let grad: UnsafeMutablePointer<S>?
     /// True until the first gradient contribution of a backward pass arrives: that
@@ -23,9 +26,19 @@ public final class Storage<S: Scalar> {
     }
 
     deinit {
-        value.deallocate()
+        if ownsValue { value.deallocate() }
         grad?.deallocate()
     }
+
+    /// Reads values from `other` from now on; the gradient stays this storage's own.
+    func borrowValue(of other: Storage<S>) {
+        check(other.count == count, "borrowValue: \(other.count) values for \(count)")
+        if ownsValue { value.deallocate() }
+        value = other.value
+        ownsValue = false
+        keepAlive = other
+    }
+    private var keepAlive: Storage<S>?
 }
 
 /// What a tensor is to the graph: learned, fed from outside, or computed.

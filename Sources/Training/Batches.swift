@@ -6,17 +6,11 @@ public struct BatchSampler {
     private var rng: Xoshiro
     public init(seed: UInt64) { rng = Xoshiro(seed: seed) }
 
-    public mutating func fill(_ model: ModelGraph, from data: [Int32]) {
-        let b = model.batch, t = model.context
+    public mutating func fill(_ model: ReplicatedModel, from data: [Int32]) {
+        let t = model.context
         precondition(data.count > t + 1, "the training split is shorter than the context")
         data.withUnsafeBufferPointer { d in
-            for row in 0..<b {
-                let start = rng.below(data.count - t - 1)
-                for j in 0..<t {
-                    model.tokens[row * t + j] = d[start + j]
-                    model.targets[row * t + j] = d[start + j + 1]
-                }
-            }
+            for row in 0..<model.batch { model.setRow(row, tokens: d, start: rng.below(data.count - t - 1)) }
         }
     }
 }
@@ -24,7 +18,7 @@ public struct BatchSampler {
 /// Mean cross-entropy over the whole split cut into non-overlapping windows of the context
 /// length — the same definition as the PyTorch reference, deterministic. A final partial
 /// batch is padded with window 0 and the padding's losses are not counted.
-public func evaluate(_ model: ModelGraph, on data: [Int32]) -> Double {
+public func evaluate(_ model: ReplicatedModel, on data: [Int32]) -> Double {
     let b = model.batch, t = model.context
     let windows = (data.count - 1) / t
     guard windows > 0 else { return .nan }
@@ -32,14 +26,10 @@ public func evaluate(_ model: ModelGraph, on data: [Int32]) -> Double {
     var w = 0
     while w < windows {
         let used = min(b, windows - w)
-        for row in 0..<b {
-            let start = (row < used ? w + row : 0) * t
-            for j in 0..<t {
-                model.tokens[row * t + j] = data[start + j]
-                model.targets[row * t + j] = data[start + j + 1]
-            }
+        data.withUnsafeBufferPointer { d in
+            for row in 0..<b { model.setRow(row, tokens: d, start: (row < used ? w + row : 0) * t) }
         }
-        model.graph.forward()
+        model.forward()
         let losses = model.rowLosses()
         for i in 0..<(used * t) { total += Double(losses[i]) }
         w += used

@@ -63,3 +63,10 @@ public func buildGPT(_ m: ModelConfig, vocabulary: Int, batch: Int, initStd: Dou
     let (loss, rows) = g.crossEntropy(logits, targets)
     return ModelGraph(graph: g, tokens: tokens, targets: targets, loss: loss, rowLosses: rows)
 }
+
+/// The baseline over `threads` replicas (see `ReplicatedModel`).
+public func replicatedGPT(_ m: ModelConfig, vocabulary: Int, recipe r: Recipe, threads: Int) -> ReplicatedModel {
+    ReplicatedModel(batch: r.batchSize, threads: threads) {
+        buildGPT(m, vocabulary: vocabulary, batch: $0, initStd: r.initStd, seed: r.seed)
+    }
+}

@@ -14,15 +14,15 @@ public struct TrainResult: Sendable {
 /// Trains a model graph with the recipe: seeded batches, AdamW, warmup + cosine schedule,
 /// gradient clipping; then evaluates on the whole validation split.
 public final class Trainer {
-    public let model: ModelGraph
+    public let model: ReplicatedModel
     public let recipe: Recipe
     public let optimizer: AdamW
     private var sampler: BatchSampler
 
-    public init(model: ModelGraph, recipe: Recipe) {
+    public init(model: ReplicatedModel, recipe: Recipe) {
         self.model = model
         self.recipe = recipe
-        optimizer = AdamW(model.graph.parameters, beta1: recipe.beta1, beta2: recipe.beta2,
+        optimizer = AdamW(model.parameters, beta1: recipe.beta1, beta2: recipe.beta2,
                           weightDecay: recipe.weightDecay)
         // The batch stream has its own seed, apart from the initialisation's.
         sampler = BatchSampler(seed: recipe.seed &+ 0x5EED)
@@ -32,11 +32,10 @@ public final class Trainer {
     @discardableResult
     public func step(_ it: Int, total: Int, data: [Int32]) -> Float {
         sampler.fill(model, from: data)
-        model.graph.forward()
-        model.graph.backward(from: model.loss)
-        clipGradients(model.graph.parameters, maxNorm: Float(recipe.gradClip))
+        let loss = model.forwardBackward()
+        clipGradients(model.parameters, maxNorm: Float(recipe.gradClip))
         optimizer.update(learningRate: Float(learningRate(step: it, total: total, recipe)))
-        return model.loss[0]
+        return loss
     }
 
     public func train(_ data: Dataset, steps: Int? = nil, progress: Progress? = nil) -> TrainResult {

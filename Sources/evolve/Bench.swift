@@ -31,11 +31,8 @@ struct Bench: ParsableCommand {
 
             Threads.set(1)
             let gflops1 = sgemmGFLOPs()
-            Threads.set(threads)
-            let gflopsN = sgemmGFLOPs()
 
-            let model = buildGPT(cfg.model, vocabulary: vocabulary, batch: cfg.recipe.batchSize,
-                                 initStd: cfg.recipe.initStd, seed: cfg.recipe.seed)
+            let model = replicatedGPT(cfg.model, vocabulary: vocabulary, recipe: cfg.recipe, threads: threads)
             let trainer = Trainer(model: model, recipe: cfg.recipe)
             var times = [Double]()
             for it in 0..<(steps + 10) {
@@ -50,8 +47,7 @@ struct Bench: ParsableCommand {
             print(keyValues([
                 "blas_core": BLAS.coreName, "threads": "\(threads)",
                 "sgemm_gflops_1thread": String(format: "%.1f", gflops1),
-                "sgemm_gflops_\(threads)threads": String(format: "%.1f", gflopsN),
-                "params": "\(model.graph.parameterCount)",
+                "params": "\(model.parameterCount)",
                 "step_ms": String(format: "%.2f", median * 1e3),
                 "tokens_per_s": String(format: "%.0f", tokens / median),
             ]))
@@ -73,12 +69,14 @@ func sgemmGFLOPs(m: Int = 768, n: Int = 512, k: Int = 128) -> Double {
 }
 
 /// Per-kernel-type forward and backward milliseconds per step, largest first.
-func printProfile(_ model: ModelGraph, _ trainer: Trainer, _ cfg: TrainConfig, _ data: Dataset) {
+func printProfile(_ model: ReplicatedModel, _ trainer: Trainer, _ cfg: TrainConfig, _ data: Dataset) {
     let steps = 20
-    model.graph.profiling = true
+    let graph = model.primary.graph
+    graph.profiling = true
     for it in 0..<steps { trainer.step(it, total: cfg.recipe.steps, data: data.train) }
-    model.graph.profiling = false
-    for (name, t) in model.graph.profile.sorted(by: { $0.value.forward + $0.value.backward > $1.value.forward + $1.value.backward }) {
+    graph.profiling = false
+    print("replica 1 of \(model.replicas.count), per step:")
+    for (name, t) in graph.profile.sorted(by: { $0.value.forward + $0.value.backward > $1.value.forward + $1.value.backward }) {
         print(String(format: "%-24@ forward %7.3f ms  backward %7.3f ms", name, t.forward * 1e3 / Double(steps),
                      t.backward * 1e3 / Double(steps)))
     }

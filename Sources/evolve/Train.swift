@@ -30,17 +30,15 @@ struct Train: ParsableCommand {
                 config.recipe.steps = steps
             }
             if let seed { config.recipe.seed = seed }
-            Threads.set(threads)
             let data = try Dataset(path: try Corpus.locate(corpus), tokenizer: config.recipe.tokenizer,
                                    trainFraction: config.recipe.trainFraction)
-            let model = buildGPT(config.model, vocabulary: data.tokenizer.vocabularySize,
-                                 batch: config.recipe.batchSize, initStd: config.recipe.initStd,
-                                 seed: config.recipe.seed)
+            let model = replicatedGPT(config.model, vocabulary: data.tokenizer.vocabularySize,
+                                      recipe: config.recipe, threads: threads)
             let trainer = Trainer(model: model, recipe: config.recipe)
             let r = trainer.train(data, progress: Progress())
             print(keyValues([
                 "steps": "\(r.steps)", "seed": "\(config.recipe.seed)",
-                "params": "\(model.graph.parameterCount)",
+                "params": "\(model.parameterCount)",
                 "train_loss": String(format: "%.4f", r.trainLoss),
                 "val_loss": String(format: "%.4f", r.valLoss),
                 "train_seconds": String(format: "%.1f", r.seconds),

@@ -1,0 +1,72 @@
+import Tensor
+
+/// A model split across threads by batch rows: replica i holds rows[i] of every batch in
+/// its own graph, shares the parameter values of replica 0 and has its own gradients.
+/// Each replica runs forward and backward alone on its core — no synchronisation per op —
+/// and the gradients are then combined into replica 0's, weighted by rows.
+public final class ReplicatedModel {
+    public let replicas: [ModelGraph]
+    public let rows: [Range<Int>]
+    public let batch: Int
+
+    /// `build(b)` builds one replica for b rows; it must build the same parameters every
+    /// call (replicas then take replica 0's values, so its initialisation is the one kept).
+    public init(batch: Int, threads: Int, build: (Int) -> ModelGraph) {
+        let n = max(1, min(threads, batch))
+        rows = (0..<n).map { (batch * $0 / n)..<(batch * ($0 + 1) / n) }
+        self.batch = batch
+        // One engine thread inside each replica: the replicas are the parallelism.
+        Threads.set(max(1, threads / n))
+        replicas = rows.map { build($0.count) }
+        for r in replicas.dropFirst() { r.graph.shareParameters(with: replicas[0].graph) }
+    }
+
+    public var primary: ModelGraph { replicas[0] }
+    public var context: Int { primary.context }
+    public var parameters: [Tensor<Float>] { primary.graph.parameters }
+    public var parameterCount: Int { primary.graph.parameterCount }
+
+    /// Sets row `row` of the batch: its input tokens and targets (each `context` long).
+    @inline(__always)
+    func setRow(_ row: Int, tokens: UnsafeBufferPointer<Int32>, start: Int) {
+        let r = rows.firstIndex { $0.contains(row) }!
+        let m = replicas[r], t = context, local = row - rows[r].lowerBound
+        for j in 0..<t {
+            m.tokens[local * t + j] = tokens[start + j]
+            m.targets[local * t + j] = tokens[start + j + 1]
+        }
+    }
+
+    public func forward() {
+        Threads.concurrently(replicas.count) { replicas[$0].graph.forward() }
+    }
+
+    /// Forward and backward over the whole batch; returns the batch's mean loss and leaves
+    /// its gradient in the parameters of replica 0.
+    @discardableResult
+    public func forwardBackward() -> Float {
+        Threads.concurrently(replicas.count) { i in
+            let m = replicas[i]
+            m.graph.forward()
+            m.graph.backward(from: m.loss)
+        }
+        var loss: Float = 0
+        for (m, r) in zip(replicas, rows) { loss += m.loss[0] * Float(r.count) / Float(batch) }
+        guard replicas.count > 1 else { return loss }
+        // Each replica's loss is the mean over its rows: weight its gradient by its share.
+        let weights = rows.map { Float($0.count) / Float(batch) }
+        for (pi, p) in parameters.enumerated() {
+            guard let g = p.grad else { continue }
+            let w0 = weights[0]
+            for j in 0..<p.count { g[j] *= w0 }
+            for (m, w) in zip(replicas.dropFirst(), weights.dropFirst()) {
+                let gi = m.graph.parameters[pi].grad!
+                for j in 0..<p.count { g[j] += w * gi[j] }
+            }
+        }
+        return loss
+    }
+
+    /// Per-position losses of the last forward pass, in batch row order, [B·T].
+    public func rowLosses() -> [Float] { replicas.flatMap { $0.rowLosses() } }
+}
