@@ -24,17 +24,20 @@ public final class AdamW {
 
     deinit { for p in m + v { p.deallocate() } }
 
-    public func update(learningRate lr: Float) {
+    /// One step with learning rate lr, the gradients first multiplied by `gradScale`
+    /// (gradient clipping), over `threads` threads that each take a slice of every tensor.
+    public func update(learningRate lr: Float, gradScale: Float = 1, threads: Int = 1) {
         step += 1
         let c1 = 1 - pow(beta1, Float(step)), c2 = 1 - pow(beta2, Float(step))
         let stepSize = lr / c1, rc2 = 1 / c2.squareRoot()
-        for (i, p) in parameters.enumerated() {
-            guard let g = p.grad else { continue }
+        forEachSlice(parameters, threads: threads) { i, range in
+            let p = parameters[i]
+            guard let g = p.grad else { return }
             let w = p.value, mi = m[i], vi = v[i]
             let decay: Float = p.decays ? 1 - lr * weightDecay : 1
             let b1 = beta1, b2 = beta2, eps = eps
-            for j in 0..<p.count {
-                let gj = g[j]
+            for j in range {
+                let gj = g[j] * gradScale
                 let mj = b1 * mi[j] + (1 - b1) * gj
                 let vj = b2 * vi[j] + (1 - b2) * gj * gj
                 mi[j] = mj; vi[j] = vj
@@ -44,26 +47,42 @@ public final class AdamW {
     }
 }
 
-/// Scales all gradients so their global L2 norm is at most `maxNorm`; returns the norm
-/// before clipping (torch.nn.utils.clip_grad_norm_).
-@discardableResult
-public func clipGradients(_ parameters: [Tensor<Float>], maxNorm: Float) -> Float {
-    var sum: Double = 0
-    for p in parameters {
-        guard let g = p.grad else { continue }
-        var s: Float = 0
-        for j in 0..<p.count { s += g[j] * g[j] }
-        sum += Double(s)
-    }
-    let norm = Float(sum.squareRoot())
-    let coef = maxNorm / (norm + 1e-6)
-    if coef < 1 {
-        for p in parameters {
-            guard let g = p.grad else { continue }
-            for j in 0..<p.count { g[j] *= coef }
+/// The global L2 norm of all gradients, and the factor that brings it down to at most
+/// `maxNorm` (torch.nn.utils.clip_grad_norm_: maxNorm / (norm + 1e-6), capped at 1).
+public func clipFactor(_ parameters: [Tensor<Float>], maxNorm: Float, threads: Int = 1) -> (norm: Float, scale: Float) {
+    // Per-thread, per-tensor partial sums, added in a fixed order: deterministic.
+    var partial = [[Double]](repeating: [Double](repeating: 0, count: parameters.count), count: threads)
+    partial.withUnsafeMutableBufferPointer { parts in
+        let parts = parts
+        forEachSlice(parameters, threads: threads, thread: true) { t, i, range in
+            guard let g = parameters[i].grad else { return }
+            var acc = SIMD8<Float>(repeating: 0), j = range.lowerBound
+            while j + 8 <= range.upperBound {
+                let x = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self)
+                acc += x * x; j += 8
+            }
+            var s = acc.sum()
+            while j < range.upperBound { s += g[j] * g[j]; j += 1 }
+            parts[t][i] = Double(s)
         }
     }
-    return norm
+    let norm = Float(partial.joined().reduce(0, +).squareRoot())
+    return (norm, min(1, maxNorm / (norm + 1e-6)))
+}
+
+/// Runs body(tensor index, element range) with every tensor split into `threads` equal
+/// slices, thread t taking slice t of each (optimizer updates, gradient sums).
+func forEachSlice(_ tensors: [Tensor<Float>], threads: Int, _ body: (Int, Range<Int>) -> Void) {
+    forEachSlice(tensors, threads: threads, thread: true) { _, i, r in body(i, r) }
+}
+
+func forEachSlice(_ tensors: [Tensor<Float>], threads: Int, thread: Bool, _ body: (Int, Int, Range<Int>) -> Void) {
+    Threads.concurrently(max(1, threads)) { t in
+        for (i, p) in tensors.enumerated() {
+            let n = p.count
+            body(t, i, (n * t / threads)..<(n * (t + 1) / threads))
+        }
+    }
 }
 
 /// Linear warmup from lr/(warmup+1) to lr, then cosine decay to minLR at `total` steps

@@ -55,13 +55,13 @@ public final class ReplicatedModel {
         guard replicas.count > 1 else { return loss }
         // Each replica's loss is the mean over its rows: weight its gradient by its share.
         let weights = rows.map { Float($0.count) / Float(batch) }
-        for (pi, p) in parameters.enumerated() {
-            guard let g = p.grad else { continue }
+        forEachSlice(parameters, threads: replicas.count) { pi, range in
+            guard let g = parameters[pi].grad else { return }
             let w0 = weights[0]
-            for j in 0..<p.count { g[j] *= w0 }
+            for j in range { g[j] *= w0 }
             for (m, w) in zip(replicas.dropFirst(), weights.dropFirst()) {
                 let gi = m.graph.parameters[pi].grad!
-                for j in 0..<p.count { g[j] += w * gi[j] }
+                for j in range { g[j] += w * gi[j] }
             }
         }
         return loss

@@ -33,8 +33,10 @@ public final class Trainer {
     public func step(_ it: Int, total: Int, data: [Int32]) -> Float {
         sampler.fill(model, from: data)
         let loss = model.forwardBackward()
-        clipGradients(model.parameters, maxNorm: Float(recipe.gradClip))
-        optimizer.update(learningRate: Float(learningRate(step: it, total: total, recipe)))
+        let threads = model.replicas.count
+        let clip = clipFactor(model.parameters, maxNorm: Float(recipe.gradClip), threads: threads)
+        optimizer.update(learningRate: Float(learningRate(step: it, total: total, recipe)),
+                         gradScale: clip.scale, threads: threads)
         return loss
     }
 

@@ -20,6 +20,7 @@ struct Bench: ParsableCommand {
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {
+        warnIfDebugBuild()
         try reportingErrors {
             let cfg = try config.map { try TrainConfig.load(path: $0) } ?? TrainConfig()
             // Throughput does not depend on the text: a synthetic corpus of 65 symbols

@@ -26,3 +26,12 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
 func keyValues(_ pairs: KeyValuePairs<String, String>) -> String {
     pairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
 }
+
+/// A debug build cannot inline the engine's helpers across files: say so before training.
+func warnIfDebugBuild() {
+    #if DEBUG
+    FileHandle.standardError.write(
+        "evolve: this is a debug build and trains several times slower; use `swift run -c release evolve …`\n"
+            .data(using: .utf8)!)
+    #endif
+}

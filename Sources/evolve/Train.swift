@@ -23,6 +23,7 @@ struct Train: ParsableCommand {
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {
+        warnIfDebugBuild()
         try reportingErrors {
             var config = try TrainConfig.load(path: file)
             if let steps {
