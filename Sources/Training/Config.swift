@@ -69,7 +69,7 @@ public struct TrainConfig: Sendable, Equatable {
     public static func parse(_ text: String, file: String = "config") throws -> TrainConfig {
         let node: Any?
         do { node = try Yams.load(yaml: text) } catch {
-            throw ConfigError(description: "\(file): not valid YAML: \(error)")
+            throw ConfigError(description: "\(file): not valid YAML: \(yamlReason(error))")
         }
         guard let root = node as? [String: Any] else {
             throw ConfigError(description: "\(file): expected a mapping with model: and training: sections")
@@ -122,5 +122,15 @@ private func section<T: Codable>(_ node: Any?, _ type: T.Type, _ defaults: T, _ 
         throw ConfigError(description: "\(place): '\(key)' has the wrong type or value")
     } catch {
         throw ConfigError(description: "\(place): \(error)")
+    }
+}
+
+/// Yams's own message spans lines (it quotes the source); this is the reason and where.
+private func yamlReason(_ error: Error) -> String {
+    switch error as? YamlError {
+    case let .scanner(_, problem, mark, _)?, let .parser(_, problem, mark, _)?, let .composer(_, problem, mark, _)?:
+        return "\(problem) at line \(mark.line), column \(mark.column)"
+    default:
+        return "\(error)".split(separator: "\n").joined(separator: " ")
     }
 }
