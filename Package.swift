@@ -25,6 +25,7 @@ let package = Package(
             name: "CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: optimised),
+        .target(name: "Program", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(
             name: "Training",
             dependencies: ["Tensor", .product(name: "Yams", package: "Yams")],
@@ -37,6 +38,7 @@ let package = Package(
             ]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor"]),
+        .testTarget(name: "ProgramTests", dependencies: ["Program"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,54 @@
+/// One step of a subprogram: `op` applied to earlier states. Inputs index the subprogram's
+/// growing list of states (state 0 is the subprogram's input; instruction i writes state
+/// i + 1). Fields an op does not read are kept at zero, so equal instructions compare equal.
+public struct Instruction: Hashable, Sendable {
+    public var op: Op
+    public var input1: Int
+    public var input2: Int
+    public var constant: Double
+    public var dim: Int
+
+    public init(_ op: Op, _ input1: Int, _ input2: Int = 0, constant: Double = 0, dim: Int = 0) {
+        self.op = op
+        self.input1 = input1
+        self.input2 = op.arity == 2 ? input2 : 0
+        self.constant = op.usesConstant ? constant : 0
+        self.dim = op.usesDim ? dim : 0
+    }
+
+    /// The states this instruction reads.
+    public var inputs: [Int] { op.arity == 2 ? [input1, input2] : [input1] }
+}
+
+/// A list of instructions; its output is its last state.
+public struct Subprogram: Hashable, Codable, Sendable {
+    public var instructions: [Instruction]
+    public init(_ instructions: [Instruction]) { self.instructions = instructions }
+}
+
+/// Model-level genes: the shape of the whole network around the decoder block.
+public struct Genes: Hashable, Codable, Sendable {
+    public var layers = 4
+    public var dModel = 128
+    public var heads = 4
+    public var context = 64
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case layers, heads, context
+        case dModel = "d_model"
+    }
+}
+
+/// A program (Primer's "DNA"): model genes plus a bank of subprograms. Subprogram 0 is the
+/// decoder block, applied `layers` times to the residual stream [B, T, d_model].
+public struct Program: Hashable, Codable, Sendable {
+    public var name: String
+    public var genes: Genes
+    public var subprograms: [Subprogram]
+
+    public init(name: String, genes: Genes = Genes(), subprograms: [Subprogram]) {
+        self.name = name; self.genes = genes; self.subprograms = subprograms
+    }
+}

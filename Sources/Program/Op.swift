@@ -1,0 +1,74 @@
+/// The closed set of operations a program may use: Primer's primitives, written as in the
+/// paper's listings. (Larger fused ops — attention, sparse feed-forward, MPO experts — and
+/// the compiler that lowers them follow in the compiler's own files.)
+///
+/// Each op says how many inputs it reads and whether it reads the instruction's constant
+/// or dim; the validator, the printer and the canonical form all read these properties, so
+/// an op is described in this one place.
+public enum Op: String, CaseIterable, Codable, Sendable {
+    // Two inputs, elementwise (a [B,T,1] input broadcasts over channels).
+    case add = "ADD", difference = "DIFFERENCE", multiply = "MULTIPLY", divide = "DIVIDE"
+    case max = "MAX", min = "MIN"
+    // One input, elementwise.
+    case absRoot = "ABS_ROOT", square = "SQUARE", exp = "EXP", log = "LOG", abs = "ABS"
+    case recip = "RECIP", sign = "SIGN", cos = "COS", sin = "SIN", tanh = "TANH"
+    case sigmoid = "SIGMOID", relu = "RELU", gelu = "GELU", swish = "SWISH"
+    /// × the instruction's constant.
+    case cMul = "C_MUL"
+    /// × and + a learned vector over channels.
+    case scale = "SCALE", shift = "SHIFT"
+    // Reductions over the channel axis: [B,T,W] → [B,T,1].
+    case reduceSum = "REDUCE_SUM", reduceMean = "REDUCE_MEAN", reduceMax = "REDUCE_MAX"
+    /// A learned projection to `dim` eighths of d_model (1x1 convolution).
+    case dense = "DENSE"
+    /// Causal convolutions along time: full (channel mixing) and depthwise.
+    case conv3 = "CONV_3", conv7 = "CONV_7", conv15 = "CONV_15", conv31 = "CONV_31"
+    case dconv3 = "DCONV_3", dconv7 = "DCONV_7", dconv15 = "DCONV_15", dconv31 = "DCONV_31"
+    /// Per head (D = head width): T_MAT_MUL(a, b) = a·bᵀ/√D → scores [B,H,T,T], the scale
+    /// built in so a program stays valid at any width; MAT_MUL(p, v) = p·v → [B,T,W].
+    case tMatMul = "T_MAT_MUL", matMul = "MAT_MUL"
+    /// Causal mask of scores (−inf above the diagonal); softmax over the last axis.
+    case mask = "MASK", softmax = "SOFTMAX"
+    /// Running sum along time.
+    case cumSum = "CUM_SUM"
+    /// Runs subprogram `dim` (a higher-numbered one) on the input; its output is the result.
+    case call = "CALL"
+
+    public var arity: Int {
+        switch self {
+        case .add, .difference, .multiply, .divide, .max, .min, .tMatMul, .matMul: return 2
+        default: return 1
+        }
+    }
+
+    public var usesConstant: Bool { self == .cMul }
+    /// Whether `dim` is read: a width in eighths of d_model, or for CALL the subprogram.
+    public var usesDim: Bool { self == .dense || self == .call || (convWidth != nil && !isDepthwise) }
+
+    /// a op b == b op a: the canonical form orders such inputs.
+    public var isCommutative: Bool { [.add, .multiply, .max, .min].contains(self) }
+
+    /// Learned tensors: the compiler creates and initialises them.
+    public var hasParameters: Bool {
+        [.scale, .shift, .dense].contains(self) || convWidth != nil
+    }
+
+    /// The temporal width of a convolution, nil for other ops.
+    public var convWidth: Int? {
+        switch self {
+        case .conv3, .dconv3: return 3
+        case .conv7, .dconv7: return 7
+        case .conv15, .dconv15: return 15
+        case .conv31, .dconv31: return 31
+        default: return nil
+        }
+    }
+
+    public var isDepthwise: Bool { [.dconv3, .dconv7, .dconv15, .dconv31].contains(self) }
+}
+
+/// Widths are relative: `dim` counts eighths of d_model, from Primer's vocabulary, so a
+/// program scales with the model (8 = d_model, 32 = the 4x MLP).
+public enum Dims {
+    public static let vocabulary = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64]
+}

@@ -1,0 +1,113 @@
+/// The readable text form, one instruction per line as in Primer's program listings:
+///
+///     program vanilla
+///     genes layers=4 d_model=128 heads=4 context=64
+///     subprogram 0
+///       s1 = DENSE s0 dim=8
+///       s2 = ADD s0 s1
+///       s3 = C_MUL s2 c=0.5
+///
+/// State s0 is the subprogram's input; the line writing sN is instruction N−1; the last
+/// state is the output. `#` starts a comment. Printing then parsing gives the same program.
+extension Program {
+    public var text: String {
+        var lines = ["program \(name)",
+                     "genes layers=\(genes.layers) d_model=\(genes.dModel) heads=\(genes.heads) context=\(genes.context)"]
+        for (k, sub) in subprograms.enumerated() {
+            lines.append("subprogram \(k)")
+            for (i, ins) in sub.instructions.enumerated() { lines.append("  s\(i + 1) = \(ins.text)") }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Parses the text form; errors name the file and line.
+    public init(text: String, file: String = "program") throws {
+        var name: String?, genes = Genes(), subprograms = [Subprogram]()
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard let head = words.first else { continue }
+            func fail(_ why: String) -> ProgramError { ProgramError("\(file):\(n + 1): \(why)") }
+            switch head {
+            case "program":
+                guard words.count == 2 else { throw fail("expected `program NAME`") }
+                name = words[1]
+            case "genes":
+                for w in words.dropFirst() {
+                    guard let (key, value) = keyValue(w), let v = Int(value), v > 0 else {
+                        throw fail("expected key=positive integer, found '\(w)'")
+                    }
+                    switch key {
+                    case "layers": genes.layers = v
+                    case "d_model": genes.dModel = v
+                    case "heads": genes.heads = v
+                    case "context": genes.context = v
+                    default: throw fail("unknown gene '\(key)' (known: context, d_model, heads, layers)")
+                    }
+                }
+            case "subprogram":
+                guard words.count == 2, Int(words[1]) == subprograms.count else {
+                    throw fail("expected `subprogram \(subprograms.count)`")
+                }
+                subprograms.append(Subprogram([]))
+            default:
+                guard !subprograms.isEmpty else { throw fail("an instruction before any `subprogram` line") }
+                let expected = "s\(subprograms[subprograms.count - 1].instructions.count + 1)"
+                guard words.count >= 3, words[1] == "=" else { throw fail("expected `\(expected) = OP INPUTS…`") }
+                guard words[0] == expected else { throw fail("this line writes \(expected), not \(words[0])") }
+                do {
+                    subprograms[subprograms.count - 1].instructions.append(try Instruction(words: Array(words[2...])))
+                } catch let e as ProgramError {
+                    throw fail(e.description)
+                }
+            }
+        }
+        guard let name else { throw ProgramError("\(file): no `program NAME` line") }
+        self.init(name: name, genes: genes, subprograms: subprograms)
+    }
+}
+
+extension Instruction {
+    /// `OP s1 [s2] [c=CONSTANT] [dim=D]`; a CALL reads `sub=K` for its subprogram.
+    public var text: String {
+        var parts = [op.rawValue] + inputs.map { "s\($0)" }
+        if op.usesConstant { parts.append("c=\(constant)") }
+        if op.usesDim { parts.append(op == .call ? "sub=\(dim)" : "dim=\(dim)") }
+        return parts.joined(separator: " ")
+    }
+
+    init(words: [String]) throws {
+        guard let op = Op(rawValue: words[0]) else {
+            throw ProgramError("unknown op '\(words[0])'")
+        }
+        var states = [Int](), constant: Double?, dim: Int?
+        for w in words.dropFirst() {
+            if w.hasPrefix("s"), let i = Int(w.dropFirst()) {
+                states.append(i)
+            } else if let (k, v) = keyValue(w), k == "c", let c = Double(v), op.usesConstant {
+                constant = c
+            } else if let (k, v) = keyValue(w), k == (op == .call ? "sub" : "dim"), let d = Int(v), op.usesDim {
+                dim = d
+            } else {
+                throw ProgramError("\(op.rawValue): cannot read '\(w)'")
+            }
+        }
+        guard states.count == op.arity else {
+            throw ProgramError("\(op.rawValue) takes \(op.arity) input\(op.arity == 1 ? "" : "s"), found \(states.count)")
+        }
+        if op.usesConstant && constant == nil { throw ProgramError("\(op.rawValue) needs c=CONSTANT") }
+        if op.usesDim && dim == nil { throw ProgramError("\(op.rawValue) needs \(op == .call ? "sub=K" : "dim=D")") }
+        self.init(op, states[0], states.count > 1 ? states[1] : 0, constant: constant ?? 0, dim: dim ?? 0)
+    }
+}
+
+private func keyValue(_ word: String) -> (String, String)? {
+    let parts = word.split(separator: "=", maxSplits: 1)
+    return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+}
+
+/// A malformed or invalid program: one line naming the place and the reason.
+public struct ProgramError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

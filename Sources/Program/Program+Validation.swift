@@ -1,0 +1,119 @@
+/// The shape of a state, relative to the model: what validation infers for every state.
+public enum StateShape: Hashable, Sendable, CustomStringConvertible {
+    /// [B, T, w] with w = eighths · d_model / 8.
+    case hidden(eighths: Int)
+    /// [B, T, 1]: a channel reduction; broadcasts against hidden states.
+    case perPosition
+    /// [B, H, T, T]: per-head scores.
+    case scores
+
+    public static let residual = StateShape.hidden(eighths: 8)
+
+    public var description: String {
+        switch self {
+        case .hidden(8): return "[B,T,C]"
+        case .hidden(let e): return e % 8 == 0 ? "[B,T,\(e / 8)C]" : "[B,T,\(e)/8·C]"
+        case .perPosition: return "[B,T,1]"
+        case .scores: return "[B,H,T,T]"
+        }
+    }
+}
+
+extension Program {
+    /// Checks the genes, every index and call, and infers every state's shape; the error
+    /// names the subprogram and the instruction. Subprogram 0 must map the residual stream
+    /// [B, T, C] to itself.
+    public func validate() throws {
+        let g = genes
+        guard g.layers >= 1, g.heads >= 1, g.context >= 1, g.dModel >= 8 else {
+            throw ProgramError("genes: layers, heads and context must be positive and d_model at least 8")
+        }
+        guard g.dModel % 8 == 0, g.dModel % g.heads == 0 else {
+            throw ProgramError("genes: d_model \(g.dModel) must divide by 8 and by heads \(g.heads)")
+        }
+        guard !subprograms.isEmpty else { throw ProgramError("the program has no subprogram") }
+        let out = try outputShape(subprogram: 0, input: .residual)
+        guard out == .residual else {
+            throw ProgramError("subprogram 0 returns \(out), the residual stream needs \(StateShape.residual)")
+        }
+    }
+
+    /// Every state's shape in subprogram k when its input has shape `input`.
+    public func shapes(subprogram k: Int, input: StateShape) throws -> [StateShape] {
+        var shapes = [input]
+        for (i, ins) in subprograms[k].instructions.enumerated() {
+            func fail(_ why: String) -> ProgramError {
+                ProgramError("subprogram \(k), s\(i + 1) = \(ins.text): \(why)")
+            }
+            for s in ins.inputs where s < 0 || s > i {
+                throw fail("s\(s) is not an earlier state (s0…s\(i))")
+            }
+            let a = shapes[ins.input1], b = ins.op.arity == 2 ? shapes[ins.input2] : a
+            shapes.append(try shape(of: ins, a, b, subprogram: k, fail))
+        }
+        return shapes
+    }
+
+    func outputShape(subprogram k: Int, input: StateShape) throws -> StateShape {
+        try shapes(subprogram: k, input: input).last!
+    }
+
+    private func shape(of ins: Instruction, _ a: StateShape, _ b: StateShape, subprogram k: Int,
+                       _ fail: (String) -> ProgramError) throws -> StateShape {
+        let heads = genes.heads, dModel = genes.dModel
+        func width(_ e: Int) throws {
+            guard Dims.vocabulary.contains(e) else {
+                throw fail("dim=\(e) is not one of \(Dims.vocabulary.map(String.init).joined(separator: ", "))")
+            }
+        }
+        func splitsIntoHeads(_ s: StateShape) -> Bool {
+            if case .hidden(let e) = s { return (e * dModel / 8) % heads == 0 }
+            return false
+        }
+        switch ins.op {
+        case .add, .difference, .multiply, .divide, .max, .min:
+            switch (a, b) {
+            case _ where a == b: return a
+            case (.hidden, .perPosition): return a
+            case (.perPosition, .hidden): return b
+            default: throw fail("shapes \(a) and \(b) do not combine")
+            }
+        case .absRoot, .square, .exp, .log, .abs, .recip, .sign, .cos, .sin, .tanh, .sigmoid,
+             .relu, .gelu, .swish, .cMul, .softmax:
+            return a
+        case .scale, .shift, .cumSum:
+            guard a != .scores else { throw fail("\(ins.op.rawValue) needs [B,T,·], found \(a)") }
+            return a
+        case .reduceSum, .reduceMean, .reduceMax:
+            guard case .hidden = a else { throw fail("\(ins.op.rawValue) reduces channels of [B,T,·], found \(a)") }
+            return .perPosition
+        case .dense:
+            guard a != .scores else { throw fail("DENSE needs [B,T,·], found \(a)") }
+            try width(ins.dim)
+            return .hidden(eighths: ins.dim)
+        case .conv3, .conv7, .conv15, .conv31, .dconv3, .dconv7, .dconv15, .dconv31:
+            guard case .hidden = a else { throw fail("\(ins.op.rawValue) needs [B,T,·], found \(a)") }
+            if ins.op.isDepthwise { return a }
+            try width(ins.dim)
+            return .hidden(eighths: ins.dim)
+        case .tMatMul:
+            guard a == b, splitsIntoHeads(a) else {
+                throw fail("T_MAT_MUL needs two equal [B,T,·] states that split into \(heads) heads, found \(a) and \(b)")
+            }
+            return .scores
+        case .matMul:
+            guard a == .scores, splitsIntoHeads(b) else {
+                throw fail("MAT_MUL needs scores [B,H,T,T] and a [B,T,·] state that splits into \(heads) heads, found \(a) and \(b)")
+            }
+            return b
+        case .mask:
+            guard a == .scores else { throw fail("MASK needs scores [B,H,T,T], found \(a)") }
+            return a
+        case .call:
+            guard ins.dim > k, ins.dim < subprograms.count else {
+                throw fail("sub=\(ins.dim): a subprogram calls only higher-numbered ones (\(k + 1)…\(subprograms.count - 1))")
+            }
+            return try outputShape(subprogram: ins.dim, input: a)
+        }
+    }
+}
