@@ -33,7 +33,7 @@ let package = Package(
         .executableTarget(
             name: "evolve",
             dependencies: [
-                "Tensor", "Training",
+                "Tensor", "Training", "Program",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),

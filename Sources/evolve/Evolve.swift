@@ -6,7 +6,7 @@ struct Evolve: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evolve",
         abstract: "Search for better transformer architectures, Primer-style, on a CPU.",
-        subcommands: [Train.self, Bench.self])
+        subcommands: [Train.self, Show.self, Bench.self])
 }
 
 /// A user-facing failure: printed as one line, exit code 1.

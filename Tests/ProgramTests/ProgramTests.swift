@@ -151,3 +151,19 @@ struct ProgramTests {
 extension Program {
     func renamed(_ n: String) -> Program { var p = self; p.name = n; return p }
 }
+
+@Suite("program cost")
+struct CostTests {
+    /// The vanilla seed has the baseline's parameters: 4 layers of
+    /// (2 norm gains + qkv + proj + 4x MLP) + embeddings + the final norm = 804,096.
+    @Test func vanillaMatchesTheBaseline() throws {
+        let p = try seed("vanilla")
+        let c = 128, v = 65, t = 64
+        let perLayer = 2 * c + 3 * c * c + c * c + 2 * 4 * c * c
+        #expect(try p.cost(vocabulary: v).parameters == 4 * perLayer + v * c + t * c + c)
+        #expect(try p.cost(vocabulary: v).parameters == 804_096)
+        // FLOPs: the four projections and the MLP dominate: 2·(3C² + C² + 8C²) per layer.
+        let flops = try p.cost(vocabulary: v).flopsPerToken
+        #expect(flops > 4 * 2 * 12 * c * c && flops < 4 * 2 * 12 * c * c + 2 * c * v + 4 * 200_000)
+    }
+}

@@ -1,0 +1,68 @@
+/// Parameters and forward FLOPs per token, read off the program by shape inference (an
+/// interpreter over the IR, like validation). FLOPs count a multiply-add as 2 and every
+/// other elementwise operation as 1; attention products count all T positions (what the
+/// engine computes), not the causal half.
+public struct Cost: Equatable, Sendable, CustomStringConvertible {
+    public var parameters = 0
+    public var flopsPerToken = 0
+
+    static func + (a: Cost, b: Cost) -> Cost {
+        Cost(parameters: a.parameters + b.parameters, flopsPerToken: a.flopsPerToken + b.flopsPerToken)
+    }
+
+    public var description: String { "params=\(parameters) flops_per_token=\(flopsPerToken)" }
+}
+
+extension Program {
+    /// The whole model: `layers` blocks, token and position embeddings, a final norm and
+    /// the tied output head over `vocabulary` symbols. The program must be valid.
+    public func cost(vocabulary: Int) throws -> Cost {
+        let c = genes.dModel
+        let block = try cost(subprogram: 0, input: .residual)
+        let outside = Cost(parameters: vocabulary * c + genes.context * c + c,
+                           flopsPerToken: 2 * c * vocabulary)
+        return Cost(parameters: block.parameters * genes.layers, flopsPerToken: block.flopsPerToken * genes.layers) + outside
+    }
+
+    /// One run of subprogram k on an input of the given shape (calls included).
+    public func cost(subprogram k: Int, input: StateShape) throws -> Cost {
+        let shapes = try self.shapes(subprogram: k, input: input)
+        var total = Cost()
+        for (i, ins) in subprograms[k].instructions.enumerated() {
+            let a = shapes[ins.input1], out = shapes[i + 1]
+            let inW = width(a), outW = width(out), t = genes.context
+            var c = Cost()
+            switch ins.op {
+            case .dense:
+                c = Cost(parameters: inW * outW, flopsPerToken: 2 * inW * outW)
+            case .conv3, .conv7, .conv15, .conv31, .dconv3, .dconv7, .dconv15, .dconv31:
+                let taps = ins.op.convWidth!
+                let p = ins.op.isDepthwise ? taps * inW : taps * inW * outW
+                c = Cost(parameters: p, flopsPerToken: 2 * p)
+            case .scale, .shift:
+                c = Cost(parameters: inW, flopsPerToken: inW)
+            case .tMatMul:
+                c.flopsPerToken = 2 * t * inW
+            case .matMul:
+                c.flopsPerToken = 2 * t * outW
+            case .call:
+                c = try cost(subprogram: ins.dim, input: a)
+            case .reduceSum, .reduceMean, .reduceMax:
+                c.flopsPerToken = inW
+            default:
+                c.flopsPerToken = outW
+            }
+            total = total + c
+        }
+        return total
+    }
+
+    /// Values per token of a state.
+    func width(_ s: StateShape) -> Int {
+        switch s {
+        case .hidden(let e): return e * genes.dModel / 8
+        case .perPosition: return 1
+        case .scores: return genes.heads * genes.context
+        }
+    }
+}
