@@ -30,15 +30,17 @@ let package = Package(
             name: "Training",
             dependencies: ["Tensor", .product(name: "Yams", package: "Yams")],
             swiftSettings: optimised),
+        .target(name: "Compiler", dependencies: ["Program", "Tensor", "Training"], swiftSettings: optimised),
         .executableTarget(
             name: "evolve",
             dependencies: [
-                "Tensor", "Training", "Program",
+                "Tensor", "Training", "Program", "Compiler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor"]),
         .testTarget(name: "ProgramTests", dependencies: ["Program"]),
+        .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Program", "Training", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

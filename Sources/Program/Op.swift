@@ -13,8 +13,8 @@ public enum Op: String, CaseIterable, Codable, Sendable {
     case absRoot = "ABS_ROOT", square = "SQUARE", exp = "EXP", log = "LOG", abs = "ABS"
     case recip = "RECIP", sign = "SIGN", cos = "COS", sin = "SIN", tanh = "TANH"
     case sigmoid = "SIGMOID", relu = "RELU", gelu = "GELU", swish = "SWISH"
-    /// × the instruction's constant.
-    case cMul = "C_MUL"
+    /// × and + the instruction's constant (C_ADD gives norms their ε).
+    case cMul = "C_MUL", cAdd = "C_ADD"
     /// × and + a learned vector over channels.
     case scale = "SCALE", shift = "SHIFT"
     // Reductions over the channel axis: [B,T,W] → [B,T,1].
@@ -41,7 +41,7 @@ public enum Op: String, CaseIterable, Codable, Sendable {
         }
     }
 
-    public var usesConstant: Bool { self == .cMul }
+    public var usesConstant: Bool { self == .cMul || self == .cAdd }
     /// Whether `dim` is read: a width in eighths of d_model, or for CALL the subprogram.
     public var usesDim: Bool { self == .dense || self == .call || (convWidth != nil && !isDepthwise) }
 

@@ -79,7 +79,7 @@ extension Program {
             default: throw fail("shapes \(a) and \(b) do not combine")
             }
         case .absRoot, .square, .exp, .log, .abs, .recip, .sign, .cos, .sin, .tanh, .sigmoid,
-             .relu, .gelu, .swish, .cMul, .softmax:
+             .relu, .gelu, .swish, .cMul, .cAdd, .softmax:
             return a
         case .scale, .shift, .cumSum:
             guard a != .scores else { throw fail("\(ins.op.rawValue) needs [B,T,·], found \(a)") }

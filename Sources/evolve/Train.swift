@@ -1,14 +1,19 @@
 import ArgumentParser
 import Foundation
+import Compiler
+import Program
 import Tensor
 import Training
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train the model a config file describes; the last line is key=value pairs.")
+        abstract: "Train a program file, or the baseline a config file describes; the last line is key=value pairs.")
 
-    @Argument(help: "A config file (see configs/baseline.yaml).")
+    @Argument(help: "A program file (.program, or YAML / JSON with subprograms:) or a config file (configs/baseline.yaml).")
     var file: String
+
+    @Option(help: "For a program: the config whose training recipe to use (default: the baseline recipe).")
+    var config: String?
 
     @Option(help: "The corpus text file (default: $EVOLVE_CORPUS, else tinyshakespeare, downloaded once).")
     var corpus: String?
@@ -25,7 +30,9 @@ struct Train: ParsableCommand {
     func run() throws {
         warnIfDebugBuild()
         try reportingErrors {
-            var config = try TrainConfig.load(path: file)
+            let program = try isProgramFile(file) ? Program.load(path: file) : nil
+            var config = try program == nil ? TrainConfig.load(path: file)
+                                            : self.config.map { try TrainConfig.load(path: $0) } ?? TrainConfig()
             if let steps {
                 guard steps > 0 else { throw Failure(description: "--steps must be positive") }
                 config.recipe.steps = steps
@@ -33,10 +40,16 @@ struct Train: ParsableCommand {
             if let seed { config.recipe.seed = seed }
             let data = try Dataset(path: try Corpus.locate(corpus), tokenizer: config.recipe.tokenizer,
                                    trainFraction: config.recipe.trainFraction)
-            let model = replicatedGPT(config.model, vocabulary: data.tokenizer.vocabularySize,
-                                      recipe: config.recipe, threads: threads)
+            let vocabulary = data.tokenizer.vocabularySize
+            let model = try program.map { try Compiler($0, vocabulary: vocabulary).replicated(recipe: config.recipe, threads: threads) }
+                ?? replicatedGPT(config.model, vocabulary: vocabulary, recipe: config.recipe, threads: threads)
             let trainer = Trainer(model: model, recipe: config.recipe)
             let r = trainer.train(data, progress: Progress())
+            if let program {
+                let cost = try program.cost(vocabulary: vocabulary)
+                print(keyValues(["program": program.name, "hash": program.hash, "flops_per_token": "\(cost.flopsPerToken)"]),
+                      terminator: " ")
+            }
             print(keyValues([
                 "steps": "\(r.steps)", "seed": "\(config.recipe.seed)",
                 "params": "\(model.parameterCount)",
@@ -47,4 +60,11 @@ struct Train: ParsableCommand {
             ]))
         }
     }
+}
+
+/// A program file: the text form by extension, or YAML / JSON with a `subprograms` key.
+func isProgramFile(_ path: String) -> Bool {
+    if path.hasSuffix(".program") { return true }
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
+    return text.contains("subprograms:") || text.contains("\"subprograms\"")
 }

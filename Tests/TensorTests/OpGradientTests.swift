@@ -77,6 +77,10 @@ struct OpGradientTests {
         checkGradients([[2, 6, 3], [width, 3]]) { g, x in g.depthwiseConv(x[0], x[1]) }
     }
 
+    @Test func cumSum() {
+        checkGradients([[2, 5, 3]]) { g, x in g.cumSum(x[0]) }
+    }
+
     @Test func embedding() {
         checkGradients([[5, 3]]) { g, x in
             let ids = g.indices([2, 3], name: "ids")

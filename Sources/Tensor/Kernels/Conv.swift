@@ -67,3 +67,47 @@ extension Graph {
         return y
     }
 }
+
+// Running sum along time:  y[b, t, c] = Σ_{s ≤ t} x[b, s, c]      x, y: [B, T, C]
+// Backward: dx[b, t, c] = Σ_{s ≥ t} dy[b, s, c].
+final class CumSumKernel<S: Scalar>: Kernel {
+    let x: Tensor<S>, y: Tensor<S>
+    init(_ x: Tensor<S>, _ y: Tensor<S>) { self.x = x; self.y = y }
+
+    @_specialize(where S == Float)
+    func forward() {
+        let b = x.shape[0], t = x.shape[1], c = x.channels
+        for bi in 0..<b {
+            copy(y.value + bi * t * c, x.value + bi * t * c, c)
+            for ti in 1..<t {
+                let yr = y.value + (bi * t + ti) * c, prev = yr - c, xr = x.value + (bi * t + ti) * c
+                for j in 0..<c { yr[j] = prev[j] + xr[j] }
+            }
+        }
+    }
+
+    @_specialize(where S == Float)
+    func backward() {
+        guard let dy = y.incomingGrad(), let dx = x.accumulatingGrad() else { return }
+        let b = x.shape[0], t = x.shape[1], c = x.channels
+        let running = UnsafeMutablePointer<S>.allocate(capacity: c)
+        defer { running.deallocate() }
+        for bi in 0..<b {
+            zero(running, c)
+            for ti in stride(from: t - 1, through: 0, by: -1) {
+                let o = (bi * t + ti) * c
+                for j in 0..<c { running[j] += dy[o + j]; dx[o + j] += running[j] }
+            }
+        }
+    }
+}
+
+extension Graph {
+    /// Running sum of x [B, T, C] along T.
+    public func cumSum(_ x: Tensor<S>) -> Tensor<S> {
+        check(x.shape.count == 3, "cumSum: \(x.shape) is not [B, T, C]")
+        let y = activation(x.shape, "cumsum", from: [x])
+        append(CumSumKernel(x, y))
+        return y
+    }
+}

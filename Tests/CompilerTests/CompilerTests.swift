@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+import Tensor
+@testable import Compiler
+@testable import Program
+@testable import Training
+
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+func seed(_ name: String) throws -> Program {
+    try Program.load(path: root.appendingPathComponent("search-spaces/seeds/\(name).program").path)
+}
+
+func corpusText() -> String {
+    let words = ["to be ", "or not ", "that is ", "the question. "]
+    var rng = Xoshiro(seed: 1)
+    var s = ""
+    while s.count < 20_000 { s += words[rng.below(words.count)] }
+    return s
+}
+
+/// A small version of the baseline, and the vanilla seed with the same genes.
+func small() throws -> (TrainConfig, Program) {
+    var c = TrainConfig()
+    c.model.layers = 2; c.model.dModel = 32; c.model.heads = 2; c.model.context = 16
+    c.recipe.batchSize = 6; c.recipe.warmupSteps = 5; c.recipe.learningRate = 3e-3
+    var p = try seed("vanilla")
+    p.genes.layers = 2; p.genes.dModel = 32; p.genes.heads = 2; p.genes.context = 16
+    return (c, p)
+}
+
+@Suite("compiler")
+struct CompilerTests {
+    /// The vanilla seed compiles to the hand-built baseline: the same parameters, in the same
+    /// order, with the same initial values, and the same losses step for step.
+    @Test func vanillaIsTheBaseline() throws {
+        let (c, p) = try small()
+        let data = Dataset(text: corpusText())
+        let v = data.tokenizer.vocabularySize
+        let compiled = try Compiler(p, vocabulary: v).build(batch: 6, initStd: 0.02, seed: 5)
+        let baseline = buildGPT(c.model, vocabulary: v, batch: 6, initStd: 0.02, seed: 5)
+        #expect(compiled.graph.parameters.map(\.shape) == baseline.graph.parameters.map(\.shape))
+        for (a, b) in zip(compiled.graph.parameters, baseline.graph.parameters) { #expect(a.values == b.values) }
+
+        let one = Trainer(model: try Compiler(p, vocabulary: v).replicated(recipe: c.recipe, threads: 2), recipe: c.recipe)
+            .train(data, steps: 30)
+        let two = Trainer(model: replicatedGPT(c.model, vocabulary: v, recipe: c.recipe, threads: 2), recipe: c.recipe)
+            .train(data, steps: 30)
+        for (a, b) in zip(one.losses, two.losses) { #expect(Swift.abs(a - b) <= 1e-4) }
+        #expect(Swift.abs(one.valLoss - two.valLoss) <= 1e-4)
+    }
+
+    /// With nothing fused (attention written per head, norm as primitives with no ε) the
+    /// same program computes the same function at initialisation.
+    @Test func unfusedPrimitivesAgreeWithFusedKernels() throws {
+        var (_, p) = try small()
+        // Defeat the patterns: the norm subprogram gains a no-op, attention's scores a second use.
+        p.subprograms[1].instructions.append(Instruction(.cMul, 9, constant: 1))
+        p.subprograms[0].instructions.insert(Instruction(.add, 5, 5), at: 5)   // s6 = ADD s5 s5, unused
+        for j in 0..<p.subprograms[0].instructions.count where j > 5 {
+            var ins = p.subprograms[0].instructions[j]
+            if ins.input1 >= 6 { ins.input1 += 1 }
+            if ins.op.arity == 2 && ins.input2 >= 6 { ins.input2 += 1 }
+            p.subprograms[0].instructions[j] = ins
+        }
+        try p.validate()
+        let (fusedC, fusedP) = try small()
+        _ = fusedC
+        let a = try Compiler(fusedP, vocabulary: 11).build(batch: 2, initStd: 0.02, seed: 9)
+        let b = try Compiler(p, vocabulary: 11).build(batch: 2, initStd: 0.02, seed: 9)
+        #expect(a.graph.parameterCount == b.graph.parameterCount)
+        // Same weights: the fused [C, 3C] projection is q, k, v side by side.
+        var bs = b.graph.parameters[...]
+        for pa in a.graph.parameters {
+            if pa.shape.count == 2 && pa.shape[1] == 3 * pa.shape[0] {
+                let c = pa.shape[0]
+                for part in 0..<3 {
+                    let pb = bs.removeFirst()
+                    for i in 0..<c { for j in 0..<c { pb[i * c + j] = pa[i * 3 * c + part * c + j] } }
+                }
+            } else {
+                bs.removeFirst().set(pa.values)
+            }
+        }
+        var rng = Xoshiro(seed: 3)
+        for i in 0..<a.tokens.count {
+            let t = Int32(rng.below(11))
+            a.tokens[i] = t; b.tokens[i] = t; a.targets[i] = t; b.targets[i] = t
+        }
+        a.graph.forward(); b.graph.forward()
+        #expect(Swift.abs(a.loss[0] - b.loss[0]) < 1e-4)
+    }
+
+    @Test func unsupportedOpIsAnError() throws {
+        let p = try Program(text: "program c\nsubprogram 0\n  s1 = CONV_3 s0 dim=8\n")
+        #expect(throws: CompileError.self) { try Compiler(p, vocabulary: 5) }
+        let bad = try Program(text: "program c\nsubprogram 0\n  s1 = DENSE s0 dim=16\n")
+        #expect(throws: CompileError.self) { try Compiler(bad, vocabulary: 5) }
+    }
+
+    /// Every op the compiler lowers, in one program that trains a few steps without error.
+    @Test func everyOpTrains() throws {
+        let text = """
+            program all
+            genes layers=1 d_model=16 heads=2 context=8
+            subprogram 0
+              s1 = CALL s0 sub=1
+              s2 = DCONV_3 s1
+              s3 = T_MAT_MUL s2 s1
+              s4 = MASK s3
+              s5 = SOFTMAX s4
+              s6 = MAT_MUL s5 s1
+              s7 = DENSE s6 dim=16
+              s8 = SQUARE s7
+              s9 = RELU s8
+              s10 = DENSE s9 dim=8
+              s11 = ADD s0 s10
+              s12 = SHIFT s11
+              s13 = SCALE s12
+              s14 = REDUCE_MAX s13
+              s15 = DIFFERENCE s13 s14
+              s16 = CUM_SUM s15
+              s17 = C_MUL s16 c=0.01
+              s18 = TANH s17
+              s19 = SIGMOID s18
+              s20 = MULTIPLY s19 s11
+              s21 = DCONV_7 s20
+              s22 = SWISH s21
+              s23 = MAX s22 s20
+              s24 = MIN s23 s11
+              s25 = REDUCE_SUM s24
+              s26 = SIN s25
+              s27 = COS s26
+              s28 = ADD s24 s27
+            subprogram 1
+              s1 = SQUARE s0
+              s2 = REDUCE_MEAN s1
+              s3 = C_ADD s2 c=1e-05
+              s4 = ABS_ROOT s3
+              s5 = RECIP s4
+              s6 = MULTIPLY s0 s5
+              s7 = SCALE s6
+            """
+        let p = try Program(text: text)
+        var r = Recipe()
+        r.batchSize = 4; r.warmupSteps = 2
+        let data = Dataset(text: corpusText())
+        let m = try Compiler(p, vocabulary: data.tokenizer.vocabularySize).replicated(recipe: r, threads: 2)
+        let result = Trainer(model: m, recipe: r).train(data, steps: 5)
+        #expect(result.losses.allSatisfy { $0.isFinite })
+        #expect(result.valLoss.isFinite)
+    }
+}
