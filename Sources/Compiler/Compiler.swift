@@ -46,9 +46,14 @@ public struct Compiler {
         let wte = lowering.weight([vocabulary, c], "wte", std: initStd)
         let wpe = lowering.weight([t, c], "wpe", std: initStd)
         var x = g.add(g.embedding(tokens, wte), wpe)
-        for l in 0..<program.genes.layers {
-            lowering.prefix = "h\(l)."
-            x = lowering.lower(subprogram: 0, input: x)
+        let k = program.genes.altup
+        if k == 1 {
+            for l in 0..<program.genes.layers {
+                lowering.prefix = "h\(l)."
+                x = lowering.lower(subprogram: 0, input: x)
+            }
+        } else {
+            x = lowering.altUp(x, blocks: k)
         }
         let gain = g.parameter([c], name: "ln_f")
         gain.fill(1)
@@ -168,6 +173,39 @@ struct Lowering {
             states.append(out)
         }
         return states.last!!
+    }
+
+    /// Recycled AltUp (Baykal et al. 2023): the embedding replicated into K blocks; per
+    /// layer, learned scalars predict every block from all blocks (x̂ⁱ = Σⱼ pᵢⱼ xʲ), the block
+    /// runs on block j* alone (x̃), and a learned gain corrects each prediction:
+    /// yⁱ = x̂ⁱ + gᵢ·(x̃ − x̂ʲ*). The K blocks are averaged before the final norm. With p = I
+    /// and g = 1 at init, every block equals the baseline's stream.
+    mutating func altUp(_ x: Tensor<Float>, blocks k: Int) -> Tensor<Float> {
+        let g = graph
+        var blocks = Array(repeating: x, count: k)
+        for l in 0..<genes.layers {
+            prefix = "h\(l)."
+            let star = genes.altupMode == .alternating ? l % k : 0
+            var predicted = [Tensor<Float>]()
+            for i in 0..<k {
+                var sum: Tensor<Float>?
+                for j in 0..<k {
+                    let p = graph.parameter([1], name: prefix + "altup.p\(i)\(j)")
+                    p.fill(i == j ? 1 : 0)
+                    let term = g.multiply(blocks[j], p)
+                    sum = sum.map { g.add($0, term) } ?? term
+                }
+                predicted.append(sum!)
+            }
+            let computed = lower(subprogram: 0, input: blocks[star])
+            let delta = g.binary(.subtract, computed, predicted[star])
+            blocks = (0..<k).map { i in
+                let gain = graph.parameter([1], name: prefix + "altup.g\(i)")
+                gain.fill(1)
+                return g.add(predicted[i], g.multiply(delta, gain))
+            }
+        }
+        return g.unary(.mulConstant(1 / Double(k)), blocks.dropFirst().reduce(blocks[0]) { g.add($0, $1) })
     }
 
     /// [B, T, W] → [B, H, T, W/H].

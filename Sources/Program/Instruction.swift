@@ -32,13 +32,32 @@ public struct Genes: Hashable, Codable, Sendable {
     public var dModel = 128
     public var heads = 4
     public var context = 64
+    /// AltUp (Baykal et al. 2023), recycled: K blocks of width d_model, each layer computing
+    /// one of them (1 = off).
+    public var altup = 1
+    public var altupMode = AltUpMode.alternating
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case layers, heads, context
-        case dModel = "d_model"
+        case layers, heads, context, altup
+        case dModel = "d_model", altupMode = "altup_mode"
     }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? layers
+        dModel = try c.decodeIfPresent(Int.self, forKey: .dModel) ?? dModel
+        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? heads
+        context = try c.decodeIfPresent(Int.self, forKey: .context) ?? context
+        altup = try c.decodeIfPresent(Int.self, forKey: .altup) ?? altup
+        altupMode = try c.decodeIfPresent(AltUpMode.self, forKey: .altupMode) ?? altupMode
+    }
+}
+
+/// Which AltUp block layer l computes: l mod K (alternating) or always block 0 (same).
+public enum AltUpMode: String, Hashable, Codable, Sendable, CaseIterable {
+    case alternating, same
 }
 
 /// A program (Primer's "DNA"): model genes plus a bank of subprograms. Subprogram 0 is the

@@ -18,7 +18,10 @@ extension Program {
     /// the tied output head over `vocabulary` symbols. The program must be valid.
     public func cost(vocabulary: Int) throws -> Cost {
         let c = genes.dModel
-        let block = try cost(subprogram: 0, input: .residual)
+        var block = try cost(subprogram: 0, input: .residual)
+        // AltUp: per layer K² + K learned scalars; predict (2K²C), correct (3KC).
+        let k = genes.altup
+        if k > 1 { block = block + Cost(parameters: k * k + k, flopsPerToken: 2 * k * k * c + 3 * k * c) }
         let outside = Cost(parameters: vocabulary * c + genes.context * c + c,
                            flopsPerToken: 2 * c * vocabulary)
         return Cost(parameters: block.parameters * genes.layers, flopsPerToken: block.flopsPerToken * genes.layers) + outside

@@ -11,8 +11,9 @@
 /// state is the output. `#` starts a comment. Printing then parsing gives the same program.
 extension Program {
     public var text: String {
-        var lines = ["program \(name)",
-                     "genes layers=\(genes.layers) d_model=\(genes.dModel) heads=\(genes.heads) context=\(genes.context)"]
+        var genesLine = "genes layers=\(genes.layers) d_model=\(genes.dModel) heads=\(genes.heads) context=\(genes.context)"
+        if genes.altup > 1 { genesLine += " altup=\(genes.altup) altup_mode=\(genes.altupMode.rawValue)" }
+        var lines = ["program \(name)", genesLine]
         for (k, sub) in subprograms.enumerated() {
             lines.append("subprogram \(k)")
             for (i, ins) in sub.instructions.enumerated() { lines.append("  s\(i + 1) = \(ins.text)") }
@@ -34,15 +35,22 @@ extension Program {
                 name = words[1]
             case "genes":
                 for w in words.dropFirst() {
-                    guard let (key, value) = keyValue(w), let v = Int(value), v > 0 else {
-                        throw fail("expected key=positive integer, found '\(w)'")
+                    guard let (key, value) = keyValue(w) else { throw fail("expected key=value, found '\(w)'") }
+                    if key == "altup_mode" {
+                        guard let mode = AltUpMode(rawValue: value) else {
+                            throw fail("altup_mode is alternating or same, found '\(value)'")
+                        }
+                        genes.altupMode = mode
+                        continue
                     }
+                    guard let v = Int(value), v > 0 else { throw fail("\(key) must be a positive integer, found '\(value)'") }
                     switch key {
                     case "layers": genes.layers = v
                     case "d_model": genes.dModel = v
                     case "heads": genes.heads = v
                     case "context": genes.context = v
-                    default: throw fail("unknown gene '\(key)' (known: context, d_model, heads, layers)")
+                    case "altup": genes.altup = v
+                    default: throw fail("unknown gene '\(key)' (known: altup, altup_mode, context, d_model, heads, layers)")
                     }
                 }
             case "subprogram":

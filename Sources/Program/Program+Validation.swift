@@ -31,6 +31,7 @@ extension Program {
         guard g.dModel % 8 == 0, g.dModel % g.heads == 0 else {
             throw ProgramError("genes: d_model \(g.dModel) must divide by 8 and by heads \(g.heads)")
         }
+        guard (1...4).contains(g.altup) else { throw ProgramError("genes: altup is 1 (off) to 4 blocks, found \(g.altup)") }
         guard !subprograms.isEmpty else { throw ProgramError("the program has no subprogram") }
         let out = try outputShape(subprogram: 0, input: .residual)
         guard out == .residual else {

@@ -12,17 +12,17 @@ public struct ChannelSlice<S: Scalar> {
 
 // Causal multi-head attention, fused: per (batch, head) the scores, mask, softmax and
 // weighted sum stay in one T×T tile.
-//   q, k, v: [B, T, C] slices     out: [B, T, C]     C = H·D
+//   q, k: [B, T, H·D] slices    v: [B, T, H·Dv] slice    out: [B, T, H·Dv]
 //   probs:   [B, H, T, T] softmax(q kᵀ / √D) with zeros above the diagonal (saved)
 final class AttentionKernel<S: Scalar>: Kernel {
     let q: ChannelSlice<S>, k: ChannelSlice<S>, v: ChannelSlice<S>
     let out: Tensor<S>
-    let b: Int, t: Int, h: Int, d: Int
+    let b: Int, t: Int, h: Int, d: Int, dv: Int
     let probs: UnsafeMutablePointer<S>
 
     init(_ q: ChannelSlice<S>, _ k: ChannelSlice<S>, _ v: ChannelSlice<S>, _ out: Tensor<S>, heads: Int) {
         self.q = q; self.k = k; self.v = v; self.out = out
-        b = out.shape[0]; t = out.shape[1]; h = heads; d = out.shape[2] / heads
+        b = out.shape[0]; t = out.shape[1]; h = heads; d = q.width / heads; dv = v.width / heads
         probs = .allocate(capacity: b * h * t * t)
         probs.initialize(repeating: 0, count: b * h * t * t)
     }
@@ -32,7 +32,7 @@ final class AttentionKernel<S: Scalar>: Kernel {
     @_specialize(where S == Float)
     func forward() {
         attentionForward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
-                         v.tensor.value + v.offset, v.stride, out.value, probs, b, t, h, d)
+                         v.tensor.value + v.offset, v.stride, out.value, probs, b, t, h, d, dv)
     }
 
     @_specialize(where S == Float)
@@ -49,7 +49,7 @@ final class AttentionKernel<S: Scalar>: Kernel {
         }
         let dq = grad(q), dk = grad(k), dv = grad(v)
         attentionBackward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
-                          v.tensor.value + v.offset, v.stride, dout, probs, dq, dk, dv, b, t, h, d)
+                          v.tensor.value + v.offset, v.stride, dout, probs, dq, dk, dv, b, t, h, d, self.dv)
     }
 }
 
@@ -57,14 +57,14 @@ final class AttentionKernel<S: Scalar>: Kernel {
 func attentionForward<S: Scalar>(
     _ q: UnsafePointer<S>, _ ldq: Int, _ k: UnsafePointer<S>, _ ldk: Int,
     _ v: UnsafePointer<S>, _ ldv: Int, _ out: UnsafeMutablePointer<S>, _ probs: UnsafeMutablePointer<S>,
-    _ b: Int, _ t: Int, _ h: Int, _ d: Int
+    _ b: Int, _ t: Int, _ h: Int, _ d: Int, _ dv: Int
 ) {
-    let scale = 1 / S(d).squareRoot(), c = h * d
+    let scale = 1 / S(d).squareRoot(), c = h * dv
     Parallel.forEach(b * h, grain: 1) { range in
         for bh in range {
             let bi = bh / h, hi = bh % h
             let qh = q + bi * t * ldq + hi * d, kh = k + bi * t * ldk + hi * d
-            let vh = v + bi * t * ldv + hi * d, p = probs + bh * t * t
+            let vh = v + bi * t * ldv + hi * dv, p = probs + bh * t * t
             S.gemm(false, true, t, t, d, scale, qh, ldq, kh, ldk, 0, p, t)  // [T,T] = Q Kᵀ/√D
             for i in 0..<t {
                 let row = p + i * t, n = i + 1   // row i sees positions 0..<n
@@ -74,7 +74,7 @@ func attentionForward<S: Scalar>(
                 for j in 0..<n { row[j] *= inv }
                 (row + n).update(repeating: 0, count: t - n)
             }
-            S.gemm(false, false, t, d, t, 1, p, t, vh, ldv, 0, out + bi * t * c + hi * d, c)  // P V
+            S.gemm(false, false, t, dv, t, 1, p, t, vh, ldv, 0, out + bi * t * c + hi * dv, c)  // P V
         }
     }
 }
@@ -85,20 +85,20 @@ func attentionBackward<S: Scalar>(
     _ q: UnsafePointer<S>, _ ldq: Int, _ k: UnsafePointer<S>, _ ldk: Int,
     _ v: UnsafePointer<S>, _ ldv: Int, _ dout: UnsafePointer<S>, _ probs: UnsafePointer<S>,
     _ dq: UnsafeMutablePointer<S>?, _ dk: UnsafeMutablePointer<S>?, _ dv: UnsafeMutablePointer<S>?,
-    _ b: Int, _ t: Int, _ h: Int, _ d: Int
+    _ b: Int, _ t: Int, _ h: Int, _ d: Int, _ dvh: Int
 ) {
-    let scale = 1 / S(d).squareRoot(), c = h * d
+    let scale = 1 / S(d).squareRoot(), c = h * dvh
     Parallel.forEach(b * h, grain: 1) { range in
         let ds = UnsafeMutablePointer<S>.allocate(capacity: t * t)
         defer { ds.deallocate() }
         for bh in range {
             let bi = bh / h, hi = bh % h
             let qh = q + bi * t * ldq + hi * d, kh = k + bi * t * ldk + hi * d
-            let vh = v + bi * t * ldv + hi * d, p = probs + bh * t * t
-            let doh = dout + bi * t * c + hi * d
-            if let dv { S.gemm(true, false, t, d, t, 1, p, t, doh, c, 1, dv + bi * t * ldv + hi * d, ldv) }
+            let vh = v + bi * t * ldv + hi * dvh, p = probs + bh * t * t
+            let doh = dout + bi * t * c + hi * dvh
+            if let dv { S.gemm(true, false, t, dvh, t, 1, p, t, doh, c, 1, dv + bi * t * ldv + hi * dvh, ldv) }
             guard dq != nil || dk != nil else { continue }
-            S.gemm(false, true, t, t, d, 1, doh, c, vh, ldv, 0, ds, t)
+            S.gemm(false, true, t, t, dvh, 1, doh, c, vh, ldv, 0, ds, t)
             for i in 0..<t {
                 let pr = p + i * t, dr = ds + i * t, n = i + 1
                 let dot = vectorDot(pr, dr, n)
@@ -114,15 +114,15 @@ func attentionBackward<S: Scalar>(
 extension Graph {
     /// Causal multi-head attention over q, k, v slices of [B, T, ·] tensors → [B, T, C].
     public func attention(q: ChannelSlice<S>, k: ChannelSlice<S>, v: ChannelSlice<S>, heads: Int) -> Tensor<S> {
-        let c = q.width
-        check(k.width == c && v.width == c, "attention: q, k, v widths \(q.width), \(k.width), \(v.width) differ")
-        check(c % heads == 0, "attention: \(c) channels do not split into \(heads) heads")
+        check(k.width == q.width, "attention: q and k widths \(q.width), \(k.width) differ")
+        check(q.width % heads == 0 && v.width % heads == 0,
+              "attention: q width \(q.width) or v width \(v.width) does not split into \(heads) heads")
         for s in [q, k, v] {
             check(s.tensor.shape.count == 3 && s.offset + s.width <= s.stride
                   && s.tensor.shape.prefix(2) == q.tensor.shape.prefix(2),
                   "attention: slice of \(s.tensor.name) \(s.tensor.shape) is not [B, T, ≥\(s.offset + s.width)]")
         }
-        let shape = [q.tensor.shape[0], q.tensor.shape[1], c]
+        let shape = [q.tensor.shape[0], q.tensor.shape[1], v.width]
         let out = activation(shape, "attention", from: [q.tensor, k.tensor, v.tensor])
         append(AttentionKernel(q, k, v, out, heads: heads))
         return out
