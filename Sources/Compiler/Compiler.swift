@@ -39,9 +39,10 @@ public struct Compiler {
     /// One graph of the model for `batch` rows, its parameters drawn from `seed`.
     public func build(batch: Int, initStd: Double, seed: UInt64) -> ModelGraph {
         let g = Graph<Float>()
-        var lowering = Lowering(program: program, graph: g, rng: Xoshiro(seed: seed), initStd: initStd, batch: batch)
         let c = program.genes.dModel, t = program.genes.context
         let tokens = g.indices([batch, t], name: "tokens")
+        var lowering = Lowering(program: program, graph: g, rng: Xoshiro(seed: seed), initStd: initStd,
+                                tokens: tokens, vocabulary: vocabulary)
         let targets = g.indices([batch, t], name: "targets")
         let wte = lowering.weight([vocabulary, c], "wte", std: initStd)
         let wpe = lowering.weight([t, c], "wpe", std: initStd)
@@ -59,7 +60,10 @@ public struct Compiler {
         gain.fill(1)
         let logits = g.matmul(g.norm(.layer, x, gain: gain), wte, transposeW: true)
         let (loss, rows) = g.crossEntropy(logits, targets)
-        return ModelGraph(graph: g, tokens: tokens, targets: targets, loss: loss, rowLosses: rows)
+        // What training minimises: the loss plus any auxiliary terms (load balancing).
+        let objective = lowering.auxLosses.reduce(loss) { g.add($0, $1) }
+        return ModelGraph(graph: g, tokens: tokens, targets: targets, loss: loss, rowLosses: rows,
+                          objective: objective, routing: lowering.routing)
     }
 
     /// The model over `threads` replicas.
@@ -74,12 +78,18 @@ struct Lowering {
     let graph: Graph<Float>
     var rng: Xoshiro
     let initStd: Double
-    let batch: Int
+    let tokens: IndexTensor
+    let vocabulary: Int
     var prefix = ""
     private var plans: [Int: SubprogramPlan] = [:]
+    /// Terms added to the training objective (Switch's load-balancing losses).
+    var auxLosses: [Tensor<Float>] = []
+    /// Every routing layer's histogram.
+    var routing: [(name: String, stats: RoutingStats)] = []
 
-    init(program: Program, graph: Graph<Float>, rng: Xoshiro, initStd: Double, batch: Int) {
-        self.program = program; self.graph = graph; self.rng = rng; self.initStd = initStd; self.batch = batch
+    init(program: Program, graph: Graph<Float>, rng: Xoshiro, initStd: Double, tokens: IndexTensor, vocabulary: Int) {
+        self.program = program; self.graph = graph; self.rng = rng; self.initStd = initStd
+        self.tokens = tokens; self.vocabulary = vocabulary
     }
 
     var genes: Genes { program.genes }
@@ -142,6 +152,9 @@ struct Lowering {
                     let std = residual ? initStd / (2 * Double(genes.layers)).squareRoot() : initStd
                     out = g.matmul(a!, weight([a!.channels, width], name + ".dense", std: std))
                 }
+            case .sparseFFN:
+                out = sparseFFN(a!, block: ins.dim * genes.dModel / 8, name + ".ffn",
+                                residual: plan.residualProjections.contains(i))
             case .dconv3, .dconv7, .dconv15, .dconv31:
                 // Primer's MDHA init: the current position 0.5, each earlier tap 0.5/width.
                 let taps = ins.op.convWidth!

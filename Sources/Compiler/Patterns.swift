@@ -53,7 +53,8 @@ struct SubprogramPlan {
     /// weights side by side (q, k, v as in one fused projection). First index → members.
     var denseGroups: [Int: [Int]] = [:]
     var groupOf: [Int: Int] = [:]
-    /// DENSEs whose output is added straight into the residual stream (init scaled down).
+    /// DENSEs (and sparse FFNs) whose output is added straight into the residual stream:
+    /// their output weights start scaled down by 1/√(2·layers).
     var residualProjections: Set<Int> = []
 
     init(_ sub: Subprogram, isBlock: Bool) {
@@ -87,7 +88,7 @@ struct SubprogramPlan {
         for (i, x) in ins.enumerated() where x.op == .add && (residual.contains(x.input1) || residual.contains(x.input2)) {
             residual.insert(i + 1)
             for s in [x.input1, x.input2] where !residual.contains(s) {
-                if let w = writer(s), ins[w].op == .dense { residualProjections.insert(w) }
+                if let w = writer(s), [.dense, .sparseFFN].contains(ins[w].op) { residualProjections.insert(w) }
             }
         }
     }

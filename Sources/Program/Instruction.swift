@@ -36,11 +36,17 @@ public struct Genes: Hashable, Codable, Sendable {
     /// one of them (1 = off).
     public var altup = 1
     public var altupMode = AltUpMode.alternating
+    /// SPARSE_FFN layers: how tokens pick memory blocks, how many blocks there are, how many
+    /// each token uses, and each block's capacity as a multiple of an even share.
+    public var router = Router.switch
+    public var experts = 4
+    public var topk = 1
+    public var capacity = 2.0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case layers, heads, context, altup
+        case layers, heads, context, altup, router, experts, topk, capacity
         case dModel = "d_model", altupMode = "altup_mode"
     }
 
@@ -52,7 +58,23 @@ public struct Genes: Hashable, Codable, Sendable {
         context = try c.decodeIfPresent(Int.self, forKey: .context) ?? context
         altup = try c.decodeIfPresent(Int.self, forKey: .altup) ?? altup
         altupMode = try c.decodeIfPresent(AltUpMode.self, forKey: .altupMode) ?? altupMode
+        router = try c.decodeIfPresent(Router.self, forKey: .router) ?? router
+        experts = try c.decodeIfPresent(Int.self, forKey: .experts) ?? experts
+        topk = try c.decodeIfPresent(Int.self, forKey: .topk) ?? topk
+        capacity = try c.decodeIfPresent(Double.self, forKey: .capacity) ?? capacity
     }
+
+    /// Whether the program has SPARSE_FFN layers (the router genes matter only then).
+    func usesRouter(_ subprograms: [Subprogram]) -> Bool {
+        subprograms.contains { $0.instructions.contains { $0.op == .sparseFFN } }
+    }
+}
+
+/// How a sparse feed-forward layer picks blocks: Switch (a learned softmax router, gated,
+/// with the load-balancing loss), Hash (a fixed table over token ids), Avg-K (the blocks
+/// whose mean key best matches the token; no gate, no extra loss).
+public enum Router: String, Hashable, Codable, Sendable, CaseIterable {
+    case `switch`, hash, avgk
 }
 
 /// Which AltUp block layer l computes: l mod K (alternating) or always block 0 (same).

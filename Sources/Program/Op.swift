@@ -33,6 +33,10 @@ public enum Op: String, CaseIterable, Codable, Sendable {
     case cumSum = "CUM_SUM"
     /// Runs subprogram `dim` (a higher-numbered one) on the input; its output is the result.
     case call = "CALL"
+    /// A sparse feed-forward layer (Liu et al. 2023): `experts` memory blocks of `dim`
+    /// eighths of d_model each, `topk` chosen per token by the genes' router (Switch, Hash
+    /// or Avg-K); output width = input width.
+    case sparseFFN = "SPARSE_FFN"
 
     public var arity: Int {
         switch self {
@@ -43,14 +47,16 @@ public enum Op: String, CaseIterable, Codable, Sendable {
 
     public var usesConstant: Bool { self == .cMul || self == .cAdd }
     /// Whether `dim` is read: a width in eighths of d_model, or for CALL the subprogram.
-    public var usesDim: Bool { self == .dense || self == .call || (convWidth != nil && !isDepthwise) }
+    public var usesDim: Bool {
+        self == .dense || self == .call || self == .sparseFFN || (convWidth != nil && !isDepthwise)
+    }
 
     /// a op b == b op a: the canonical form orders such inputs.
     public var isCommutative: Bool { [.add, .multiply, .max, .min].contains(self) }
 
     /// Learned tensors: the compiler creates and initialises them.
     public var hasParameters: Bool {
-        [.scale, .shift, .dense].contains(self) || convWidth != nil
+        [.scale, .shift, .dense, .sparseFFN].contains(self) || convWidth != nil
     }
 
     /// The temporal width of a convolution, nil for other ops.

@@ -42,6 +42,13 @@ extension Program {
                 let taps = ins.op.convWidth!
                 let p = ins.op.isDepthwise ? taps * inW : taps * inW * outW
                 c = Cost(parameters: p, flopsPerToken: 2 * p)
+            case .sparseFFN:
+                // E blocks of keys and values; each token runs topk of them; Switch adds a
+                // router, Avg-K scores every block's mean key.
+                let g = ins.dim * genes.dModel / 8, e = genes.experts
+                let router = genes.router == .hash ? 0 : 2 * inW * e
+                c = Cost(parameters: 2 * e * inW * g + (genes.router == .switch ? inW * e : 0),
+                         flopsPerToken: genes.topk * 4 * inW * g + router)
             case .scale, .shift:
                 c = Cost(parameters: inW, flopsPerToken: inW)
             case .tMatMul:

@@ -13,6 +13,9 @@ extension Program {
     public var text: String {
         var genesLine = "genes layers=\(genes.layers) d_model=\(genes.dModel) heads=\(genes.heads) context=\(genes.context)"
         if genes.altup > 1 { genesLine += " altup=\(genes.altup) altup_mode=\(genes.altupMode.rawValue)" }
+        if genes.usesRouter(subprograms) {
+            genesLine += " router=\(genes.router.rawValue) experts=\(genes.experts) topk=\(genes.topk) capacity=\(genes.capacity)"
+        }
         var lines = ["program \(name)", genesLine]
         for (k, sub) in subprograms.enumerated() {
             lines.append("subprogram \(k)")
@@ -43,6 +46,16 @@ extension Program {
                         genes.altupMode = mode
                         continue
                     }
+                    if key == "router" {
+                        guard let r = Router(rawValue: value) else { throw fail("router is switch, hash or avgk, found '\(value)'") }
+                        genes.router = r
+                        continue
+                    }
+                    if key == "capacity" {
+                        guard let c = Double(value), c > 0 else { throw fail("capacity must be a positive number, found '\(value)'") }
+                        genes.capacity = c
+                        continue
+                    }
                     guard let v = Int(value), v > 0 else { throw fail("\(key) must be a positive integer, found '\(value)'") }
                     switch key {
                     case "layers": genes.layers = v
@@ -50,7 +63,10 @@ extension Program {
                     case "heads": genes.heads = v
                     case "context": genes.context = v
                     case "altup": genes.altup = v
-                    default: throw fail("unknown gene '\(key)' (known: altup, altup_mode, context, d_model, heads, layers)")
+                    case "experts": genes.experts = v
+                    case "topk": genes.topk = v
+                    default:
+                        throw fail("unknown gene '\(key)' (known: altup, altup_mode, capacity, context, d_model, experts, heads, layers, router, topk)")
                     }
                 }
             case "subprogram":

@@ -31,6 +31,9 @@ extension Program {
         guard g.dModel % 8 == 0, g.dModel % g.heads == 0 else {
             throw ProgramError("genes: d_model \(g.dModel) must divide by 8 and by heads \(g.heads)")
         }
+        guard g.experts >= 1, g.topk >= 1, g.topk <= g.experts else {
+            throw ProgramError("genes: topk \(g.topk) must be between 1 and experts \(g.experts)")
+        }
         guard (1...4).contains(g.altup) else { throw ProgramError("genes: altup is 1 (off) to 4 blocks, found \(g.altup)") }
         guard !subprograms.isEmpty else { throw ProgramError("the program has no subprogram") }
         let out = try outputShape(subprogram: 0, input: .residual)
@@ -88,6 +91,10 @@ extension Program {
         case .reduceSum, .reduceMean, .reduceMax:
             guard case .hidden = a else { throw fail("\(ins.op.rawValue) reduces channels of [B,T,·], found \(a)") }
             return .perPosition
+        case .sparseFFN:
+            guard case .hidden = a else { throw fail("SPARSE_FFN needs [B,T,·], found \(a)") }
+            try width(ins.dim)
+            return a
         case .dense:
             guard a != .scores else { throw fail("DENSE needs [B,T,·], found \(a)") }
             try width(ins.dim)

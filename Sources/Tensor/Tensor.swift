@@ -112,6 +112,8 @@ public final class IndexTensor {
     public let count: Int
     public let value: UnsafeMutablePointer<Int32>
     public var name: String
+    /// Set for a view: the tensor that owns `value`.
+    private let owner: IndexTensor?
 
     init(shape: [Int], name: String) {
         self.shape = shape
@@ -119,9 +121,19 @@ public final class IndexTensor {
         value = .allocate(capacity: max(count, 1))
         value.initialize(repeating: 0, count: max(count, 1))
         self.name = name
+        owner = nil
     }
 
-    deinit { value.deallocate() }
+    /// The same integers under another shape.
+    init(viewing other: IndexTensor, shape: [Int]) {
+        self.shape = shape
+        count = other.count
+        value = other.value
+        name = other.name
+        owner = other
+    }
+
+    deinit { if owner == nil { value.deallocate() } }
 
     public subscript(i: Int) -> Int32 {
         get { value[i] }

@@ -48,7 +48,7 @@ public final class ReplicatedModel {
         Threads.concurrently(replicas.count) { i in
             let m = replicas[i]
             m.graph.forward()
-            m.graph.backward(from: m.loss)
+            m.graph.backward(from: m.objective)
         }
         var loss: Float = 0
         for (m, r) in zip(replicas, rows) { loss += m.loss[0] * Float(r.count) / Float(batch) }

@@ -155,10 +155,11 @@ struct CompilerTests {
 
 @Suite("compiled seeds")
 struct SeedTests {
-    static let seeds = ["vanilla", "primer-ez", "altup-recycled-k2"]
+    static let seeds = ["vanilla", "primer-ez", "altup-recycled-k2", "switch-moe", "hash-ffn", "avgk-sffn"]
 
     /// Every seed: changing the token at position 5 never changes the loss at positions
-    /// before it (MDHA's convolutions and AltUp's blocks included).
+    /// before it, in any sequence of the batch (MDHA's convolutions, AltUp's blocks and
+    /// capacity-limited routing included). Dense models leave other sequences untouched.
     @Test(arguments: seeds)
     func causal(_ name: String) throws {
         var p = try seed(name)
@@ -172,8 +173,11 @@ struct SeedTests {
         m.graph.forward()
         let after = m.rowLosses()
         #expect(Array(after[..<5]) == Array(before[..<5]))
+        #expect(Array(after[12..<17]) == Array(before[12..<17]))   // the other sequence's 0…4
         #expect(after[5] != before[5])
-        #expect(Array(after[12...]) == Array(before[12...]))   // the other row is untouched
+        if p.subprograms.allSatisfy({ !$0.instructions.contains { $0.op == .sparseFFN } }) {
+            #expect(Array(after[12...]) == Array(before[12...]))
+        }
     }
 
     /// Recycled AltUp starts as the baseline: p = I, g = 1 and replicated blocks give the
@@ -201,7 +205,7 @@ struct SeedTests {
         let ops = Op.allCases.filter { !Compiler.unsupported.contains($0) }
         var compiled = 0
         for trial in 0..<300 {
-            var p = try seed(SeedTests.seeds[trial % 3])
+            var p = try seed(SeedTests.seeds[trial % SeedTests.seeds.count])
             p.genes.layers = 1; p.genes.dModel = 16; p.genes.heads = 2; p.genes.context = 8
             for _ in 0..<(1 + rng.below(3)) {
                 var sub = p.subprograms[0].instructions
@@ -226,5 +230,67 @@ struct SeedTests {
             compiled += 1
         }
         #expect(compiled > 20)
+    }
+}
+
+@Suite("sparse feed-forward routing")
+struct RoutingTests {
+    func model(_ name: String, capacity: Double = 2, tokens: (Int) -> Int32) throws -> ModelGraph {
+        var p = try seed(name)
+        p.genes.layers = 1; p.genes.dModel = 32; p.genes.heads = 2; p.genes.context = 16
+        p.genes.capacity = capacity
+        let m = try Compiler(p, vocabulary: 10).build(batch: 4, initStd: 0.02, seed: 2)
+        for i in 0..<m.tokens.count { m.tokens[i] = tokens(i); m.targets[i] = Int32((i * 7) % 10) }
+        m.graph.forward()
+        return m
+    }
+
+    /// Every choice is counted once; with capacity for all (E / k even shares) none drops.
+    @Test(arguments: ["switch-moe", "hash-ffn", "avgk-sffn"])
+    func histogramsCountEveryChoice(_ name: String) throws {
+        let p = try seed(name)
+        let m = try model(name, capacity: Double(p.genes.experts) / Double(p.genes.topk)) { Int32($0 % 10) }
+        #expect(m.routing.count == 1)
+        let stats = m.routing[0].stats
+        #expect(stats.chosen.reduce(0, +) == 64 * p.genes.topk)
+        #expect(stats.dropped == 0)
+        #expect(stats.passes == 1)
+    }
+
+    /// Hash routing depends on the token id alone: one repeated token → one block.
+    @Test func hashRoutesByTokenId() throws {
+        let stats = try model("hash-ffn") { _ in 3 }.routing[0].stats
+        #expect(stats.chosen.filter { $0 > 0 }.count == 1)
+        let mixed = try model("hash-ffn", capacity: 4) { Int32($0 % 10) }.routing[0].stats
+        #expect(mixed.chosen.filter { $0 > 0 }.count > 1)
+    }
+
+    /// Over capacity, tokens are dropped, not mis-routed: counted in `dropped`.
+    @Test func capacityDrops() throws {
+        let stats = try model("hash-ffn", capacity: 0.25) { _ in 3 }.routing[0].stats
+        #expect(stats.dropped == 64 - 4)   // capacity = 0.25·64/4 = 4 slots per block
+    }
+
+    /// Avg-K spreads tokens over blocks at init; Switch adds its balancing loss.
+    @Test func avgKSpreadsAndSwitchBalances() throws {
+        let avgk = try model("avgk-sffn") { Int32($0 % 10) }.routing[0].stats
+        #expect(avgk.chosen.filter { $0 > 0 }.count >= 16)
+        let sw = try model("switch-moe") { Int32($0 % 10) }
+        // 0.01·E·Σ fᵢPᵢ is at least 0.01 (equality when perfectly balanced).
+        #expect(sw.objective[0] - sw.loss[0] >= 0.0099)
+        #expect(sw.objective[0] - sw.loss[0] < 0.05)
+    }
+
+    @Test func sparseSeedsLearn() throws {
+        for name in ["switch-moe", "hash-ffn", "avgk-sffn"] {
+            var p = try seed(name)
+            p.genes.layers = 1; p.genes.dModel = 32; p.genes.heads = 2; p.genes.context = 16
+            var r = Recipe()
+            r.batchSize = 6; r.warmupSteps = 5; r.learningRate = 3e-3
+            let data = Dataset(text: corpusText())
+            let m = try Compiler(p, vocabulary: data.tokenizer.vocabularySize).replicated(recipe: r, threads: 2)
+            let result = Trainer(model: m, recipe: r).train(data, steps: 60)
+            #expect(result.trainLoss < Double(result.losses[0]) - 0.5, "\(name): \(result.losses[0]) → \(result.trainLoss)")
+        }
     }
 }

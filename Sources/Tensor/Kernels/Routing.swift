@@ -48,25 +48,41 @@ final class TakeKernel<S: Scalar>: Kernel {
 
 // choice: [N, k] expert ids  →  slots: [E, capacity] token rows (−1 = empty) and
 // slotChoice: [E, capacity] the flat index r·k + i of the choice that filled each slot.
-// Tokens claim slots in order; a token past an expert's capacity is dropped there.
+// Tokens claim slots in time order — every sequence's position 0, then position 1, … (rows
+// r = b·T + t) — and a token past an expert's capacity is dropped there. So a token can be
+// crowded out only by tokens at the same or earlier positions: routing stays causal.
 final class DispatchKernel: Kernel {
     let choice: IndexTensor, slots: IndexTensor, slotChoice: IndexTensor
-    let experts: Int, capacity: Int
-    init(_ choice: IndexTensor, _ slots: IndexTensor, _ slotChoice: IndexTensor, experts: Int, capacity: Int) {
+    let experts: Int, capacity: Int, context: Int
+    let stats: RoutingStats
+    init(_ choice: IndexTensor, _ slots: IndexTensor, _ slotChoice: IndexTensor, experts: Int, capacity: Int,
+         context: Int, stats: RoutingStats) {
         self.choice = choice; self.slots = slots; self.slotChoice = slotChoice
-        self.experts = experts; self.capacity = capacity
+        self.experts = experts; self.capacity = capacity; self.context = context; self.stats = stats
     }
 
     func forward() {
         var fill = Array(repeating: 0, count: experts)
+        defer {
+            // Histogram of every forward pass since the last reset: tokens each expert was
+            // chosen by (dropped ones included), and those dropped for want of capacity.
+            for flat in 0..<choice.count { stats.chosen[Int(choice[flat])] += 1 }
+            stats.dropped += choice.count - fill.reduce(0, +)
+            stats.passes += 1
+        }
         for i in 0..<slots.count { slots[i] = -1; slotChoice[i] = -1 }
-        let k = choice.shape.last!
-        for flat in 0..<choice.count {
-            let e = Int(choice[flat])
-            guard e >= 0 && e < experts, fill[e] < capacity else { continue }
-            slots[e * capacity + fill[e]] = Int32(flat / k)
-            slotChoice[e * capacity + fill[e]] = Int32(flat)
-            fill[e] += 1
+        let k = choice.shape.last!, n = choice.count / k, t = context, sequences = n / t
+        for position in 0..<t {
+            for b in 0..<sequences {
+                let row = b * t + position
+                for i in 0..<k {
+                    let flat = row * k + i, e = Int(choice[flat])
+                    guard e >= 0 && e < experts, fill[e] < capacity else { continue }
+                    slots[e * capacity + fill[e]] = Int32(row)
+                    slotChoice[e * capacity + fill[e]] = Int32(flat)
+                    fill[e] += 1
+                }
+            }
         }
     }
 
@@ -138,11 +154,30 @@ extension Graph {
 
     /// Assigns each choice [N, k] a slot of its expert, `capacity` slots each →
     /// (slots [E, capacity] of token rows, slotChoice [E, capacity] of flat choice indices).
-    public func dispatch(_ choice: IndexTensor, experts: Int, capacity: Int) -> (slots: IndexTensor, slotChoice: IndexTensor) {
+    /// Rows are N = sequences · context, in time order within each sequence.
+    public func dispatch(_ choice: IndexTensor, experts: Int, capacity: Int, context: Int = 1,
+                         stats: RoutingStats? = nil) -> (slots: IndexTensor, slotChoice: IndexTensor) {
+        check((choice.count / choice.shape.last!) % context == 0, "dispatch: \(choice.shape) rows are not whole sequences of \(context)")
         let slots = IndexTensor(shape: [experts, capacity], name: "slots")
         let slotChoice = IndexTensor(shape: [experts, capacity], name: "slot_choice")
-        append(DispatchKernel(choice, slots, slotChoice, experts: experts, capacity: capacity))
+        append(DispatchKernel(choice, slots, slotChoice, experts: experts, capacity: capacity,
+                              context: context, stats: stats ?? RoutingStats(experts: experts)))
         return (slots, slotChoice)
+    }
+
+    /// The fraction of choices [N, k] that went to each expert → [E, 1] (no gradient):
+    /// the f of Switch's load-balancing loss.
+    public func routingFractions(_ choice: IndexTensor, experts: Int) -> Tensor<S> {
+        let f = make([experts, 1], role: .activation, name: "fractions", requiresGrad: false)
+        append(FractionsKernel(choice, f))
+        return f
+    }
+
+    /// Routes token ids [N] through fixed tables: choice[r, i] = tables[i][ids[r]] → [N, k].
+    public func hashRoute(_ ids: IndexTensor, tables: [[Int32]]) -> IndexTensor {
+        let choice = IndexTensor(shape: [ids.count, tables.count], name: "hash_choice")
+        append(HashRouteKernel(ids, tables, choice))
+        return choice
     }
 
     /// Rows of x [N, C] → [M, C] (row −1 gives zeros).
@@ -158,5 +193,49 @@ extension Graph {
         let out = activation([n, y.channels], "scatter", from: [y])
         append(ScatterRowsKernel(y, rows, out))
         return out
+    }
+}
+
+/// Per-expert token counts of a routing layer, accumulated over forward passes.
+public final class RoutingStats {
+    public var chosen: [Int]
+    public var dropped = 0
+    public var passes = 0
+    public init(experts: Int) { chosen = Array(repeating: 0, count: experts) }
+    public func reset() { chosen = Array(repeating: 0, count: chosen.count); dropped = 0; passes = 0 }
+}
+
+// choice: [N, k]  →  f: [E, 1], f[e] = (choices of e) / (N·k)
+final class FractionsKernel<S: Scalar>: Kernel {
+    let choice: IndexTensor, f: Tensor<S>
+    init(_ choice: IndexTensor, _ f: Tensor<S>) { self.choice = choice; self.f = f }
+
+    func forward() {
+        zero(f.value, f.count)
+        for i in 0..<choice.count { f.value[Int(choice[i])] += 1 }
+        for e in 0..<f.count { f.value[e] /= S(choice.count) }
+    }
+
+    func backward() {}
+}
+
+// ids: [N]  →  choice: [N, k] from k fixed tables over the vocabulary.
+final class HashRouteKernel: Kernel {
+    let ids: IndexTensor, tables: [[Int32]], choice: IndexTensor
+    init(_ ids: IndexTensor, _ tables: [[Int32]], _ choice: IndexTensor) { self.ids = ids; self.tables = tables; self.choice = choice }
+
+    func forward() {
+        let k = tables.count
+        for r in 0..<ids.count { for i in 0..<k { choice[r * k + i] = tables[i][Int(ids[r])] } }
+    }
+
+    func backward() {}
+}
+
+extension Graph {
+    /// The same integers under another shape of equal size (no copy).
+    public func reshapeIndices(_ x: IndexTensor, _ shape: [Int]) -> IndexTensor {
+        check(shape.reduce(1, *) == x.count, "reshapeIndices: \(x.shape) → \(shape) changes the size")
+        return IndexTensor(viewing: x, shape: shape)
     }
 }

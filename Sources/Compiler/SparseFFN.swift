@@ -1,0 +1,58 @@
+import Foundation
+import Program
+import Tensor
+
+extension Lowering {
+    /// A sparse feed-forward layer over x [B, T, C]: `experts` blocks of g memory cells
+    /// (keys W_in [E, C, g], values W_out [E, g, C]); each token uses `topk` blocks, chosen
+    /// by the router; every block runs as one batched GEMM over the tokens dispatched to it
+    /// (up to its capacity; the rest are dropped, leaving the residual path).
+    ///
+    ///   switch: p = softmax(x W_r), the top-k of p, each block's output × its p; adds the
+    ///           load-balancing loss 0.01·E·Σᵢ fᵢ·Pᵢ to the objective
+    ///   hash:   a fixed random table from token id to block; no gate, no extra loss
+    ///   avgk:   scores x·k̄ₑ with k̄ₑ the mean of block e's keys (recomputed from the live
+    ///           weights each step); the top-k blocks, no gate, no extra loss. No gradient
+    ///           flows through the choice, so keys learn through the FFN path only.
+    mutating func sparseFFN(_ x: Tensor<Float>, block g: Int, _ name: String, residual: Bool) -> Tensor<Float> {
+        let graph = self.graph, e = genes.experts, k = genes.topk
+        let n = x.rows, c = x.channels
+        let x2 = graph.reshape(x, [n, c])                                         // [N, C]
+        let std = residual ? initStd / (2 * Double(genes.layers)).squareRoot() : initStd
+        let wIn = weight([e, c, g], name + ".keys", std: initStd)                // [E, C, g]
+        let wOut = weight([e, g, c], name + ".values", std: std)                 // [E, g, C]
+        var choice: IndexTensor, gates: Tensor<Float>?
+        switch genes.router {
+        case .switch:
+            let wr = weight([c, e], name + ".router", std: (0.1 / Double(c)).squareRoot())
+            let probs = graph.softmax(graph.matmul(x2, wr))                      // [N, E]
+            choice = graph.topK(probs, k)
+            gates = graph.take(probs, choice)                                     // [N, k]
+            // Load balancing: f (fractions routed, no gradient) · P (mean probabilities).
+            let f = graph.routingFractions(choice, experts: e)                    // [E, 1]
+            let meanP = graph.reduce(.mean, graph.transpose(probs, 0, 1))         // [E, 1]
+            auxLosses.append(graph.unary(.mulConstant(0.01 * Double(e)), graph.sumAll(graph.multiply(f, meanP))))
+        case .hash:
+            var base = [Int32]()
+            for _ in 0..<vocabulary { base.append(Int32(rng.below(e))) }
+            let tables = (0..<k).map { i in base.map { ($0 + Int32(i)) % Int32(e) } }   // k distinct blocks
+            choice = graph.hashRoute(graph.reshapeIndices(tokens, [n]), tables: tables)
+            gates = nil
+        case .avgk:
+            let meanKeys = graph.reshape(graph.reduce(.mean, wIn), [e, c])        // [E, C]
+            choice = graph.topK(graph.matmul(x2, meanKeys, transposeW: true), k)  // from [N, E]
+            gates = nil
+        }
+        let capacity = Int((genes.capacity * Double(n * k) / Double(e)).rounded(.up))
+        let stats = RoutingStats(experts: e)
+        routing.append((prefix + name, stats))
+        let (slots, slotChoice) = graph.dispatch(choice, experts: e, capacity: capacity, context: genes.context, stats: stats)
+        let xin = graph.reshape(graph.gatherRows(x2, slots), [e, capacity, c])   // [E, cap, C]
+        let h = graph.unary(.gelu, graph.batchedMatmul(xin, wIn))                // [E, cap, g]
+        var y = graph.reshape(graph.batchedMatmul(h, wOut), [e * capacity, c])   // [E·cap, C]
+        if let gates {
+            y = graph.multiply(y, graph.gatherRows(graph.reshape(gates, [n * k, 1]), slotChoice))
+        }
+        return graph.reshape(graph.scatterRows(y, slots, into: n), x.shape)
+    }
+}
