@@ -10,3 +10,8 @@ static inline void evolve_flush_denormals(void) { _mm_setcsr(_mm_getcsr() | 0x80
 #else
 static inline void evolve_flush_denormals(void) {}
 #endif
+
+// LAPACK's SVD (column-major, Fortran calling convention), as OpenBLAS exports it.
+void dgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, double *a, const int *lda,
+             double *s, double *u, const int *ldu, double *vt, const int *ldvt,
+             double *work, const int *lwork, int *info);

@@ -19,8 +19,10 @@ extension Lowering {
         let n = x.rows, c = x.channels
         let x2 = graph.reshape(x, [n, c])                                         // [N, C]
         let std = residual ? initStd / (2 * Double(genes.layers)).squareRoot() : initStd
-        let wIn = weight([e, c, g], name + ".keys", std: initStd)                // [E, C, g]
-        let wOut = weight([e, g, c], name + ".values", std: std)                 // [E, g, C]
+        let wIn = genes.mpo > 0 ? mpoExperts(c, g, name + ".keys", std: initStd)
+                                : weight([e, c, g], name + ".keys", std: initStd)      // [E, C, g]
+        let wOut = genes.mpo > 0 ? mpoExperts(g, c, name + ".values", std: std)
+                                 : weight([e, g, c], name + ".values", std: std)       // [E, g, C]
         var choice: IndexTensor, gates: Tensor<Float>?
         switch genes.router {
         case .switch:
@@ -54,5 +56,41 @@ extension Lowering {
             y = graph.multiply(y, graph.gatherRows(graph.reshape(gates, [n * k, 1]), slotChoice))
         }
         return graph.reshape(graph.scatterRows(y, slots, into: n), x.shape)
+    }
+}
+
+extension Lowering {
+    /// E expert matrices [rows × cols] as MPOs sharing their central core (Gao et al. 2022):
+    /// a random N(0, std) matrix is decomposed exactly, every expert starts from its cores,
+    /// and each step every expert's matrix is contracted back from the live cores → [E, rows, cols].
+    mutating func mpoExperts(_ rows: Int, _ cols: Int, _ name: String, std: Double) -> Tensor<Float> {
+        let graph = self.graph, e = genes.experts, n = genes.mpo
+        let shapes = mpoCoreShapes(rows: rows, cols: cols, cores: n)
+        let rf = shapes.map { $0[1] }, cf = shapes.map { $0[2] }
+        let w = (0..<(rows * cols)).map { _ in rng.normal() * std }
+        let mpo = MPO(w, rowFactors: rf, colFactors: cf)
+        guard mpo.bonds == [1] + shapes.map({ $0[3] }) else { fatalError("MPO bonds \(mpo.bonds) differ from the planned \(shapes)") }
+        let centralIndex = n / 2
+        func core(_ k: Int, _ label: String) -> Tensor<Float> {
+            let t = graph.parameter(shapes[k], name: prefix + name + label, decays: true)
+            t.set(mpo.cores[k].map(Float.init))
+            return t
+        }
+        let central = core(centralIndex, ".central")
+        let source = MPO.interleaving(rf, cf)      // interleaved position of each W element
+        var inverse = [Int](repeating: 0, count: rows * cols)
+        for (d, s) in source.enumerated() { inverse[s] = d }
+        let experts: [Tensor<Float>] = (0..<e).map { x in
+            let cores = (0..<n).map { $0 == centralIndex ? central : core($0, ".e\(x).core\($0)") }
+            // Contract left to right: [(i1 j1 … ik jk), r_k] · [r_k, (i_{k+1} j_{k+1} r_{k+1})].
+            var acc = graph.reshape(cores[0], [shapes[0][1] * shapes[0][2], shapes[0][3]])
+            for k in 1..<n {
+                let s = shapes[k]
+                let next = graph.matmul(acc, graph.reshape(cores[k], [s[0], s[1] * s[2] * s[3]]))
+                acc = graph.reshape(next, [next.count / s[3], s[3]])
+            }
+            return graph.permute(acc, source: inverse, shape: [1, rows * cols])   // W row-major
+        }
+        return graph.reshape(graph.concat(experts), [e, rows, cols])
     }
 }

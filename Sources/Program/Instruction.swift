@@ -42,11 +42,14 @@ public struct Genes: Hashable, Codable, Sendable {
     public var experts = 4
     public var topk = 1
     public var capacity = 2.0
+    /// MPO experts (Gao et al. 2022): each expert matrix a tensor train of `mpo` cores whose
+    /// central core all experts share (0 = plain expert matrices).
+    public var mpo = 0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case layers, heads, context, altup, router, experts, topk, capacity
+        case layers, heads, context, altup, router, experts, topk, capacity, mpo
         case dModel = "d_model", altupMode = "altup_mode"
     }
 
@@ -62,6 +65,7 @@ public struct Genes: Hashable, Codable, Sendable {
         experts = try c.decodeIfPresent(Int.self, forKey: .experts) ?? experts
         topk = try c.decodeIfPresent(Int.self, forKey: .topk) ?? topk
         capacity = try c.decodeIfPresent(Double.self, forKey: .capacity) ?? capacity
+        mpo = try c.decodeIfPresent(Int.self, forKey: .mpo) ?? mpo
     }
 
     /// Whether the program has SPARSE_FFN layers (the router genes matter only then).

@@ -47,7 +47,8 @@ extension Program {
                 // router, Avg-K scores every block's mean key.
                 let g = ins.dim * genes.dModel / 8, e = genes.experts
                 let router = genes.router == .hash ? 0 : 2 * inW * e
-                c = Cost(parameters: 2 * e * inW * g + (genes.router == .switch ? inW * e : 0),
+                let experts = genes.mpo > 0 ? mpoParameters(inW, g) + mpoParameters(g, inW) : 2 * e * inW * g
+                c = Cost(parameters: experts + (genes.router == .switch ? inW * e : 0),
                          flopsPerToken: genes.topk * 4 * inW * g + router)
             case .scale, .shift:
                 c = Cost(parameters: inW, flopsPerToken: inW)
@@ -67,6 +68,14 @@ extension Program {
         return total
     }
 
+    /// MPO experts of rows × cols: the shared central core plus each expert's others.
+    func mpoParameters(_ rows: Int, _ cols: Int) -> Int {
+        let shapes = mpoCoreShapes(rows: rows, cols: cols, cores: genes.mpo)
+        let sizes = shapes.map { $0.reduce(1, *) }
+        let central = sizes[shapes.count / 2]
+        return central + genes.experts * (sizes.reduce(0, +) - central)
+    }
+
     /// Values per token of a state.
     func width(_ s: StateShape) -> Int {
         switch s {
@@ -75,4 +84,26 @@ extension Program {
         case .scores: return genes.heads * genes.context
         }
     }
+}
+
+/// The core shapes [r, i, j, r'] of an untruncated MPO of a rows × cols matrix, the rows
+/// and columns split into `cores` balanced factors.
+public func mpoCoreShapes(rows: Int, cols: Int, cores n: Int) -> [[Int]] {
+    let rf = factors(rows, n), cf = factors(cols, n)
+    var bonds = [1]
+    for k in 1..<n {
+        let left = (0..<k).reduce(1) { $0 * rf[$1] * cf[$1] }, right = (k..<n).reduce(1) { $0 * rf[$1] * cf[$1] }
+        bonds.append(Swift.min(left, right, bonds[k - 1] * rf[k - 1] * cf[k - 1]))
+    }
+    bonds.append(1)
+    return (0..<n).map { [bonds[$0], rf[$0], cf[$0], bonds[$0 + 1]] }
+}
+
+/// n split into `parts` factors as even as possible (largest primes placed first).
+public func factors(_ n: Int, _ parts: Int) -> [Int] {
+    var primes = [Int](), m = n, p = 2
+    while m > 1 { if m % p == 0 { primes.append(p); m /= p } else { p += 1 } }
+    var f = [Int](repeating: 1, count: parts)
+    for q in primes.sorted(by: >) { f[f.indices.min { f[$0] < f[$1] }!] *= q }
+    return f
 }

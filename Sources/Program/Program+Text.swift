@@ -15,6 +15,7 @@ extension Program {
         if genes.altup > 1 { genesLine += " altup=\(genes.altup) altup_mode=\(genes.altupMode.rawValue)" }
         if genes.usesRouter(subprograms) {
             genesLine += " router=\(genes.router.rawValue) experts=\(genes.experts) topk=\(genes.topk) capacity=\(genes.capacity)"
+            if genes.mpo > 0 { genesLine += " mpo=\(genes.mpo)" }
         }
         var lines = ["program \(name)", genesLine]
         for (k, sub) in subprograms.enumerated() {
@@ -65,8 +66,9 @@ extension Program {
                     case "altup": genes.altup = v
                     case "experts": genes.experts = v
                     case "topk": genes.topk = v
+                    case "mpo": genes.mpo = v
                     default:
-                        throw fail("unknown gene '\(key)' (known: altup, altup_mode, capacity, context, d_model, experts, heads, layers, router, topk)")
+                        throw fail("unknown gene '\(key)' (known: altup, altup_mode, capacity, context, d_model, experts, heads, layers, mpo, router, topk)")
                     }
                 }
             case "subprogram":

@@ -34,6 +34,9 @@ extension Program {
         guard g.experts >= 1, g.topk >= 1, g.topk <= g.experts else {
             throw ProgramError("genes: topk \(g.topk) must be between 1 and experts \(g.experts)")
         }
+        guard g.mpo == 0 || (2...5).contains(g.mpo) else {
+            throw ProgramError("genes: mpo is 0 (off) or 2 to 5 cores, found \(g.mpo)")
+        }
         guard (1...4).contains(g.altup) else { throw ProgramError("genes: altup is 1 (off) to 4 blocks, found \(g.altup)") }
         guard !subprograms.isEmpty else { throw ProgramError("the program has no subprogram") }
         let out = try outputShape(subprogram: 0, input: .residual)

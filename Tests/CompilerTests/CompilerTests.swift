@@ -155,7 +155,7 @@ struct CompilerTests {
 
 @Suite("compiled seeds")
 struct SeedTests {
-    static let seeds = ["vanilla", "primer-ez", "altup-recycled-k2", "switch-moe", "hash-ffn", "avgk-sffn"]
+    static let seeds = ["vanilla", "primer-ez", "altup-recycled-k2", "switch-moe", "hash-ffn", "avgk-sffn", "mpo-moe"]
 
     /// Every seed: changing the token at position 5 never changes the loss at positions
     /// before it, in any sequence of the batch (MDHA's convolutions, AltUp's blocks and
@@ -292,5 +292,33 @@ struct RoutingTests {
             let result = Trainer(model: m, recipe: r).train(data, steps: 60)
             #expect(result.trainLoss < Double(result.losses[0]) - 0.5, "\(name): \(result.losses[0]) → \(result.trainLoss)")
         }
+    }
+}
+
+@Suite("MPO experts")
+struct MPOExpertTests {
+    /// Parameters = |central| + E·|auxiliary| per expert matrix; the compiled model holds
+    /// exactly what the cost pass counts, and its experts start equal to one another.
+    @Test func parameterCountAndSharing() throws {
+        var p = try seed("mpo-moe")
+        p.genes.layers = 1; p.genes.dModel = 32; p.genes.heads = 2; p.genes.context = 16
+        let shapes = mpoCoreShapes(rows: 32, cols: 128, cores: 3)
+        let sizes = shapes.map { $0.reduce(1, *) }
+        let perMatrix = sizes[1] + p.genes.experts * (sizes[0] + sizes[2])
+        let m = try Compiler(p, vocabulary: 11).build(batch: 2, initStd: 0.02, seed: 1)
+        let central = m.graph.parameters.filter { $0.name.hasSuffix(".central") }
+        #expect(central.count == 2)                     // keys and values of the one layer
+        #expect(central.allSatisfy { $0.count == sizes[1] })
+        #expect(try p.cost(vocabulary: 11).parameters == m.graph.parameterCount)
+        #expect(perMatrix * 2 < 2 * p.genes.experts * 32 * 128)
+        // Training moves the shared core and the experts' own cores.
+        var r = Recipe()
+        r.batchSize = 4; r.warmupSteps = 2
+        let data = Dataset(text: corpusText())
+        let model = try Compiler(p, vocabulary: data.tokenizer.vocabularySize).replicated(recipe: r, threads: 2)
+        let before = model.parameters.first { $0.name.hasSuffix(".central") }!.values
+        let result = Trainer(model: model, recipe: r).train(data, steps: 10)
+        #expect(result.losses.allSatisfy { $0.isFinite })
+        #expect(model.parameters.first { $0.name.hasSuffix(".central") }!.values != before)
     }
 }

@@ -29,6 +29,11 @@ final class TransposeKernel<S: Scalar>: Kernel {
     let x: Tensor<S>, y: Tensor<S>
     let sourceOffset: [Int]   // for each element of y, where it sits in x
 
+    /// y[d] = x[sourceOffset[d]]: any fixed permutation.
+    init(_ x: Tensor<S>, _ y: Tensor<S>, sourceOffset: [Int]) {
+        self.x = x; self.y = y; self.sourceOffset = sourceOffset
+    }
+
     init(_ x: Tensor<S>, _ y: Tensor<S>, _ a: Int, _ b: Int) {
         self.x = x; self.y = y
         var strides = Array(repeating: 1, count: x.shape.count)
@@ -82,6 +87,15 @@ extension Graph {
             append(ChannelCopyKernel(x, 0, y, offset, x.channels))
             offset += x.channels
         }
+        return y
+    }
+
+    /// y[d] = x[source[d]] for a permutation `source` of x's elements, y of `shape`.
+    public func permute(_ x: Tensor<S>, source: [Int], shape: [Int]) -> Tensor<S> {
+        check(source.count == x.count && Set(source).count == x.count && shape.reduce(1, *) == x.count,
+              "permute: not a permutation of \(x.count) elements into \(shape)")
+        let y = activation(shape, "permute", from: [x])
+        append(TransposeKernel(x, y, sourceOffset: source))
         return y
     }
 
