@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Compiler
+import Program
 import Tensor
 import Training
 
@@ -9,6 +11,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "A config file (default: the built-in baseline recipe).")
     var config: String?
+
+    @Option(help: "A program file to benchmark instead of the hand-built baseline (with the config's recipe).")
+    var program: String?
 
     @Option(help: "Timed steps, after 10 warm-up steps.")
     var steps = 100
@@ -33,7 +38,10 @@ struct Bench: ParsableCommand {
             Threads.set(1)
             let gflops1 = sgemmGFLOPs()
 
-            let model = replicatedGPT(cfg.model, vocabulary: vocabulary, recipe: cfg.recipe, threads: threads)
+            let compiled = try program.map { try Compiler(Program.load(path: $0), vocabulary: vocabulary) }
+            let model = compiled?.replicated(recipe: cfg.recipe, threads: threads)
+                ?? replicatedGPT(cfg.model, vocabulary: vocabulary, recipe: cfg.recipe, threads: threads)
+            let context = compiled?.program.genes.context ?? cfg.model.context
             let trainer = Trainer(model: model, recipe: cfg.recipe)
             var times = [Double]()
             for it in 0..<(steps + 10) {
@@ -44,9 +52,9 @@ struct Bench: ParsableCommand {
             if profile { printProfile(model, trainer, cfg, data) }
             times.sort()
             let median = times[times.count / 2]
-            let tokens = Double(cfg.recipe.batchSize * cfg.model.context)
+            let tokens = Double(cfg.recipe.batchSize * context)
             print(keyValues([
-                "blas_core": BLAS.coreName, "threads": "\(threads)",
+                "model": compiled?.program.name ?? "baseline", "blas_core": BLAS.coreName, "threads": "\(threads)",
                 "sgemm_gflops_1thread": String(format: "%.1f", gflops1),
                 "params": "\(model.parameterCount)",
                 "step_ms": String(format: "%.2f", median * 1e3),
