@@ -37,10 +37,11 @@ let package = Package(
                 "Tensor", "Training", "Program", "Compiler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .target(name: "TestSupport", dependencies: ["Tensor", "Training"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor"]),
-        .testTarget(name: "ProgramTests", dependencies: ["Program"]),
-        .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Program", "Training", "Tensor"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor", "TestSupport"]),
+        .testTarget(name: "ProgramTests", dependencies: ["Program", "TestSupport"]),
+        .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Program", "Training", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

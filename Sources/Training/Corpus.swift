@@ -5,6 +5,7 @@ import FoundationNetworking
 
 public struct CorpusError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Where the training text comes from: `--corpus PATH`, else `EVOLVE_CORPUS`, else a cached

@@ -4,21 +4,13 @@ import Tensor
 @testable import Compiler
 @testable import Program
 @testable import Training
-
-let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
+import TestSupport
 
 func seed(_ name: String) throws -> Program {
-    try Program.load(path: root.appendingPathComponent("search-spaces/seeds/\(name).program").path)
+    try Program.load(path: packageRoot.appendingPathComponent("search-spaces/seeds/\(name).program").path)
 }
 
-func corpusText() -> String {
-    let words = ["to be ", "or not ", "that is ", "the question. "]
-    var rng = Xoshiro(seed: 1)
-    var s = ""
-    while s.count < 20_000 { s += words[rng.below(words.count)] }
-    return s
-}
+func corpusText() -> String { syntheticText() }
 
 /// A small version of the baseline, and the vanilla seed with the same genes.
 func small() throws -> (TrainConfig, Program) {

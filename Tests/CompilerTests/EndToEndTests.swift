@@ -4,16 +4,7 @@ import Tensor
 @testable import Compiler
 @testable import Program
 @testable import Training
-
-/// The real corpus: $EVOLVE_CORPUS, else ../shared/data/tinyshakespeare.txt beside the package.
-func realCorpus() throws -> String {
-    if let path = ProcessInfo.processInfo.environment["EVOLVE_CORPUS"] { return path }
-    let shared = root.deletingLastPathComponent().appendingPathComponent("shared/data/tinyshakespeare.txt")
-    guard FileManager.default.fileExists(atPath: shared.path) else {
-        throw CorpusError(description: "end-to-end tests need tinyshakespeare: set EVOLVE_CORPUS to its path")
-    }
-    return shared.path
-}
+import TestSupport
 
 @Suite("compiled programs on tinyshakespeare")
 struct CompiledEndToEndTests {

@@ -1,12 +1,10 @@
 import Foundation
 import Testing
 @testable import Program
-
-let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
+import TestSupport
 
 func seed(_ name: String) throws -> Program {
-    try Program.load(path: root.appendingPathComponent("search-spaces/seeds/\(name).program").path)
+    try Program.load(path: packageRoot.appendingPathComponent("search-spaces/seeds/\(name).program").path)
 }
 
 /// Parses a program body: instruction lines of subprogram 0, `|` starting the next subprogram.

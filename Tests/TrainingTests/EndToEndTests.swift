@@ -2,19 +2,7 @@ import Foundation
 import Testing
 import Tensor
 @testable import Training
-
-/// The real corpus: $EVOLVE_CORPUS, else ../shared/data/tinyshakespeare.txt beside the
-/// package (where CI has it). Missing, the test fails and says how to supply it.
-func realCorpus() throws -> String {
-    if let path = ProcessInfo.processInfo.environment["EVOLVE_CORPUS"] { return path }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    let shared = root.deletingLastPathComponent().appendingPathComponent("shared/data/tinyshakespeare.txt")
-    guard FileManager.default.fileExists(atPath: shared.path) else {
-        throw CorpusError(description: "end-to-end tests need tinyshakespeare: set EVOLVE_CORPUS to its path")
-    }
-    return shared.path
-}
+import TestSupport
 
 @Suite("end to end on tinyshakespeare")
 struct EndToEndTests {

@@ -2,15 +2,8 @@ import Foundation
 import Testing
 import Tensor
 @testable import Training
+import TestSupport
 
-/// A small generated corpus: a repeating pattern the model can learn quickly.
-func syntheticText(_ n: Int = 20_000) -> String {
-    let words = ["to be ", "or not ", "that is ", "the question. "]
-    var rng = Xoshiro(seed: 1)
-    var s = ""
-    while s.count < n { s += words[rng.below(words.count)] }
-    return s
-}
 
 func tinyConfig() -> TrainConfig {
     var c = TrainConfig()
@@ -123,9 +116,7 @@ struct TrainingTests {
     }
 
     @Test func configDefaultsAndErrors() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let baseline = try TrainConfig.load(path: root.appendingPathComponent("configs/baseline.yaml").path)
+        let baseline = try TrainConfig.load(path: packageRoot.appendingPathComponent("configs/baseline.yaml").path)
         #expect(baseline == TrainConfig())
         #expect(try TrainConfig.parse("model:\n  layers: 2\n").model.layers == 2)
         #expect(throws: ConfigError.self) { try TrainConfig.parse("model:\n  layer: 2\n") }
