@@ -23,18 +23,9 @@ public struct Compiler {
         do { try program.validate() } catch let e as ProgramError {
             throw CompileError(description: "\(program.name): \(e.description)")
         }
-        for (k, sub) in program.subprograms.enumerated() {
-            for (i, ins) in sub.instructions.enumerated() where Compiler.unsupported.contains(ins.op) {
-                throw CompileError(description:
-                    "\(program.name): subprogram \(k), s\(i + 1) = \(ins.text): the compiler cannot lower \(ins.op.rawValue) yet")
-            }
-        }
         self.program = program
         self.vocabulary = vocabulary
     }
-
-    /// Ops the IR has and the engine has no kernel for yet.
-    static let unsupported: Set<Op> = [.conv3, .conv7, .conv15, .conv31]
 
     /// One graph of the model for `batch` rows, its parameters drawn from `seed`.
     public func build(batch: Int, initStd: Double, seed: UInt64) -> ModelGraph {
@@ -181,7 +172,10 @@ struct Lowering {
                     out = lower(subprogram: ins.dim, input: a!)
                 }
             case .conv3, .conv7, .conv15, .conv31:
-                fatalError("unreachable: rejected by Compiler.init")
+                // Causal convolution mixing channels; init N(0, std/√W) keeps the output scale of a DENSE.
+                let taps = ins.op.convWidth!, width = ins.dim * genes.dModel / 8
+                let w = weight([taps, a!.channels, width], name + ".conv", std: initStd / Double(taps).squareRoot())
+                out = g.causalConv(a!, w)
             }
             states.append(out)
         }

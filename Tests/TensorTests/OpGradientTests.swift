@@ -81,6 +81,11 @@ struct OpGradientTests {
         checkGradients([[2, 6, 3], [width, 3]]) { g, x in g.depthwiseConv(x[0], x[1]) }
     }
 
+    @Test(arguments: [1, 3, 7])
+    func causalConv(_ width: Int) {
+        checkGradients([[2, 6, 3], [width, 3, 4]]) { g, x in g.causalConv(x[0], x[1]) }
+    }
+
     @Test func cumSum() {
         checkGradients([[2, 5, 3]]) { g, x in g.cumSum(x[0]) }
     }

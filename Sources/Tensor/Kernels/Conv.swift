@@ -111,3 +111,51 @@ extension Graph {
         return y
     }
 }
+
+// Causal convolution along time mixing channels:
+//   y[b, t, :] = Σ_s x[b, t − s, :] · w[s]        x: [B, T, I]   w: [W, I, O]   y: [B, T, O]
+// One GEMM per tap and sequence, on the rows the tap reaches (t ≥ s).
+final class CausalConvKernel<S: Scalar>: Kernel {
+    let x: Tensor<S>, w: Tensor<S>, y: Tensor<S>
+    init(_ x: Tensor<S>, _ w: Tensor<S>, _ y: Tensor<S>) { self.x = x; self.w = w; self.y = y }
+
+    var dims: (b: Int, t: Int, i: Int, o: Int, taps: Int) { (x.shape[0], x.shape[1], x.channels, y.channels, w.shape[0]) }
+
+    @_specialize(where S == Float)
+    func forward() {
+        let (b, t, i, o, taps) = dims
+        zero(y.value, y.count)
+        for bi in 0..<b {
+            for s in 0..<Swift.min(taps, t) {
+                S.gemm(false, false, t - s, o, i, 1, x.value + bi * t * i, i, w.value + s * i * o, o,
+                       1, y.value + (bi * t + s) * o, o)
+            }
+        }
+    }
+
+    // dx[t − s] += dy[t] · w[s]ᵀ;   dw[s] += x[t − s]ᵀ · dy[t]
+    @_specialize(where S == Float)
+    func backward() {
+        guard let dy = y.incomingGrad() else { return }
+        let (b, t, i, o, taps) = dims
+        let dw = w.accumulatingGrad(), dx = x.accumulatingGrad()
+        for bi in 0..<b {
+            for s in 0..<Swift.min(taps, t) {
+                let dyr = dy + (bi * t + s) * o
+                if let dx { S.gemm(false, true, t - s, i, o, 1, dyr, o, w.value + s * i * o, o, 1, dx + bi * t * i, i) }
+                if let dw { S.gemm(true, false, i, o, t - s, 1, x.value + bi * t * i, i, dyr, o, 1, dw + s * i * o, o) }
+            }
+        }
+    }
+}
+
+extension Graph {
+    /// x [B, T, I] convolved causally along T with w [W, I, O] → [B, T, O].
+    public func causalConv(_ x: Tensor<S>, _ w: Tensor<S>) -> Tensor<S> {
+        check(x.shape.count == 3 && w.shape.count == 3 && w.shape[1] == x.channels,
+              "causalConv: input \(x.shape) and filter \(w.shape) must be [B, T, I] and [W, I, O]")
+        let y = activation([x.shape[0], x.shape[1], w.shape[2]], "conv", from: [x, w])
+        append(CausalConvKernel(x, w, y))
+        return y
+    }
+}
