@@ -109,7 +109,7 @@ struct Lowering {
             let name = "s\(i + 1)"
             if plan.absorbed.contains(i) { states.append(nil); continue }
             func input(_ s: Int) -> Tensor<Float> { states[s]! }
-            let a = ins.op.arity >= 1 && states[ins.input1] != nil ? input(ins.input1) : nil
+            let a = states[ins.input1]   // nil when absorbed into a fused kernel
             let out: Tensor<Float>?
             switch ins.op {
             case .add, .difference, .multiply, .divide, .max, .min:
