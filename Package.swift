@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Tensor", "Training"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor", "TestSupport"]),
-        .testTarget(name: "ProgramTests", dependencies: ["Program", "TestSupport"]),
+        .testTarget(name: "ProgramTests", dependencies: ["Program", "Tensor", "TestSupport"]),
         .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Program", "Training", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -315,3 +315,25 @@ struct MPOExpertTests {
         #expect(model.parameters.first { $0.name.hasSuffix(".central") }!.values != before)
     }
 }
+
+@Suite("mutated programs compile")
+struct MutationCompileTests {
+    /// A lineage of 60 children from each of two seeds: every child compiles and runs a
+    /// forward and backward pass.
+    @Test func lineagesCompileAndRun() throws {
+        var rng = Xoshiro(seed: 21)
+        var mutator = Mutator()
+        mutator.widths = [16, 32]; mutator.headCounts = [1, 2]; mutator.layerRange = 1...2
+        for name in ["vanilla", "primer-ez"] {
+            var p = try seed(name)
+            p.genes.layers = 1; p.genes.dModel = 16; p.genes.heads = 2; p.genes.context = 8
+            for _ in 0..<60 {
+                p = try mutator.mutate(p, using: &rng).program
+                let m = try Compiler(p, vocabulary: 5).build(batch: 2, initStd: 0.02, seed: 1)
+                for i in 0..<m.tokens.count { m.tokens[i] = Int32(i % 5); m.targets[i] = Int32((i + 2) % 5) }
+                m.graph.forward()
+                m.graph.backward(from: m.objective)
+            }
+        }
+    }
+}
