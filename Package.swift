@@ -19,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -30,6 +31,7 @@ let package = Package(
             name: "Training",
             dependencies: ["Tensor", .product(name: "Yams", package: "Yams")],
             swiftSettings: optimised),
+        .target(name: "Store", dependencies: ["Program", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Compiler", dependencies: ["Program", "Tensor", "Training"], swiftSettings: optimised),
         .executableTarget(
             name: "evolve",
@@ -41,6 +43,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor", "TestSupport"]),
         .testTarget(name: "ProgramTests", dependencies: ["Program", "Tensor", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Program", "Training", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,79 @@
+import Foundation
+import GRDB
+
+/// One search: a space file and a seed, and every candidate it has made.
+public struct Study: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    public var id: Int64?
+    public var name: String
+    public var space: String
+    public var seed: Int64
+    public var created: Date
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// How a number came out: non-finite losses are stored as a kind, not as a value.
+public enum LossKind: String, Codable, Sendable {
+    case finite, inf, nan
+
+    public init(_ x: Double) { self = x.isNaN ? .nan : (x.isInfinite ? .inf : .finite) }
+}
+
+public enum CandidateStatus: String, Codable, Sendable {
+    case queued, running, done, failed
+}
+
+/// A program the search has made, from queued to done or failed.
+public struct Candidate: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    public var id: Int64?
+    public var studyId: Int64
+    public var program: String
+    public var hash: String
+    public var parentId: Int64?
+    public var mutation: String?
+    public var generation: Int
+    public var seed: Int64
+    public var status: CandidateStatus
+    public var failure: String?
+    public var fitness: Double?
+    public var fitnessKind: LossKind?
+    public var worker: String?
+    public var heartbeat: Date?
+    public var completion: Int64?
+    public var created: Date
+
+    public init(studyId: Int64, program: String, hash: String, parentId: Int64? = nil, mutation: String? = nil,
+                generation: Int = 0, seed: Int64 = 0) {
+        self.studyId = studyId; self.program = program; self.hash = hash; self.parentId = parentId
+        self.mutation = mutation; self.generation = generation; self.seed = seed
+        status = .queued
+        created = Date()
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// One hurdle band of a candidate's training.
+public struct Evaluation: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    public var id: Int64?
+    public var candidateId: Int64
+    public var band: Int
+    public var loss: Double?
+    public var lossKind: LossKind
+    public var steps: Int
+    public var tokens: Int
+    public var seconds: Double
+    public var parameters: Int
+    public var flopsPerToken: Int
+
+    public init(candidateId: Int64, band: Int, loss: Double, steps: Int, tokens: Int, seconds: Double,
+                parameters: Int, flopsPerToken: Int) {
+        self.candidateId = candidateId; self.band = band
+        lossKind = LossKind(loss)
+        self.loss = lossKind == .finite ? loss : nil
+        self.steps = steps; self.tokens = tokens; self.seconds = seconds
+        self.parameters = parameters; self.flopsPerToken = flopsPerToken
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

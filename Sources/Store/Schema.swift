@@ -1,0 +1,51 @@
+import GRDB
+
+/// The database layout, as a list of migrations: a new version adds a migration, never
+/// edits one. A database that has migrations this build does not know was written by a
+/// newer evolve, and is refused rather than misread.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.create(table: "study") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("name", .text).notNull().unique()
+                t.column("space", .text).notNull()          // the search-space file's text at the start
+                t.column("seed", .integer).notNull()
+                t.column("created", .datetime).notNull()
+            }
+            try db.create(table: "candidate") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("study").notNull()
+                t.column("program", .text).notNull()       // the text form
+                t.column("hash", .text).notNull().indexed()
+                t.column("parentId", .integer).references("candidate")
+                t.column("mutation", .text)
+                t.column("generation", .integer).notNull()
+                t.column("seed", .integer).notNull()
+                t.column("status", .text).notNull().indexed()   // queued, running, done, failed
+                t.column("failure", .text)                 // why a failed candidate failed
+                t.column("fitness", .double)               // the last band's validation loss
+                t.column("fitnessKind", .text)             // finite, inf, nan
+                t.column("worker", .text)
+                t.column("heartbeat", .datetime)
+                t.column("completion", .integer).unique()  // 1, 2, 3 … in order of completion
+                t.column("created", .datetime).notNull()
+            }
+            try db.create(table: "evaluation") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("candidate").notNull()
+                t.column("band", .integer).notNull()
+                t.column("loss", .double)
+                t.column("lossKind", .text).notNull()
+                t.column("steps", .integer).notNull()
+                t.column("tokens", .integer).notNull()
+                t.column("seconds", .double).notNull()
+                t.column("parameters", .integer).notNull()
+                t.column("flopsPerToken", .integer).notNull()
+                t.uniqueKey(["candidateId", "band"])
+            }
+        }
+        return m
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import GRDB
+
+public struct StoreError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// The SQLite database of one or more studies (WAL, so readers never block the writer).
+/// Several processes may share it: every write is an IMMEDIATE transaction (GRDB's choice
+/// for a pool) that waits up to `busyTimeout` for the lock, a candidate is claimed by
+/// exactly one worker, and a worker that stops sending heartbeats has its candidate re-queued.
+public final class Store: @unchecked Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    public init(path: String, busyTimeout: TimeInterval = 60) throws {
+        self.path = path
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            let migrator = Schema.migrator
+            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+                throw StoreError(description: "\(path) was written by a newer evolve (its schema has migrations this build does not know); nothing was changed")
+            }
+            try migrator.migrate(pool)
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw Store.explain(error, path)
+        }
+    }
+
+    /// A one-line reason for a database error.
+    static func explain(_ error: Error, _ path: String) -> StoreError {
+        if let e = error as? DatabaseError {
+            switch e.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                return StoreError(description: "\(path) is locked by another process (gave up waiting); nothing was changed")
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+                return StoreError(description: "\(path) is not an evolve database (or is damaged)")
+            case .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM:
+                return StoreError(description: "\(path) cannot be opened for writing")
+            default:
+                return StoreError(description: "\(path): \(e.message ?? "\(e.resultCode)")")
+            }
+        }
+        return StoreError(description: "\(path): \(error)")
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.write(body) } catch let e as StoreError { throw e } catch { throw Store.explain(error, path) }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.read(body) } catch { throw Store.explain(error, path) }
+    }
+
+    // MARK: - Studies
+
+    /// The study of this name, created with `space` and `seed` if it does not exist yet.
+    public func study(named name: String, space: String, seed: Int64) throws -> Study {
+        try write { db in
+            if let s = try Study.filter(Column("name") == name).fetchOne(db) { return s }
+            var s = Study(name: name, space: space, seed: seed, created: Date())
+            try s.insert(db)
+            return s
+        }
+    }
+
+    // MARK: - Candidates
+
+    @discardableResult
+    public func add(_ candidate: Candidate) throws -> Candidate {
+        try write { db in
+            var c = candidate
+            try c.insert(db)
+            return c
+        }
+    }
+
+    /// The oldest queued candidate of the study, now running under `worker`; nil if none.
+    public func claim(study: Int64, worker: String) throws -> Candidate? {
+        try write { db in
+            guard var c = try Candidate.filter(Column("studyId") == study && Column("status") == CandidateStatus.queued.rawValue)
+                .order(Column("id")).fetchOne(db) else { return nil }
+            c.status = .running
+            c.worker = worker
+            c.heartbeat = Date()
+            try c.update(db)
+            return c
+        }
+    }
+
+    public func heartbeat(_ id: Int64, worker: String) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE candidate SET heartbeat = ? WHERE id = ? AND worker = ? AND status = 'running'",
+                           arguments: [Date(), id, worker])
+        }
+    }
+
+    /// Running candidates whose worker has been silent for `seconds` go back to the queue.
+    @discardableResult
+    public func requeueStale(study: Int64, olderThan seconds: TimeInterval) throws -> Int {
+        try write { db in
+            try db.execute(sql: """
+                UPDATE candidate SET status = 'queued', worker = NULL, heartbeat = NULL
+                WHERE studyId = ? AND status = 'running' AND heartbeat < ?
+                """, arguments: [study, Date().addingTimeInterval(-seconds)])
+            return db.changesCount
+        }
+    }
+
+    public func record(_ evaluation: Evaluation) throws {
+        try write { db in
+            var e = evaluation
+            try e.insert(db, onConflict: .replace)   // a re-run of a re-queued band replaces it
+        }
+    }
+
+    /// Marks a candidate done (fitness = its last band's loss) or failed, and gives it the
+    /// next completion number — the order the search replays.
+    public func complete(_ id: Int64, fitness: Double, failure: String? = nil) throws {
+        try write { db in
+            let next = (try Int64.fetchOne(db, sql: "SELECT MAX(completion) FROM candidate") ?? 0) + 1
+            let kind = LossKind(fitness)
+            try db.execute(sql: """
+                UPDATE candidate SET status = ?, failure = ?, fitness = ?, fitnessKind = ?, completion = ?,
+                       worker = NULL, heartbeat = NULL
+                WHERE id = ?
+                """, arguments: [failure == nil ? "done" : "failed", failure, kind == .finite ? fitness : nil,
+                                 kind.rawValue, next, id])
+        }
+    }
+
+    /// Completed candidates (done or failed) in order of completion.
+    public func completed(study: Int64) throws -> [Candidate] {
+        try read { db in
+            try Candidate.filter(Column("studyId") == study && Column("completion") != nil)
+                .order(Column("completion")).fetchAll(db)
+        }
+    }
+
+    /// A completed candidate with this canonical hash, if any (its result can be reused).
+    public func completed(hash: String, study: Int64) throws -> Candidate? {
+        try read { db in
+            try Candidate.filter(Column("studyId") == study && Column("hash") == hash && Column("completion") != nil)
+                .order(Column("completion")).fetchOne(db)
+        }
+    }
+
+    public func candidate(_ id: Int64) throws -> Candidate? {
+        try read { db in try Candidate.fetchOne(db, key: id) }
+    }
+
+    public func evaluations(_ candidate: Int64) throws -> [Evaluation] {
+        try read { db in try Evaluation.filter(Column("candidateId") == candidate).order(Column("band")).fetchAll(db) }
+    }
+
+    public struct Counts: Equatable, Sendable {
+        public var queued = 0, running = 0, done = 0, failed = 0
+    }
+
+    public func counts(study: Int64) throws -> Counts {
+        try read { db in
+            var c = Counts()
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM candidate WHERE studyId = ? GROUP BY status",
+                                        arguments: [study]) {
+                let n: Int = row["n"]
+                switch CandidateStatus(rawValue: row["status"]) {
+                case .queued?: c.queued = n
+                case .running?: c.running = n
+                case .done?: c.done = n
+                case .failed?: c.failed = n
+                case nil: break
+                }
+            }
+            return c
+        }
+    }
+}

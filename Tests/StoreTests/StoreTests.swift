@@ -1,0 +1,124 @@
+import Foundation
+import GRDB
+import Testing
+@testable import Store
+
+/// A database file of its own for each test (tests run in parallel).
+func temporaryDatabase() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("evolve-store-\(UUID()).db").path
+}
+
+@Suite("store")
+struct StoreTests {
+    @Test func studyAndCandidatesPersist() throws {
+        let path = temporaryDatabase()
+        do {
+            let store = try Store(path: path)
+            let s = try store.study(named: "tiny", space: "space text", seed: 7)
+            let c = try store.add(Candidate(studyId: s.id!, program: "program p", hash: "h1"))
+            try store.record(Evaluation(candidateId: c.id!, band: 0, loss: 2.5, steps: 10, tokens: 100,
+                                        seconds: 1, parameters: 5, flopsPerToken: 9))
+            try store.complete(c.id!, fitness: 2.5)
+        }
+        // Reopened: the same study, the completed candidate, its evaluation.
+        let store = try Store(path: path)
+        let s = try store.study(named: "tiny", space: "ignored: the study exists", seed: 0)
+        #expect(s.space == "space text" && s.seed == 7)
+        let done = try store.completed(study: s.id!)
+        #expect(done.count == 1 && done[0].fitness == 2.5 && done[0].status == .done && done[0].completion == 1)
+        #expect(try store.evaluations(done[0].id!).map(\.loss) == [2.5])
+        #expect(try store.completed(hash: "h1", study: s.id!)?.id == done[0].id)
+    }
+
+    @Test func nonFiniteLossesKeepTheirKind() throws {
+        let store = try Store(path: temporaryDatabase())
+        let s = try store.study(named: "t", space: "", seed: 0)
+        for (i, x) in [Double.nan, .infinity, 1.5].enumerated() {
+            let c = try store.add(Candidate(studyId: s.id!, program: "p", hash: "h\(i)"))
+            try store.complete(c.id!, fitness: x, failure: x.isFinite ? nil : "diverged")
+        }
+        let done = try store.completed(study: s.id!)
+        #expect(done.map(\.fitnessKind) == [.nan, .inf, .finite])
+        #expect(done.map(\.fitness) == [nil, nil, 1.5])
+        #expect(done.map(\.status) == [.failed, .failed, .done])
+        #expect(try store.counts(study: s.id!) == Store.Counts(queued: 0, running: 0, done: 1, failed: 2))
+    }
+
+    /// Two connections (as two processes would have) claim from one queue: every candidate
+    /// goes to exactly one of them.
+    @Test func claimsAreExclusive() throws {
+        let path = temporaryDatabase()
+        let a = try Store(path: path), b = try Store(path: path)
+        let s = try a.study(named: "t", space: "", seed: 0)
+        for i in 0..<40 { try a.add(Candidate(studyId: s.id!, program: "p", hash: "h\(i)")) }
+        let claimed = LockedIDs()
+        DispatchQueue.concurrentPerform(iterations: 2) { w in
+            let store = w == 0 ? a : b
+            while let c = try! store.claim(study: s.id!, worker: "w\(w)") { claimed.append(c.id!) }
+        }
+        #expect(claimed.ids.count == 40)
+        #expect(Set(claimed.ids).count == 40)
+    }
+
+    @Test func staleCandidatesAreRequeued() throws {
+        let store = try Store(path: temporaryDatabase())
+        let s = try store.study(named: "t", space: "", seed: 0)
+        try store.add(Candidate(studyId: s.id!, program: "p", hash: "h"))
+        let c = try #require(try store.claim(study: s.id!, worker: "dead"))
+        #expect(try store.claim(study: s.id!, worker: "other") == nil)
+        #expect(try store.requeueStale(study: s.id!, olderThan: 3600) == 0)
+        #expect(try store.requeueStale(study: s.id!, olderThan: -1) == 1)
+        #expect(try store.claim(study: s.id!, worker: "other")?.id == c.id)
+    }
+
+    @Test func newerSchemaIsRefused() throws {
+        let path = temporaryDatabase()
+        _ = try Store(path: path)
+        // A migration this build does not know, as a newer evolve would have left.
+        try DatabaseQueue(path: path).write {
+            try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v999-from-the-future')")
+        }
+        #expect(throws: StoreError.self) { try Store(path: path) }
+        do { _ = try Store(path: path) } catch { #expect("\(error)".contains("newer evolve")) }
+    }
+
+    @Test func notADatabaseIsRefused() throws {
+        let path = temporaryDatabase()
+        try "this is not sqlite, just text that is long enough to be read as a header......".write(
+            toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try Store(path: path)
+            Issue.record("opened a text file as a database")
+        } catch {
+            #expect("\(error)".contains("not an evolve database"))
+        }
+    }
+
+    /// A writer holding the lock longer than the timeout: a one-line error, nothing lost.
+    @Test func lockedDatabaseIsAClearError() throws {
+        let path = temporaryDatabase()
+        let a = try Store(path: path)
+        let s = try a.study(named: "t", space: "", seed: 0)
+        try a.add(Candidate(studyId: s.id!, program: "p", hash: "h"))
+        let b = try Store(path: path, busyTimeout: 0.2)
+        let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try! a.pool.write { _ in holding.signal(); release.wait() }
+        }
+        holding.wait()
+        do {
+            _ = try b.claim(study: s.id!, worker: "b")
+            Issue.record("claimed through a held lock")
+        } catch {
+            #expect("\(error)".contains("is locked by another process"))
+        }
+        release.signal()
+        #expect(try a.claim(study: s.id!, worker: "a") != nil)
+    }
+}
+
+final class LockedIDs: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var ids: [Int64] = []
+    func append(_ id: Int64) { lock.lock(); ids.append(id); lock.unlock() }
+}
