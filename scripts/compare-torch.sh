@@ -5,6 +5,7 @@
 # Prints every measurement, then the medians and their ratio as key=value pairs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/common.sh
 rounds=${1:-5}; steps=${2:-100}
 corpus=${EVOLVE_CORPUS:-../shared/data/tinyshakespeare.txt}
 reference=${TORCH_REFERENCE:-../shared/tools/torch_reference.py}
@@ -15,9 +16,8 @@ for r in $(seq "$rounds"); do
     e=$(.build/release/evolve bench --steps "$steps" | tail -1)
     echo "round $r torch: $t"
     echo "round $r evolve: $e"
-    theirs+=("$(sed -n 's/.*tokens_per_s=\([0-9.]*\).*/\1/p' <<<"$t")")
-    ours+=("$(sed -n 's/.*tokens_per_s=\([0-9.]*\).*/\1/p' <<<"$e")")
+    theirs+=("$(tokens_per_s "$t")")
+    ours+=("$(tokens_per_s "$e")")
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 m_ours=$(median "${ours[@]}"); m_theirs=$(median "${theirs[@]}")
-echo "rounds=$rounds evolve_tokens_per_s=$m_ours torch_tokens_per_s=$m_theirs ratio=$(awk -v a="$m_ours" -v b="$m_theirs" 'BEGIN {printf "%.2f", a/b}')"
+echo "rounds=$rounds evolve_tokens_per_s=$m_ours torch_tokens_per_s=$m_theirs ratio=$(ratio "$m_ours" "$m_theirs")"
