@@ -96,4 +96,14 @@ public struct Program: Hashable, Codable, Sendable {
     public init(name: String, genes: Genes = Genes(), subprograms: [Subprogram]) {
         self.name = name; self.genes = genes; self.subprograms = subprograms
     }
+
+    enum CodingKeys: String, CodingKey { case name, genes, subprograms }
+
+    /// `genes` may be left out of a file (the defaults: the baseline's shape).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        genes = try c.decodeIfPresent(Genes.self, forKey: .genes) ?? Genes()
+        subprograms = try c.decode([Subprogram].self, forKey: .subprograms)
+    }
 }

@@ -7,7 +7,7 @@ import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Training throughput of the baseline recipe, and the machine's sgemm speed for scale.")
+        abstract: "Training throughput of the baseline (or a program) with its recipe, and the machine's sgemm speed for scale.")
 
     @Option(help: "A config file (default: the built-in baseline recipe).")
     var config: String?

@@ -105,6 +105,14 @@ struct ProgramTests {
         #expect(throws: ProgramError(message)) { try p.validate() }
     }
 
+    @Test func fileFormErrorsNameThePlace() throws {
+        #expect(try Program(yaml: "name: v\nsubprograms:\n- [DENSE s0 dim=8, ADD s0 s1]\n").genes == Genes())
+        #expect(throws: ProgramError("f: subprograms[0][1]: unknown op 'FOO'")) {
+            try Program(yaml: "name: v\nsubprograms:\n- [DENSE s0 dim=8, FOO s0]\n", file: "f")
+        }
+        #expect(throws: ProgramError("f: missing 'subprograms'")) { try Program(yaml: "name: v\n", file: "f") }
+    }
+
     @Test func badGenes() throws {
         #expect(throws: ProgramError.self) { try program("SIN s0", genes: "d_model=100 heads=3").validate() }
         #expect(throws: ProgramError.self) { try program("SIN s0", genes: "widht=3") }
