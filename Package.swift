@@ -33,10 +33,12 @@ let package = Package(
             swiftSettings: optimised),
         .target(name: "Store", dependencies: ["Program", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Compiler", dependencies: ["Program", "Tensor", "Training"], swiftSettings: optimised),
+        .target(name: "Search", dependencies: ["Program", "Compiler", "Training", "Store", "Tensor",
+                                               .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "evolve",
             dependencies: [
-                "Tensor", "Training", "Program", "Compiler",
+                "Tensor", "Training", "Program", "Compiler", "Search", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "TestSupport", dependencies: ["Tensor", "Training"], path: "Tests/TestSupport"),
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor", "TestSupport"]),
         .testTarget(name: "ProgramTests", dependencies: ["Program", "Tensor", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "SearchTests", dependencies: ["Search", "Store", "Program", "Training", "TestSupport"]),
         .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Program", "Training", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -81,6 +81,44 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// Inserts a candidate already running under `worker` (made and claimed at once).
+    public func addRunning(_ candidate: Candidate, worker: String) throws -> Candidate {
+        var c = candidate
+        c.status = .running
+        c.worker = worker
+        c.heartbeat = Date()
+        return try add(c)
+    }
+
+    /// Running candidates of the study (to re-queue those whose worker has died).
+    public func running(study: Int64) throws -> [Candidate] {
+        try read { db in
+            try Candidate.filter(Column("studyId") == study && Column("status") == CandidateStatus.running.rawValue).fetchAll(db)
+        }
+    }
+
+    public func requeue(_ id: Int64) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE candidate SET status = 'queued', worker = NULL, heartbeat = NULL WHERE id = ? AND status = 'running'",
+                           arguments: [id])
+        }
+    }
+
+    /// How many candidates the study has made, whatever their state.
+    public func candidateCount(study: Int64) throws -> Int {
+        try read { db in try Candidate.filter(Column("studyId") == study).fetchCount(db) }
+    }
+
+    /// The finite losses other candidates of the study reached at the end of band `band`.
+    public func bandLosses(study: Int64, band: Int, excluding id: Int64) throws -> [Double] {
+        try read { db in
+            try Double.fetchAll(db, sql: """
+                SELECT e.loss FROM evaluation e JOIN candidate c ON c.id = e.candidateId
+                WHERE c.studyId = ? AND e.band = ? AND e.lossKind = 'finite' AND c.id != ?
+                """, arguments: [study, band, id])
+        }
+    }
+
     /// The oldest queued candidate of the study, now running under `worker`; nil if none.
     public func claim(study: Int64, worker: String) throws -> Candidate? {
         try write { db in

@@ -6,7 +6,8 @@ struct Evolve: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evolve",
         abstract: "Search for better transformer architectures, Primer-style, on a CPU.",
-        subcommands: [Train.self, Show.self, Bench.self])
+        subcommands: [SearchCommand.self, Train.self, Show.self, Bench.self],
+        defaultSubcommand: SearchCommand.self)
 }
 
 /// A user-facing failure: printed as one line, exit code 1.
