@@ -18,20 +18,17 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Stop when the study has this many completed candidates.")
     var candidates = 100
 
-    @Option(help: "The corpus text file (default: $EVOLVE_CORPUS, else tinyshakespeare, downloaded once).")
-    var corpus: String?
 
-    @Option(help: "Threads for training each candidate.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var options: RunOptions
 
     func run() throws {
         warnIfDebugBuild()
         try reportingErrors {
             let s = try SearchSpace.load(path: space)
             let store = try Store(path: db ?? "results/\(s.name).db")
-            let data = try Dataset(path: try Corpus.locate(corpus), tokenizer: s.recipe.tokenizer,
+            let data = try Dataset(path: try Corpus.locate(options.corpus), tokenizer: s.recipe.tokenizer,
                                    trainFraction: s.recipe.trainFraction)
-            let evolution = try Evolution(space: s, store: store, data: data, threads: threads)
+            let evolution = try Evolution(space: s, store: store, data: data, threads: options.threads)
             try evolution.run(until: candidates)
             let done = try store.completed(study: evolution.study.id!)
             let best = done.filter { $0.fitness != nil }.min { $0.fitness! < $1.fitness! }

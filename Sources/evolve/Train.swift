@@ -15,8 +15,6 @@ struct Train: ParsableCommand {
     @Option(help: "For a program: the config whose training recipe to use (default: the baseline recipe).")
     var config: String?
 
-    @Option(help: "The corpus text file (default: $EVOLVE_CORPUS, else tinyshakespeare, downloaded once).")
-    var corpus: String?
 
     @Option(help: "Training steps (default: the config's).")
     var steps: Int?
@@ -24,8 +22,7 @@ struct Train: ParsableCommand {
     @Option(help: "Random seed for initialisation and batches (default: the config's).")
     var seed: UInt64?
 
-    @Option(help: "Threads for BLAS and the engine.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var options: RunOptions
 
     func run() throws {
         warnIfDebugBuild()
@@ -38,11 +35,11 @@ struct Train: ParsableCommand {
                 config.recipe.steps = steps
             }
             if let seed { config.recipe.seed = seed }
-            let data = try Dataset(path: try Corpus.locate(corpus), tokenizer: config.recipe.tokenizer,
+            let data = try Dataset(path: try Corpus.locate(options.corpus), tokenizer: config.recipe.tokenizer,
                                    trainFraction: config.recipe.trainFraction)
             let vocabulary = data.tokenizer.vocabularySize
-            let model = try program.map { try Compiler($0, vocabulary: vocabulary).replicated(recipe: config.recipe, threads: threads) }
-                ?? replicatedGPT(config.model, vocabulary: vocabulary, recipe: config.recipe, threads: threads)
+            let model = try program.map { try Compiler($0, vocabulary: vocabulary).replicated(recipe: config.recipe, threads: options.threads) }
+                ?? replicatedGPT(config.model, vocabulary: vocabulary, recipe: config.recipe, threads: options.threads)
             let trainer = Trainer(model: model, recipe: config.recipe)
             let r = trainer.train(data, progress: Progress())
             if let program {

@@ -1,0 +1,11 @@
+import ArgumentParser
+import Foundation
+
+/// Options of every command that trains: where the text is and how many threads to use.
+struct RunOptions: ParsableArguments {
+    @Option(help: "The corpus text file (default: $EVOLVE_CORPUS, else tinyshakespeare, downloaded once).")
+    var corpus: String?
+
+    @Option(help: "Threads for BLAS and the engine.")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+}
