@@ -33,13 +33,15 @@ public final class Evolution {
     /// Runs until the study has `target` completed candidates.
     public func run(until target: Int) throws {
         try requeueDeadWorkers()
-        while try store.completed(study: study.id!).count < target {
+        var completed = try store.completed(study: study.id!)
+        while completed.count < target {
             let c = try store.claim(study: study.id!, worker: worker) ?? makeChild()
             let started = Date()
             let (fitness, failure, bands) = try evaluate(c)
             try store.complete(c.id!, fitness: fitness, failure: failure)
-            let best = try store.completed(study: study.id!).compactMap(\.fitness).min() ?? .nan
-            let n = try store.completed(study: study.id!).count
+            completed = try store.completed(study: study.id!)
+            let best = completed.compactMap(\.fitness).min() ?? .nan
+            let n = completed.count
             report(String(format: "[%d/%d] #%d gen %d %@: %@ after %d band%@ in %.1fs · best %.4f", n, target, c.id!,
                           c.generation, c.mutation ?? "seed", failure.map { "failed (\($0))" } ?? String(format: "val_loss %.4f", fitness),
                           bands, bands == 1 ? "" : "s", Date().timeIntervalSince(started), best))

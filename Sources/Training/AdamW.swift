@@ -30,7 +30,7 @@ public final class AdamW {
         step += 1
         let c1 = 1 - pow(beta1, Float(step)), c2 = 1 - pow(beta2, Float(step))
         let stepSize = lr / c1, rc2 = 1 / c2.squareRoot()
-        forEachSlice(parameters, threads: threads) { i, range in
+        forEachSlice(parameters, threads: threads) { _, i, range in
             let p = parameters[i]
             guard let g = p.grad else { return }
             let w = p.value, mi = m[i], vi = v[i]
@@ -54,7 +54,7 @@ public func clipFactor(_ parameters: [Tensor<Float>], maxNorm: Float, threads: I
     var partial = [[Double]](repeating: [Double](repeating: 0, count: parameters.count), count: threads)
     partial.withUnsafeMutableBufferPointer { parts in
         let parts = parts
-        forEachSlice(parameters, threads: threads, thread: true) { t, i, range in
+        forEachSlice(parameters, threads: threads) { t, i, range in
             guard let g = parameters[i].grad else { return }
             var acc = SIMD8<Float>(repeating: 0), j = range.lowerBound
             while j + 8 <= range.upperBound {
@@ -70,13 +70,9 @@ public func clipFactor(_ parameters: [Tensor<Float>], maxNorm: Float, threads: I
     return (norm, min(1, maxNorm / (norm + 1e-6)))
 }
 
-/// Runs body(tensor index, element range) with every tensor split into `threads` equal
-/// slices, thread t taking slice t of each (optimizer updates, gradient sums).
-func forEachSlice(_ tensors: [Tensor<Float>], threads: Int, _ body: (Int, Range<Int>) -> Void) {
-    forEachSlice(tensors, threads: threads, thread: true) { _, i, r in body(i, r) }
-}
-
-func forEachSlice(_ tensors: [Tensor<Float>], threads: Int, thread: Bool, _ body: (Int, Int, Range<Int>) -> Void) {
+/// Runs body(thread, tensor index, element range) with every tensor split into `threads`
+/// equal slices, thread t taking slice t of each (optimizer updates, gradient sums).
+func forEachSlice(_ tensors: [Tensor<Float>], threads: Int, _ body: (Int, Int, Range<Int>) -> Void) {
     Threads.concurrently(max(1, threads)) { t in
         for (i, p) in tensors.enumerated() {
             let n = p.count

@@ -55,7 +55,7 @@ public final class ReplicatedModel {
         guard replicas.count > 1 else { return loss }
         // Each replica's loss is the mean over its rows: weight its gradient by its share.
         let weights = rows.map { Float($0.count) / Float(batch) }
-        forEachSlice(parameters, threads: replicas.count) { pi, range in
+        forEachSlice(parameters, threads: replicas.count) { _, pi, range in
             guard let g = parameters[pi].grad else { return }
             let w0 = weights[0]
             for j in range { g[j] *= w0 }
