@@ -40,6 +40,7 @@ let package = Package(
             dependencies: [
                 "Tensor", "Training", "Program", "Compiler", "Search", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]),
         .target(name: "TestSupport", dependencies: ["Tensor", "Training"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),

@@ -57,9 +57,9 @@ public struct Compiler {
                           objective: objective, routing: lowering.routing)
     }
 
-    /// The model over `threads` replicas.
+    /// The model over `threads` replicas (or the recipe's count).
     public func replicated(recipe r: Recipe, threads: Int) -> ReplicatedModel {
-        ReplicatedModel(batch: r.batchSize, threads: threads) { build(batch: $0, initStd: r.initStd, seed: r.seed) }
+        ReplicatedModel(batch: r.batchSize, threads: r.replicas ?? threads) { build(batch: $0, initStd: r.initStd, seed: r.seed) }
     }
 }
 

@@ -98,14 +98,14 @@ extension Program {
 }
 
 /// FNV-1a, 64 bits: the same on every run and machine (Swift's Hasher is seeded per process).
-enum StableHash {
-    static func of(_ text: String) -> UInt64 {
+public enum StableHash {
+    public static func of(_ text: String) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return h
     }
 
-    static func combine(_ parts: [UInt64]) -> UInt64 {
+    public static func combine(_ parts: [UInt64]) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for p in parts {
             for shift in stride(from: 0, to: 64, by: 8) { h = (h ^ ((p >> UInt64(shift)) & 0xff)) &* 0x100_0000_01b3 }

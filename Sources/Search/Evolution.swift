@@ -10,123 +10,211 @@ import Training
 /// tournament among them; its mutation and training seed come from a generator seeded by
 /// the study's seed and the child's number. Everything the search knows is in the database,
 /// so a killed search resumes where it was: in-flight candidates go back to the queue and
-/// are trained again, never made twice.
+/// are trained again, never completed twice. Several processes may share one database.
 public final class Evolution {
     public let space: SearchSpace
     public let store: Store
     public let study: Study
     public let data: Dataset
-    public let worker: String
+    public let worker = Worker.current
     public let threads: Int
     /// Called with one line per finished candidate.
     public var report: (String) -> Void = { print($0) }
+    /// Called after every training step of the current candidate.
+    public var onStep: ((_ candidate: Candidate, _ step: Int, _ of: Int, _ loss: Float) -> Void)?
+    /// Polled between steps: true stops the search, handing the current candidate back.
+    public var shouldStop: () -> Bool = { false }
+    /// Seconds without a heartbeat after which a candidate of another host is re-queued.
+    public var lease: TimeInterval = 300
 
     public init(space: SearchSpace, store: Store, data: Dataset, threads: Int) throws {
         self.space = space
         self.store = store
         self.data = data
         self.threads = threads
-        worker = "\(ProcessInfo.processInfo.hostName):\(getpid())"
         study = try store.study(named: space.name, space: space.text, seed: Int64(space.seed))
     }
 
-    /// Runs until the study has `target` completed candidates.
-    public func run(until target: Int) throws {
+    /// Why a candidate's training stopped short.
+    enum Interruption: Error { case stopped, leaseLost }
+
+    /// Works until the study has `target` candidates and none is left to claim; returns
+    /// false if `shouldStop` ended it first.
+    @discardableResult
+    public func run(until target: Int) throws -> Bool {
         try requeueDeadWorkers()
-        var completed = try store.completed(study: study.id!)
-        while completed.count < target {
-            let c = try store.claim(study: study.id!, worker: worker) ?? makeChild()
-            let started = Date()
-            let (fitness, failure, bands) = try evaluate(c)
-            try store.complete(c.id!, fitness: fitness, failure: failure)
-            completed = try store.completed(study: study.id!)
-            let best = completed.compactMap(\.fitness).min() ?? .nan
-            let n = completed.count
-            report(String(format: "[%d/%d] #%d gen %d %@: %@ after %d band%@ in %.1fs · best %.4f", n, target, c.id!,
-                          c.generation, c.mutation ?? "seed", failure.map { "failed (\($0))" } ?? String(format: "val_loss %.4f", fitness),
-                          bands, bands == 1 ? "" : "s", Date().timeIntervalSince(started), best))
+        let began = Date()
+        var finished = 0
+        var lastWrite = 0.0   // the previous completion's database time, charged to the next candidate
+        while !shouldStop() {
+            let t0 = Date()
+            guard let c = try store.claim(study: study.id!, worker: worker.description) ?? makeChild(limit: target) else { break }
+            var outcome: Store.Outcome
+            do {
+                outcome = try evaluate(c)
+            } catch Interruption.stopped {
+                try store.requeue(c.id!)
+                return false
+            } catch Interruption.leaseLost {
+                report("#\(c.id!): lease lost (silent too long, re-queued by another worker); its result is dropped")
+                continue
+            }
+            outcome.overheadSeconds = Date().timeIntervalSince(t0) - (outcome.trainSeconds ?? 0) + lastWrite
+            let w0 = Date()
+            guard try store.complete(c.id!, worker: worker.description, outcome) else {
+                report("#\(c.id!): lease lost before it completed; its result is dropped")
+                continue
+            }
+            lastWrite = Date().timeIntervalSince(w0)
+            finished += 1
+            report(line(c, outcome, finished: finished, since: began, target: target))
         }
+        return !shouldStop()
     }
 
-    /// Candidates left running by a process of this host that no longer exists.
+    /// "[12/100] #14 gen 3 insert …: val_loss 2.0312 · 2 bands · 3.1s (0.4% overhead) · best 1.9876 · 10.2/min"
+    func line(_ c: Candidate, _ o: Store.Outcome, finished: Int, since began: Date, target: Int) -> String {
+        let done = (try? store.counts(study: study.id!)).map { $0.done + $0.failed } ?? 0
+        let best = (try? store.best(study: study.id!))?.fitness ?? .nan
+        let train = o.trainSeconds ?? 0, over = o.overheadSeconds ?? 0
+        let result = o.failure.map { "failed (\($0))" } ?? String(format: "val_loss %.4f", o.fitness)
+        let how = o.reusedFrom.map { "same as #\($0)" }
+            ?? String(format: "%d band%@ · %.1fs (%.1f%% overhead)", o.bands, o.bands == 1 ? "" : "s",
+                      train + over, 100 * over / max(train + over, 1e-9))
+        let rate = Double(finished) / max(Date().timeIntervalSince(began), 1e-9) * 60
+        return String(format: "[%d/%d] #%lld gen %d %@: %@ · %@ · best %.4f · %.1f/min", done, target, c.id!, c.generation,
+                      c.mutation ?? "seed", result, how, best, rate)
+    }
+
+    /// Candidates left running by workers that are gone (dead processes of this host at
+    /// once, any other after `lease` seconds of silence) go back to the queue.
     func requeueDeadWorkers() throws {
-        let host = ProcessInfo.processInfo.hostName
         for c in try store.running(study: study.id!) {
-            guard let w = c.worker, w.hasPrefix(host + ":"), let pid = Int32(w.dropFirst(host.count + 1)) else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { try store.requeue(c.id!) }
+            if let w = c.worker.flatMap(Worker.init), w.isCertainlyDead { try store.requeue(c.id!) }
         }
-        try store.requeueStale(study: study.id!, olderThan: 600)
+        try store.requeueStale(study: study.id!, olderThan: lease)
     }
 
-    /// The next candidate: a seed while the population fills, then a mutated tournament winner.
-    func makeChild() throws -> Candidate {
-        let number = try store.candidateCount(study: study.id!)
-        var rng = Xoshiro(seed: space.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(number))
-        let trainSeed = Int64(rng.below(1 << 31))
-        if number < space.seeds.count {
-            let p = space.seeds[number]
-            return try store.addRunning(Candidate(studyId: study.id!, program: p.text, hash: p.hash, seed: trainSeed), worker: worker)
+    /// The next candidate, unless the study has `limit` already: a seed while the
+    /// population fills, then a mutated tournament winner.
+    func makeChild(limit: Int) throws -> Candidate? {
+        try store.makeCandidate(study: study.id!, limit: limit, worker: worker.description) { number, completed in
+            var rng = Xoshiro(seed: space.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(number))
+            let trainSeed = Int64(rng.below(1 << 31))
+            if number < space.seeds.count {
+                let p = space.seeds[number]
+                return Candidate(studyId: study.id!, program: p.text, hash: p.hash, seed: trainSeed)
+            }
+            let population = Array(completed.suffix(space.population))
+            guard !population.isEmpty else {
+                // The seeds are still training elsewhere: train a mutation of one meanwhile.
+                let child = try space.mutator.mutate(space.seeds[number % space.seeds.count], using: &rng)
+                return Candidate(studyId: study.id!, program: child.program.text, hash: child.program.hash,
+                                 mutation: child.description, generation: 1, seed: trainSeed)
+            }
+            let contenders = (0..<space.tournament).map { _ in population[rng.below(population.count)] }
+            let parent = contenders.min { ($0.fitness ?? .infinity) < ($1.fitness ?? .infinity) }!
+            let child = try space.mutator.mutate(try Program(text: parent.program), using: &rng)
+            return Candidate(studyId: study.id!, program: child.program.text, hash: child.program.hash,
+                             parentId: parent.id, mutation: child.description,
+                             generation: parent.generation + 1, seed: trainSeed)
         }
-        let completed = try store.completed(study: study.id!)
-        let population = Array(completed.suffix(space.population))
-        guard !population.isEmpty else {
-            // The seeds are still training elsewhere: train another copy's mutation meanwhile.
-            let child = try space.mutator.mutate(space.seeds[number % space.seeds.count], using: &rng)
-            return try store.addRunning(Candidate(studyId: study.id!, program: child.program.text, hash: child.program.hash,
-                                                  mutation: child.description, generation: 1, seed: trainSeed), worker: worker)
-        }
-        let contenders = (0..<min(space.tournament, population.count)).map { _ in population[rng.below(population.count)] }
-        let parent = contenders.min { ($0.fitness ?? .infinity) < ($1.fitness ?? .infinity) }!
-        let child = try space.mutator.mutate(try Program(text: parent.program), using: &rng)
-        return try store.addRunning(Candidate(studyId: study.id!, program: child.program.text, hash: child.program.hash,
-                                              parentId: parent.id, mutation: child.description,
-                                              generation: parent.generation + 1, seed: trainSeed), worker: worker)
     }
 
-    /// Trains a candidate band by band; returns its fitness (the last band's validation
-    /// loss), a failure kind if it failed, and how many bands it ran.
-    func evaluate(_ c: Candidate) throws -> (Double, String?, Int) {
-        // The same program completed before: its result stands.
+    /// Trains a candidate band by band. Its fitness is the last band's validation loss; a
+    /// program computed before — same canonical hash, or same functional fingerprint — takes
+    /// the earlier result instead of training again.
+    func evaluate(_ c: Candidate) throws -> Store.Outcome {
         if let twin = try store.completed(hash: c.hash, study: study.id!), twin.id != c.id {
-            return (twin.fitness ?? .infinity, twin.failure, 0)
+            return reuse(twin, fingerprint: twin.fingerprint)
         }
         let program: Program, compiler: Compiler
         do {
             program = try Program(text: c.program)
             compiler = try Compiler(program, vocabulary: data.tokenizer.vocabularySize)
         } catch {
-            return (.infinity, "compile", 0)
+            return Store.Outcome(fitness: .infinity, failure: "compile")
+        }
+        let (fingerprint, causal) = self.probe(compiler)
+        guard causal else { return Store.Outcome(fitness: .infinity, failure: "leaks_future", fingerprint: fingerprint) }
+        if let twin = try store.completed(fingerprint: fingerprint, study: study.id!), twin.id != c.id {
+            return reuse(twin, fingerprint: fingerprint)
         }
         var recipe = space.recipe
-        recipe.steps = space.steps
         recipe.seed = UInt64(c.seed)
         let model = compiler.replicated(recipe: recipe, threads: threads)
-        let trainer = Trainer(model: model, recipe: recipe)
         let cost = try program.cost(vocabulary: data.tokenizer.vocabularySize)
-        var step = 0, lastBeat = Date(), start = Date()
-        for (band, end) in space.bandEnds.enumerated() {
+        let tokensPerStep = recipe.batchSize * program.genes.context
+        let steps = space.budget.steps(tokensPerStep: tokensPerStep, flopsPerToken: cost.flopsPerToken) {
+            // A seconds budget: time forward+backward passes (they leave no state behind).
+            model.forwardBackward()
+            let t0 = Date()
+            for _ in 0..<3 { model.forwardBackward() }
+            return Date().timeIntervalSince(t0) / 3
+        }
+        recipe.steps = steps
+        var outcome = Store.Outcome(fitness: .infinity, fingerprint: fingerprint, replicas: model.replicas.count,
+                                    scheduleSteps: steps)
+        let start = Date()
+        try train(c, Trainer(model: model, recipe: recipe), cost: cost, tokensPerStep: tokensPerStep, into: &outcome)
+        outcome.trainSeconds = Date().timeIntervalSince(start)
+        return outcome
+    }
+
+    /// The bands of one candidate's training, each ending in a validation loss recorded in
+    /// the store; stops early at a hurdle it does not pass, or when the loss is not finite.
+    func train(_ c: Candidate, _ trainer: Trainer, cost: Cost, tokensPerStep: Int, into outcome: inout Store.Outcome) throws {
+        let steps = trainer.recipe.steps, model = trainer.model
+        var step = 0, lastBeat = Date()
+        let start = Date()
+        for (band, end) in space.bandEnds(steps: steps).enumerated() {
+            outcome.bands = band + 1
             while step < end {
-                let loss = trainer.step(step, total: space.steps, data: data.train)
+                if shouldStop() { throw Interruption.stopped }
+                let loss = trainer.step(step, total: steps, data: data.train)
                 step += 1
-                guard loss.isFinite else { return (Double(loss), "diverged", band + 1) }
+                onStep?(c, step, steps, loss)
+                guard loss.isFinite else {
+                    outcome.fitness = Double(loss); outcome.failure = "diverged"
+                    return
+                }
                 if Date().timeIntervalSince(lastBeat) > 5 {
-                    try store.heartbeat(c.id!, worker: worker)
+                    guard try store.heartbeat(c.id!, worker: worker.description) else { throw Interruption.leaseLost }
                     lastBeat = Date()
                 }
             }
             let val = Training.evaluate(model, on: data.validation)
-            try store.record(Evaluation(candidateId: c.id!, band: band, loss: val, steps: step,
-                                        tokens: step * recipe.batchSize * program.genes.context,
+            try store.record(Evaluation(candidateId: c.id!, band: band, loss: val, steps: step, tokens: step * tokensPerStep,
                                         seconds: Date().timeIntervalSince(start), parameters: cost.parameters,
                                         flopsPerToken: cost.flopsPerToken))
-            guard val.isFinite else { return (val, "diverged", band + 1) }
+            outcome.fitness = val
+            guard val.isFinite else { outcome.failure = "diverged"; return }
             // A hurdle: go on only while better than the median of those that reached this band.
             if band < space.hurdles {
                 let others = try store.bandLosses(study: study.id!, band: band, excluding: c.id!).sorted()
-                if !others.isEmpty && val > others[others.count / 2] { return (val, nil, band + 1) }
+                if !others.isEmpty && val > others[others.count / 2] { return }
             }
-            if band == space.hurdles { return (val, nil, band + 1) }
         }
-        return (.infinity, "budget", space.hurdles + 1)
+    }
+
+    func reuse(_ twin: Candidate, fingerprint: String?) -> Store.Outcome {
+        var o = Store.Outcome(fitness: twin.fitness ?? .infinity, failure: twin.failure, fingerprint: fingerprint,
+                              replicas: twin.replicas, scheduleSteps: twin.scheduleSteps, trainSeconds: 0)
+        o.reusedFrom = twin.id
+        return o
+    }
+
+    /// What the program computes, in a word — the per-position losses of a fixed-seed
+    /// initialisation on the first two validation windows (rounded to 4 decimals, so
+    /// summation order does not matter) with the parameter count; programs that differ in
+    /// text but compute the same function share it, as in AutoML-Zero's cache — and whether
+    /// it is causal (a program that sees later tokens would win by cheating).
+    func probe(_ compiler: Compiler) -> (fingerprint: String, causal: Bool) {
+        let model = ReplicatedModel(batch: 2, threads: 1) {
+            compiler.build(batch: $0, initStd: space.recipe.initStd, seed: 0x5EED_F1A9)
+        }
+        let (losses, causal) = Training.probe(model, on: data.validation)
+        let words = ["\(model.parameterCount)"] + losses.map { String(format: "%.4f", $0) }
+        return (String(StableHash.of(words.joined(separator: " ")), radix: 16), causal)
     }
 }

@@ -3,6 +3,34 @@ import Program
 import Training
 import Yams
 
+/// What a candidate may spend on training. Every kind resolves to a number of steps (the
+/// length of its learning-rate schedule): steps as given; tokens and FLOPs divided by what a
+/// step of that program costs; seconds by a timed step, as Primer's fixed-time budget —
+/// which rewards faster programs and is not repeatable on a noisy machine.
+public enum Budget: Sendable, Equatable, CustomStringConvertible {
+    case steps(Int), tokens(Int), flops(Double), seconds(Double)
+
+    /// Steps for a program whose step processes `tokensPerStep` tokens at `flopsPerToken`
+    /// (forward; training is about 3x that), taking `secondsPerStep()` when timed.
+    public func steps(tokensPerStep: Int, flopsPerToken: Int, secondsPerStep: () -> Double) -> Int {
+        switch self {
+        case .steps(let n): return n
+        case .tokens(let n): return max(1, n / tokensPerStep)
+        case .flops(let f): return max(1, Int(f / (3 * Double(flopsPerToken) * Double(tokensPerStep))))
+        case .seconds(let s): return max(1, Int(s / max(secondsPerStep(), 1e-9)))
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .steps(let n): return "\(n) steps"
+        case .tokens(let n): return "\(n) tokens"
+        case .flops(let f): return String(format: "%.3g FLOPs", f)
+        case .seconds(let s): return String(format: "%gs", s)
+        }
+    }
+}
+
 /// A search-space file (YAML): the seeds, what mutations may do, the population and
 /// tournament sizes, the hurdles and the training budget of a candidate.
 public struct SearchSpace: Sendable {
@@ -12,8 +40,8 @@ public struct SearchSpace: Sendable {
     public var population: Int
     public var tournament: Int
     public var hurdles: Int
-    /// Training steps of a candidate that passes every hurdle.
-    public var steps: Int
+    /// The training budget of a candidate that passes every hurdle.
+    public var budget: Budget
     public var recipe: Recipe
     public var seed: UInt64
     /// The file's text, stored with the study.
@@ -31,8 +59,8 @@ public struct SearchSpace: Sendable {
         } catch let e as SearchError { throw e } catch {
             throw fail("not valid YAML: \("\(error)".split(separator: "\n").first ?? "")")
         }
-        let known = ["name", "seeds", "genes", "ops", "mutations", "population", "tournament", "hurdles", "steps",
-                     "training", "seed"]
+        let known = ["name", "seeds", "genes", "ops", "mutations", "choices", "population", "tournament", "hurdles",
+                     "budget", "training", "seed"]
         for key in root.keys.sorted() where !known.contains(key) {
             throw fail("unknown key '\(key)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -72,23 +100,71 @@ public struct SearchSpace: Sendable {
                 mutator.weights[kind] = w
             }
         }
-        var recipe = Recipe()
-        if let t = root["training"] {
-            let yaml = try Yams.dump(object: ["training": t])
-            do { recipe = try TrainConfig.parse(yaml, file: path).recipe } catch { throw fail("\(error)") }
+        if let choices = root["choices"] {
+            guard let c = choices as? [String: Any] else { throw fail("choices: expected a mapping") }
+            let keys = ["dims", "widths", "heads", "experts", "layers"]
+            for key in c.keys.sorted() where !keys.contains(key) {
+                throw fail("choices: unknown key '\(key)' (known: \(keys.joined(separator: ", ")))")
+            }
+            func list(_ key: String) throws -> [Int]? {
+                guard let v = c[key] else { return nil }
+                guard let l = v as? [Int], !l.isEmpty, l.allSatisfy({ $0 >= 1 }) else {
+                    throw fail("choices: \(key) must be a list of positive integers")
+                }
+                return l
+            }
+            if let d = try list("dims") {
+                for x in d where !Dims.vocabulary.contains(x) {
+                    throw fail("choices: dim \(x) is not one of \(Dims.vocabulary.map(String.init).joined(separator: ", "))")
+                }
+                mutator.dims = d
+            }
+            if let w = try list("widths") { mutator.widths = w }
+            if let h = try list("heads") { mutator.headCounts = h }
+            if let e = try list("experts") { mutator.expertCounts = e }
+            if let l = try list("layers") {
+                guard l.count == 2, l[0] <= l[1] else { throw fail("choices: layers is [fewest, most]") }
+                mutator.layerRange = l[0]...l[1]
+            }
         }
+        var budget = Budget.steps(2000)
+        if let b = root["budget"] {
+            guard let m = b as? [String: Any], m.count == 1, let (kind, value) = m.first,
+                  let x = (value as? Double) ?? (value as? Int).map(Double.init), x > 0 else {
+                throw fail("budget: one of {steps: N}, {tokens: N}, {flops: N}, {seconds: N}, with N > 0")
+            }
+            switch kind {
+            case "steps": budget = .steps(Int(x))
+            case "tokens": budget = .tokens(Int(x))
+            case "flops": budget = .flops(x)
+            case "seconds": budget = .seconds(x)
+            default: throw fail("budget: unknown kind '\(kind)' (known: flops, seconds, steps, tokens)")
+            }
+        }
+        let recipe: Recipe
+        do { recipe = try SearchSpace.recipe(root["training"], file: path) } catch { throw fail("\(error)") }
         let population = try int("population", 100), tournament = try int("tournament", 10)
         guard tournament <= population else { throw fail("tournament \(tournament) is larger than population \(population)") }
         return SearchSpace(
             name: (root["name"] as? String) ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
             seeds: seeds, mutator: mutator, population: population, tournament: tournament,
-            hurdles: try int("hurdles", 0, min: 0), steps: try int("steps", 2000), recipe: recipe,
+            hurdles: try int("hurdles", 0, min: 0), budget: budget, recipe: recipe,
             seed: UInt64(try int("seed", 1, min: 0)), text: text)
     }
 
-    /// Steps at the end of each band: with H hurdles, band widths double so every band costs
-    /// the same; cut points at 1, 3, 7, … of 2^(H+1) − 1 units of the full budget.
-    public var bandEnds: [Int] {
+    /// The training recipe of a space file's text (as a study stores it).
+    public static func recipe(text: String) throws -> Recipe {
+        try recipe((try Yams.load(yaml: text) as? [String: Any])?["training"], file: "the study's space")
+    }
+
+    static func recipe(_ training: Any?, file: String) throws -> Recipe {
+        guard let training else { return Recipe() }
+        return try TrainConfig.parse(try Yams.dump(object: ["training": training]), file: file).recipe
+    }
+
+    /// Steps at the end of each band of a `steps`-step schedule: with H hurdles, band widths
+    /// double, cut points at 1, 3, 7, … of 2^(H+1) − 1 units of the full budget.
+    public func bandEnds(steps: Int) -> [Int] {
         let units = (1 << (hurdles + 1)) - 1
         return (0...hurdles).map { max(1, steps * ((1 << ($0 + 1)) - 1) / units) }
     }

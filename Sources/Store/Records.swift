@@ -41,6 +41,12 @@ public struct Candidate: Codable, FetchableRecord, MutablePersistableRecord, Sen
     public var heartbeat: Date?
     public var completion: Int64?
     public var created: Date
+    public var fingerprint: String?
+    public var replicas: Int?
+    public var scheduleSteps: Int?
+    public var trainSeconds: Double?
+    public var overheadSeconds: Double?
+    public var reusedFrom: Int64?
 
     public init(studyId: Int64, program: String, hash: String, parentId: Int64? = nil, mutation: String? = nil,
                 generation: Int = 0, seed: Int64 = 0) {

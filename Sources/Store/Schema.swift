@@ -46,6 +46,18 @@ enum Schema {
                 t.uniqueKey(["candidateId", "band"])
             }
         }
+        // Leases and costs: the functional fingerprint, how many replicas trained it (part of
+        // what reproduces its loss), the steps of its schedule, and where its time went.
+        m.registerMigration("v2") { db in
+            try db.alter(table: "candidate") { t in
+                t.add(column: "fingerprint", .text).indexed()
+                t.add(column: "replicas", .integer)
+                t.add(column: "scheduleSteps", .integer)   // the budget resolved into steps
+                t.add(column: "trainSeconds", .double)     // training and validation
+                t.add(column: "overheadSeconds", .double)  // everything else: mutation, compile, database
+                t.add(column: "reusedFrom", .integer)      // the twin whose result it took
+            }
+        }
         return m
     }
 }

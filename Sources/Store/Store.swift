@@ -104,6 +104,11 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// Every study in the database, oldest first.
+    public func studies() throws -> [Study] {
+        try read { db in try Study.order(Column("id")).fetchAll(db) }
+    }
+
     /// How many candidates the study has made, whatever their state.
     public func candidateCount(study: Int64) throws -> Int {
         try read { db in try Candidate.filter(Column("studyId") == study).fetchCount(db) }
@@ -132,10 +137,13 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    public func heartbeat(_ id: Int64, worker: String) throws {
+    /// Renews `worker`'s lease on a candidate; false if it no longer holds it.
+    @discardableResult
+    public func heartbeat(_ id: Int64, worker: String) throws -> Bool {
         try write { db in
             try db.execute(sql: "UPDATE candidate SET heartbeat = ? WHERE id = ? AND worker = ? AND status = 'running'",
                            arguments: [Date(), id, worker])
+            return db.changesCount == 1
         }
     }
 
@@ -158,18 +166,69 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// What finishing a candidate records.
+    public struct Outcome: Sendable {
+        public var fitness: Double
+        public var failure: String?
+        public var fingerprint: String?
+        public var replicas: Int?
+        public var scheduleSteps: Int?
+        public var trainSeconds: Double?
+        public var overheadSeconds: Double?
+        /// The completed candidate whose result this one took (same hash or fingerprint).
+        public var reusedFrom: Int64?
+        /// Bands trained (not stored: the evaluations say it).
+        public var bands = 0
+
+        public init(fitness: Double, failure: String? = nil, fingerprint: String? = nil, replicas: Int? = nil,
+                    scheduleSteps: Int? = nil, trainSeconds: Double? = nil, overheadSeconds: Double? = nil) {
+            self.fitness = fitness; self.failure = failure; self.fingerprint = fingerprint; self.replicas = replicas
+            self.scheduleSteps = scheduleSteps; self.trainSeconds = trainSeconds; self.overheadSeconds = overheadSeconds
+        }
+    }
+
     /// Marks a candidate done (fitness = its last band's loss) or failed, and gives it the
-    /// next completion number — the order the search replays.
-    public func complete(_ id: Int64, fitness: Double, failure: String? = nil) throws {
+    /// next completion number — the order the search replays. With `worker`, only while that
+    /// worker still holds it: false means its lease was lost (re-queued as silent) and the
+    /// result is dropped, so no candidate is ever completed twice.
+    @discardableResult
+    public func complete(_ id: Int64, worker: String? = nil, _ outcome: Outcome) throws -> Bool {
         try write { db in
             let next = (try Int64.fetchOne(db, sql: "SELECT MAX(completion) FROM candidate") ?? 0) + 1
-            let kind = LossKind(fitness)
+            let kind = LossKind(outcome.fitness)
             try db.execute(sql: """
                 UPDATE candidate SET status = ?, failure = ?, fitness = ?, fitnessKind = ?, completion = ?,
-                       worker = NULL, heartbeat = NULL
-                WHERE id = ?
-                """, arguments: [failure == nil ? "done" : "failed", failure, kind == .finite ? fitness : nil,
-                                 kind.rawValue, next, id])
+                       worker = NULL, heartbeat = NULL, fingerprint = ?, replicas = ?, scheduleSteps = ?,
+                       trainSeconds = ?, overheadSeconds = ?, reusedFrom = ?
+                WHERE id = ? AND completion IS NULL AND (? IS NULL OR (worker = ? AND status = 'running'))
+                """, arguments: [outcome.failure == nil ? "done" : "failed", outcome.failure,
+                                 kind == .finite ? outcome.fitness : nil, kind.rawValue, next,
+                                 outcome.fingerprint, outcome.replicas, outcome.scheduleSteps,
+                                 outcome.trainSeconds, outcome.overheadSeconds, outcome.reusedFrom, id, worker, worker])
+            return db.changesCount == 1
+        }
+    }
+
+    public func complete(_ id: Int64, fitness: Double, failure: String? = nil) throws {
+        try complete(id, Outcome(fitness: fitness, failure: failure))
+    }
+
+    /// Makes the study's next candidate, running under `worker`, in one transaction: `make`
+    /// gets its number (0, 1, 2 … across all processes) and the completed candidates, so two
+    /// workers never make the same child. Nil once the study has `limit` candidates.
+    public func makeCandidate(study: Int64, limit: Int, worker: String,
+                              _ make: (_ number: Int, _ completed: [Candidate]) throws -> Candidate) throws -> Candidate? {
+        try write { db in
+            let number = try Candidate.filter(Column("studyId") == study).fetchCount(db)
+            guard number < limit else { return nil }
+            let completed = try Candidate.filter(Column("studyId") == study && Column("completion") != nil)
+                .order(Column("completion")).fetchAll(db)
+            var c = try make(number, completed)
+            c.status = .running
+            c.worker = worker
+            c.heartbeat = Date()
+            try c.insert(db)
+            return c
         }
     }
 
@@ -187,6 +246,39 @@ public final class Store: @unchecked Sendable {
             try Candidate.filter(Column("studyId") == study && Column("hash") == hash && Column("completion") != nil)
                 .order(Column("completion")).fetchOne(db)
         }
+    }
+
+    /// The completed candidate with the lowest finite fitness.
+    public func best(study: Int64) throws -> Candidate? {
+        try read { db in
+            try Candidate.filter(Column("studyId") == study && Column("status") == CandidateStatus.done.rawValue
+                                 && Column("fitness") != nil)
+                .order(Column("fitness"), Column("completion")).fetchOne(db)
+        }
+    }
+
+    /// A completed candidate whose functional fingerprint is this one, if any.
+    public func completed(fingerprint: String, study: Int64) throws -> Candidate? {
+        try read { db in
+            try Candidate.filter(Column("studyId") == study && Column("fingerprint") == fingerprint && Column("completion") != nil)
+                .order(Column("completion")).fetchOne(db)
+        }
+    }
+
+    /// The candidate and its ancestors, oldest first.
+    public func lineage(_ id: Int64) throws -> [Candidate] {
+        var chain = [Candidate]()
+        var next: Int64? = id
+        while let i = next, let c = try candidate(i) {
+            chain.append(c)
+            next = c.parentId
+        }
+        return chain.reversed()
+    }
+
+    /// Every candidate of the study, in order of making.
+    public func candidates(study: Int64) throws -> [Candidate] {
+        try read { db in try Candidate.filter(Column("studyId") == study).order(Column("id")).fetchAll(db) }
     }
 
     public func candidate(_ id: Int64) throws -> Candidate? {

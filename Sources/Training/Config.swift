@@ -39,11 +39,18 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var seed: UInt64 = 1337
     public var tokenizer = Tokenizer.Kind.char
     public var trainFraction = 0.9
+    /// Batch rows split over this many replicas (default: one per thread). The split changes
+    /// the order of float sums, so a run reproduces another exactly only with the same count.
+    public var replicas: Int?
+    /// Stop and evaluate after this many steps of the `steps`-long schedule (a search
+    /// candidate that stopped at a hurdle was measured so).
+    public var stopAfter: Int?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case steps, seed, tokenizer, beta1, beta2
+        case steps, seed, tokenizer, beta1, beta2, replicas
+        case stopAfter = "stop_after"
         case batchSize = "batch_size", learningRate = "learning_rate"
         case minLearningRate = "min_learning_rate", warmupSteps = "warmup_steps"
         case weightDecay = "weight_decay", gradClip = "grad_clip", initStd = "init_std"
@@ -56,6 +63,13 @@ public struct Recipe: Codable, Sendable, Equatable {
 public struct TrainConfig: Sendable, Equatable {
     public var model = ModelConfig()
     public var recipe = Recipe()
+    /// A `program:` section instead of `model:` (as `evolve export` writes): the program in
+    /// its YAML file form, or a path to a program file relative to the config.
+    public var program: ProgramSource?
+
+    public enum ProgramSource: Sendable, Equatable {
+        case path(String), yaml(String)
+    }
 
     public init() {}
 
@@ -74,8 +88,16 @@ public struct TrainConfig: Sendable, Equatable {
         guard let root = node as? [String: Any] else {
             throw ConfigError(description: "\(file): expected a mapping with model: and training: sections")
         }
-        try checkKeys(root, ["model", "training"], "\(file)")
+        try checkKeys(root, ["model", "training", "program"], "\(file)")
         var config = TrainConfig()
+        switch root["program"] {
+        case nil: break
+        case let path as String:
+            config.program = .path(path.hasPrefix("/") ? path
+                : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path)
+        case let section?:
+            config.program = .yaml(try Yams.dump(object: section))
+        }
         config.model = try section(root["model"], ModelConfig.self, ModelConfig(),
                                    ModelConfig.CodingKeys.allCases.map(\.rawValue), "\(file): model")
         config.recipe = try section(root["training"], Recipe.self, Recipe(),
@@ -98,6 +120,8 @@ public struct TrainConfig: Sendable, Equatable {
         try need(r.batchSize >= 1 && r.steps >= 1, "training: batch_size and steps must be positive")
         try need(r.trainFraction > 0 && r.trainFraction < 1, "training: train_fraction must be in (0, 1)")
         try need(r.warmupSteps >= 0 && r.learningRate > 0, "training: learning_rate must be positive")
+        try need((r.replicas ?? 1) >= 1, "training: replicas must be positive")
+        try need((1...r.steps).contains(r.stopAfter ?? 1), "training: stop_after must be in 1...steps")
     }
 }
 

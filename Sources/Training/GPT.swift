@@ -71,7 +71,7 @@ public func buildGPT(_ m: ModelConfig, vocabulary: Int, batch: Int, initStd: Dou
 
 /// The baseline over `threads` replicas (see `ReplicatedModel`).
 public func replicatedGPT(_ m: ModelConfig, vocabulary: Int, recipe r: Recipe, threads: Int) -> ReplicatedModel {
-    ReplicatedModel(batch: r.batchSize, threads: threads) {
+    ReplicatedModel(batch: r.batchSize, threads: r.replicas ?? threads) {
         buildGPT(m, vocabulary: vocabulary, batch: $0, initStd: r.initStd, seed: r.seed)
     }
 }

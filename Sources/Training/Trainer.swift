@@ -40,13 +40,16 @@ public final class Trainer {
         return loss
     }
 
+    /// Trains `steps` (default: the recipe's) steps of a schedule that long, or only the
+    /// first `recipe.stopAfter` of them; then evaluates.
     public func train(_ data: Dataset, steps: Int? = nil, progress: Progress? = nil) -> TrainResult {
-        let total = steps ?? recipe.steps
+        let schedule = steps ?? recipe.steps
+        let total = min(schedule, recipe.stopAfter ?? schedule)
         var result = TrainResult()
         let tokensPerStep = Double(model.batch * model.context)
         let start = DispatchTime.now().uptimeNanoseconds
         for it in 0..<total {
-            result.losses.append(step(it, total: total, data: data.train))
+            result.losses.append(step(it, total: schedule, data: data.train))
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             progress?.update(step: it + 1, of: total, loss: result.losses.last!,
                              tokensPerSecond: Double(it + 1) * tokensPerStep / elapsed, elapsed: elapsed)

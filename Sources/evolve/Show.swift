@@ -1,39 +1,74 @@
 import ArgumentParser
 import Foundation
 import Program
+import Store
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print a program file readably: each state's shape, parameters and FLOPs per token.")
+        abstract: "Print a program file, or a study's candidate by ID with its lineage: each state's shape, parameters and FLOPs per token.")
 
-    @Argument(help: "A program file: the text form, or YAML / JSON.")
-    var file: String
+    @Argument(help: "A program file (the text form, or YAML / JSON), or a candidate's ID in a study.")
+    var target: String
 
     @Option(help: "Vocabulary size for the embedding and head (tinyshakespeare's is 65).")
     var vocabulary = 65
 
+    @OptionGroup var study: StudyOptions
+
     func run() throws {
         try reportingErrors {
-            let p = try Program.load(path: file)
-            for (k, sub) in p.subprograms.enumerated() {
-                print(k == 0 ? "subprogram 0 (the decoder block, input s0 \(StateShape.residual))" : "subprogram \(k)")
-                // Shapes for the first call site (subprogram 0: the residual stream).
-                let input = k == 0 ? StateShape.residual : firstCallInput(p, k) ?? .residual
-                let shapes = (try? p.shapes(subprogram: k, input: input)) ?? []
-                for (i, ins) in sub.instructions.enumerated() {
-                    let line = "  s\(i + 1) = \(ins.text)"
-                    let shape = i + 1 < shapes.count ? "\(shapes[i + 1])" : ""
-                    print(line.padding(toLength: max(36, line.count + 2), withPad: " ", startingAt: 0) + shape)
+            if let id = Int64(target), !FileManager.default.fileExists(atPath: target) {
+                let (store, s) = try study.open()
+                guard let c = try store.candidate(id), c.studyId == s.id else {
+                    throw Failure(description: "no candidate #\(id) in study \(s.name)")
                 }
+                try printLineage(store, c)
+                print("")
+                try printProgram(try Program(text: c.program))
+            } else {
+                try printProgram(try Program.load(path: target))
             }
-            let cost = try p.cost(vocabulary: vocabulary)
-            let g = p.genes
-            print(keyValues([
-                "program": p.name, "hash": p.hash, "layers": "\(g.layers)", "d_model": "\(g.dModel)",
-                "heads": "\(g.heads)", "context": "\(g.context)",
-                "params": "\(cost.parameters)", "flops_per_token": "\(cost.flopsPerToken)",
-            ]))
         }
+    }
+
+    /// Each ancestor from the seed down: its mutation and what it scored.
+    func printLineage(_ store: Store, _ c: Candidate) throws {
+        print("candidate #\(c.id!): \(c.status.rawValue)\(c.failure.map { " (\($0))" } ?? ""), "
+              + "val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "none"), seed \(c.seed)"
+              + (c.reusedFrom.map { ", result of its twin #\($0)" } ?? ""))
+        for e in try store.evaluations(c.id!) {
+            print(String(format: "  band %d: %d steps, val_loss %@, %.1fs", e.band, e.steps,
+                         e.loss.map { String(format: "%.4f", $0) } ?? e.lossKind.rawValue, e.seconds))
+        }
+        print("lineage (seed first):")
+        var previous: Double?
+        for a in try store.lineage(c.id!) {
+            let gain = zip(previous.map { [$0] } ?? [], a.fitness.map { [$0] } ?? []).map { String(format: " (%+.4f)", $1 - $0) }.first ?? ""
+            print(String(format: "  #%lld gen %d  %@  %@%@", a.id!, a.generation,
+                         a.fitness.map { String(format: "%.4f", $0) } ?? (a.failure ?? a.status.rawValue), a.mutation ?? "seed", gain))
+            previous = a.fitness
+        }
+    }
+
+    func printProgram(_ p: Program) throws {
+        for (k, sub) in p.subprograms.enumerated() {
+            print(k == 0 ? "subprogram 0 (the decoder block, input s0 \(StateShape.residual))" : "subprogram \(k)")
+            // Shapes for the first call site (subprogram 0: the residual stream).
+            let input = k == 0 ? StateShape.residual : firstCallInput(p, k) ?? .residual
+            let shapes = (try? p.shapes(subprogram: k, input: input)) ?? []
+            for (i, ins) in sub.instructions.enumerated() {
+                let line = "  s\(i + 1) = \(ins.text)"
+                let shape = i + 1 < shapes.count ? "\(shapes[i + 1])" : ""
+                print(line.padding(toLength: max(36, line.count + 2), withPad: " ", startingAt: 0) + shape)
+            }
+        }
+        let cost = try p.cost(vocabulary: vocabulary)
+        let g = p.genes
+        print(keyValues([
+            "program": p.name, "hash": p.hash, "layers": "\(g.layers)", "d_model": "\(g.dModel)",
+            "heads": "\(g.heads)", "context": "\(g.context)",
+            "params": "\(cost.parameters)", "flops_per_token": "\(cost.flopsPerToken)",
+        ]))
     }
 }
 

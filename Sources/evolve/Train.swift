@@ -4,6 +4,7 @@ import Compiler
 import Program
 import Tensor
 import Training
+import Yams
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,9 +28,11 @@ struct Train: ParsableCommand {
     func run() throws {
         warnIfDebugBuild()
         try reportingErrors {
-            let program = try isProgramFile(file) ? Program.load(path: file) : nil
-            var config = try program == nil ? TrainConfig.load(path: file)
-                                            : self.config.map { try TrainConfig.load(path: $0) } ?? TrainConfig()
+            var (program, config) = try trainable(file)
+            if let path = self.config {
+                guard program != nil else { throw Failure(description: "--config is for program files; \(file) is a config") }
+                config = try TrainConfig.load(path: path)
+            }
             if let steps {
                 guard steps > 0 else { throw Failure(description: "--steps must be positive") }
                 config.recipe.steps = steps
@@ -59,9 +62,22 @@ struct Train: ParsableCommand {
     }
 }
 
-/// A program file: the text form by extension, or YAML / JSON with a `subprograms` key.
-func isProgramFile(_ path: String) -> Bool {
-    if path.hasSuffix(".program") { return true }
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
-    return text.contains("subprograms:") || text.contains("\"subprograms\"")
+/// What a file to train holds: a program (text form, or YAML / JSON with `subprograms:`)
+/// with the default recipe, or a config — whose `program:` section, if any, is the model.
+func trainable(_ path: String) throws -> (Program?, TrainConfig) {
+    let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+    if !["yaml", "yml", "json"].contains(ext) { return (try Program.load(path: path), TrainConfig()) }
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    if let root = try? Yams.load(yaml: text) as? [String: Any], root["subprograms"] != nil {
+        return (try Program.load(path: path), TrainConfig())
+    }
+    let config = try TrainConfig.load(path: path)
+    switch config.program {
+    case nil: return (nil, config)
+    case .path(let p)?: return (try Program.load(path: p), config)
+    case .yaml(let y)?:
+        let p = try Program(yaml: y, file: "\(path): program")
+        do { try p.validate() } catch { throw Failure(description: "\(path): program: \(error)") }
+        return (p, config)
+    }
 }

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Program
+import Search
+import Store
+import Training
+import Yams
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a candidate (default: the best) as a config file that `evolve train` retrains to its recorded loss.")
+
+    @Argument(help: "The candidate's ID (default: the study's best).")
+    var id: Int64?
+
+    @Option(name: .shortAndLong, help: "Where to write it (default: results/<study>-<id>.yaml).")
+    var output: String?
+
+    @OptionGroup var study: StudyOptions
+
+    func run() throws {
+        try reportingErrors {
+            let (store, s) = try study.open()
+            guard let c = try id.map({ try store.candidate($0) }) ?? store.best(study: s.id!), c.studyId == s.id else {
+                throw Failure(description: id.map { "no candidate #\($0) in study \(s.name)" } ?? "study \(s.name) has no completed candidate yet")
+            }
+            // A result taken from a twin was measured by training the twin: export what was trained.
+            guard let trained = try store.candidate(c.reusedFrom ?? c.id!), trained.completion != nil,
+                  let schedule = trained.scheduleSteps else {
+                throw Failure(description: "#\(c.id!) has no recorded training (status \(c.status.rawValue)\(c.failure.map { ", \($0)" } ?? ""))")
+            }
+            let bands = try store.evaluations(trained.id!)
+            var program = try Program(text: trained.program)
+            program.name = "\(s.name)-\(c.id!)"
+            var recipe = try SearchSpace.recipe(text: s.space)
+            recipe.seed = UInt64(trained.seed)
+            recipe.steps = schedule
+            recipe.replicas = trained.replicas
+            if let last = bands.last, last.steps < schedule { recipe.stopAfter = last.steps }
+            let path = output ?? "results/\(s.name)-\(c.id!).yaml"
+            let lineage = try store.lineage(c.id!).map { "#\($0.id!)" + ($0.mutation.map { " (\($0))" } ?? " (seed)") }
+            var header = [
+                "Candidate #\(c.id!) of study \(s.name) in \(store.path), generation \(c.generation).",
+                "Recorded val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "none") after "
+                    + "\(recipe.stopAfter ?? schedule) steps of a \(schedule)-step schedule, seed \(trained.seed), "
+                    + "\(trained.replicas ?? 1) replica(s).",
+                "Retrain: evolve train \(path) --corpus …  (the corpus the search used)",
+                "Lineage: " + lineage.joined(separator: " → "),
+            ]
+            if trained.id != c.id { header.insert("Its result was #\(trained.id!)'s (same program); this is #\(trained.id!)'s text and seed.", at: 1) }
+            let body = "program:\n" + indent(program.yaml) + "training:\n" + indent(try YAMLEncoder().encode(recipe))
+            let text = header.map { "# " + $0 }.joined(separator: "\n") + "\n" + body
+            try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                     withIntermediateDirectories: true)
+            do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                throw Failure(description: "\(path): cannot write (\(error.localizedDescription))")
+            }
+            print(keyValues(["id": "\(c.id!)", "val_loss": c.fitness.map { String(format: "%.4f", $0) } ?? "nan", "file": path]))
+        }
+    }
+}
+
+private func indent(_ yaml: String) -> String {
+    yaml.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }
+        .joined(separator: "\n")
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import Store
+import Training
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Where a study stands: counts, time spent, the best so far; the last line is key=value pairs.")
+
+    @OptionGroup var study: StudyOptions
+
+    func run() throws {
+        try reportingErrors {
+            let (store, s) = try study.open()
+            let all = try store.candidates(study: s.id!)
+            let c = try store.counts(study: s.id!)
+            let reused = all.filter { $0.reusedFrom != nil }.count
+            let train = all.compactMap(\.trainSeconds).reduce(0, +), over = all.compactMap(\.overheadSeconds).reduce(0, +)
+            print("study \(s.name) in \(store.path), seed \(s.seed), started \(s.created)")
+            print("candidates: \(c.done + c.failed) completed (\(c.failed) failed, \(reused) took a twin's result), "
+                  + "\(c.running) running, \(c.queued) queued")
+            for (kind, n) in Dictionary(grouping: all.compactMap(\.failure), by: { $0 }).mapValues(\.count).sorted(by: { $0.key < $1.key }) {
+                print("  failed (\(kind)): \(n)")
+            }
+            if train + over > 0 {
+                print(String(format: "time: %@ training and evaluating, %@ outside training (%.2f%%: mutation, compile, fingerprint, database)",
+                             formatSeconds(train), formatSeconds(over), 100 * over / (train + over)))
+            }
+            if let best = try store.best(study: s.id!) {
+                print(String(format: "best: #%lld val_loss %.4f, generation %d, %@", best.id!, best.fitness!, best.generation,
+                             best.mutation ?? "a seed"))
+            }
+            print(try statusLine(store, s))
+        }
+    }
+}
+
+/// The closing line of `search` and `status`.
+func statusLine(_ store: Store, _ study: Study) throws -> String {
+    let c = try store.counts(study: study.id!)
+    let best = try store.best(study: study.id!)
+    return keyValues([
+        "completed": "\(c.done + c.failed)", "failed": "\(c.failed)", "running": "\(c.running)",
+        "best_val_loss": best.map { String(format: "%.4f", $0.fitness!) } ?? "nan",
+        "best_id": best.map { "\($0.id!)" } ?? "none",
+    ])
+}
+
+func formatSeconds(_ s: Double) -> String {
+    s < 60 ? String(format: "%.1fs", s) : formatDuration(s)
+}

@@ -1,0 +1,41 @@
+import Foundation
+
+/// Ctrl-C (SIGINT) and SIGTERM as a request to stop cleanly: the first of each kind sets
+/// `requested`, which the search polls between steps; a second Ctrl-C quits at once.
+final class StopSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var received: [Int32: Int] = [:]
+    private var sources: [DispatchSourceSignal] = []
+    /// Runs on the first signal of any kind (a search with workers forwards it to them).
+    var onFirst: () -> Void = {
+        FileHandle.standardError.write("\nevolve: stopping; the candidate in training goes back to the queue (Ctrl-C again to quit at once)\n"
+            .data(using: .utf8)!)
+    }
+
+    var requested: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return !received.isEmpty
+    }
+
+    static func install() -> StopSignal {
+        let s = StopSignal()
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { s.receive(sig) }
+            source.resume()
+            s.sources.append(source)
+        }
+        return s
+    }
+
+    private func receive(_ sig: Int32) {
+        lock.lock()
+        let first = received.isEmpty
+        received[sig, default: 0] += 1
+        let again = received[sig]! > 1
+        lock.unlock()
+        if again && sig == SIGINT { exit(130) }
+        if first { onFirst() }
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import Store
+
+/// Which study a command reads: `--db` (default: the one database in results/) and, if the
+/// database holds several studies, `--study`.
+struct StudyOptions: ParsableArguments {
+    @Option(help: "The study database (default: the only .db file in results/).")
+    var db: String?
+
+    @Option(help: "The study's name, if the database holds several.")
+    var study: String?
+
+    func open() throws -> (Store, Study) {
+        let path = try db ?? onlyDatabase()
+        guard FileManager.default.fileExists(atPath: path) else { throw Failure(description: "\(path): no such database") }
+        let store = try Store(path: path)
+        let all = try store.studies()
+        if let study {
+            guard let s = all.first(where: { $0.name == study }) else {
+                throw Failure(description: "\(path) has no study '\(study)' (it has: \(all.map(\.name).joined(separator: ", ")))")
+            }
+            return (store, s)
+        }
+        guard let s = all.first else { throw Failure(description: "\(path) holds no study yet") }
+        guard all.count == 1 else {
+            throw Failure(description: "\(path) holds several studies (\(all.map(\.name).joined(separator: ", "))); pick one with --study")
+        }
+        return (store, s)
+    }
+
+    private func onlyDatabase() throws -> String {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: "results")) ?? []).filter { $0.hasSuffix(".db") }.sorted()
+        switch files.count {
+        case 0: throw Failure(description: "no database in results/; run a search first or pass --db PATH")
+        case 1: return "results/\(files[0])"
+        default: throw Failure(description: "several databases in results/ (\(files.joined(separator: ", "))); pick one with --db")
+        }
+    }
+}
