@@ -17,7 +17,7 @@ struct Failure: Error, CustomStringConvertible {
 
 /// Runs `body`, turning any error into one line on standard error and exit status 1.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch {
+    do { return try body() } catch let code as ExitCode { throw code } catch {
         FileHandle.standardError.write("evolve: \(error)\n".data(using: .utf8)!)
         throw ExitCode.failure
     }

@@ -5,6 +5,7 @@ import Testing
 @testable import Store
 import TestSupport
 import Training
+import Compiler
 
 func tinySpace() throws -> SearchSpace {
     try SearchSpace.load(path: packageRoot.appendingPathComponent("search-spaces/tiny.yaml").path)
@@ -61,7 +62,7 @@ struct SearchTests {
         let study = try store.study(named: space.name, space: "", seed: 0)
         // A candidate "claimed" by a process that no longer exists (pid 2^22 - 1 is above Linux's default maximum).
         let orphan = try store.addRunning(Candidate(studyId: study.id!, program: space.seeds[0].text, hash: "orphan"),
-                                          worker: "\(ProcessInfo.processInfo.hostName):4194303")
+                                          worker: "\(ProcessInfo.processInfo.hostName):4194303:1")
         try run(path, until: 5)
         let done = try store.completed(study: study.id!)
         #expect(done.count == 5)
@@ -69,6 +70,50 @@ struct SearchTests {
         #expect(done.contains { $0.id == orphan.id })
         #expect(try store.counts(study: study.id!).running == 0)
         #expect(try store.counts(study: study.id!).queued == 0)
+    }
+
+    /// The probe tells a causal program from one that sees later tokens, and gives programs
+    /// that compute the same function the same fingerprint.
+    @Test func probeFingerprintsAndChecksCausality() throws {
+        let e = try Evolution(space: try tinySpace(), store: try Store(path: temporaryDatabase()), data: data, threads: 1)
+        let seed = try tinySpace().seeds[0]
+        func probe(_ edit: (inout [String]) -> Void) throws -> (fingerprint: String, causal: Bool, hash: String) {
+            var lines = seed.text.split(separator: "\n").map(String.init)
+            edit(&lines)
+            let p = try Program(text: lines.joined(separator: "\n"))
+            let r = e.probe(try Compiler(p, vocabulary: data.tokenizer.vocabularySize))
+            return (r.fingerprint, r.causal, p.hash)
+        }
+        let base = try probe { _ in }
+        #expect(base.causal)
+        // Without MASK every position attends to the whole window.
+        let unmasked = try probe { lines in
+            let i = lines.firstIndex { $0.contains("= MASK") }!
+            lines[i] = lines[i].replacingOccurrences(of: "MASK", with: "ABS")
+        }
+        #expect(!unmasked.causal)
+        // The norm's x · (1/σ) written as x / σ: another text, the same function.
+        let divided = try probe { lines in
+            let i = lines.lastIndex { $0.contains("= MULTIPLY s2 s7") }!
+            lines[i] = lines[i].replacingOccurrences(of: "MULTIPLY s2 s7", with: "DIVIDE s2 s6")
+        }
+        #expect(divided.hash != base.hash)
+        #expect(divided.fingerprint == base.fingerprint)
+        let relu = try probe { lines in
+            let i = lines.firstIndex { $0.contains("= GELU") }!
+            lines[i] = lines[i].replacingOccurrences(of: "GELU", with: "RELU")
+        }
+        #expect(relu.causal)
+        #expect(relu.fingerprint != base.fingerprint)
+    }
+
+    @Test func budgetsResolveToSteps() {
+        let timed = { 0.01 }
+        #expect(Budget.steps(300).steps(tokensPerStep: 768, flopsPerToken: 1000, secondsPerStep: timed) == 300)
+        #expect(Budget.tokens(768_000).steps(tokensPerStep: 768, flopsPerToken: 1000, secondsPerStep: timed) == 1000)
+        #expect(Budget.flops(3 * 1000 * 768 * 50).steps(tokensPerStep: 768, flopsPerToken: 1000, secondsPerStep: timed) == 50)
+        #expect(Budget.seconds(2).steps(tokensPerStep: 768, flopsPerToken: 1000, secondsPerStep: timed) == 200)
+        #expect(Budget.flops(1).steps(tokensPerStep: 768, flopsPerToken: 1000, secondsPerStep: timed) == 1)
     }
 
     @Test(arguments: [
@@ -79,6 +124,9 @@ struct SearchTests {
         ("seeds: [seeds/vanilla.program]\npopulaton: 4\n", "unknown key 'populaton'"),
         ("seeds: [seeds/vanilla.program]\ntraining: {stepz: 3}\n", "unknown key 'stepz'"),
         ("seeds: [1, 2\n", "not valid YAML"),
+        ("seeds: [seeds/vanilla.program]\nbudget: {hours: 2}\n", "budget: unknown kind 'hours'"),
+        ("seeds: [seeds/vanilla.program]\nbudget: {steps: 0}\n", "budget: one of"),
+        ("seeds: [seeds/vanilla.program]\nchoices: {dims: [3]}\n", "choices: dim 3 is not one of"),
     ])
     func badSpaceFiles(_ text: String, _ message: String) throws {
         let path = packageRoot.appendingPathComponent("search-spaces/.test-\(UUID()).yaml").path

@@ -26,3 +26,50 @@ public func syntheticText(_ n: Int = 20_000) -> String {
     while s.count < n { s += words[rng.below(words.count)] }
     return s
 }
+
+/// The `evolve` executable the tests were built with (it sits beside the test bundle).
+public func evolveExecutable() throws -> URL {
+    let bundle = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    for dir in [bundle, bundle.deletingLastPathComponent(), packageRoot.appendingPathComponent(".build/release")] {
+        let exe = dir.appendingPathComponent("evolve")
+        if FileManager.default.isExecutableFile(atPath: exe.path) { return exe }
+    }
+    throw CorpusError(description: "no evolve executable beside \(bundle.path); build it with `swift build -c release`")
+}
+
+/// What a run of `evolve` did.
+public struct EvolveRun: Sendable {
+    public let status: Int32
+    public let output: String       // standard output and standard error together
+    public let killed: Bool         // ended by the signal the caller sent
+    public var lastLine: String { output.split(separator: "\n").last.map(String.init) ?? "" }
+}
+
+/// Runs `evolve` with `arguments` from the package root; with `signal`, sends it that signal
+/// after `after` seconds (if it is still running).
+public func runEvolve(_ arguments: [String], signal: Int32? = nil, after: Double = 0) throws -> EvolveRun {
+    let p = Process()
+    p.executableURL = try evolveExecutable()
+    p.arguments = arguments
+    p.currentDirectoryURL = packageRoot
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    try p.run()
+    var sent = false
+    if let signal {
+        let deadline = Date().addingTimeInterval(after)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        if p.isRunning { kill(p.processIdentifier, signal); sent = true }
+    }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return EvolveRun(status: p.terminationStatus, output: String(decoding: data, as: UTF8.self), killed: sent)
+}
+
+/// The synthetic corpus as a file, for commands that read one.
+public func syntheticCorpusFile() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-synthetic-\(UUID()).txt").path
+    try syntheticText().write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}

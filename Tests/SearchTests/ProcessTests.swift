@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+@testable import Search
+@testable import Store
+import TestSupport
+import Training
+
+/// The search as its users run it: the `evolve` executable, killed, interrupted, run as
+/// several processes on one database, its best program exported and retrained.
+@Suite("search processes", .serialized)
+struct ProcessTests {
+    let space = packageRoot.appendingPathComponent("search-spaces/tiny.yaml").path
+
+    func search(_ db: String, _ corpus: String, candidates: Int, _ extra: [String] = [],
+                signal: Int32? = nil, after: Double = 0) throws -> EvolveRun {
+        try runEvolve(["search", space, "--db", db, "--candidates", "\(candidates)", "--corpus", corpus, "--threads", "2"] + extra,
+                      signal: signal, after: after)
+    }
+
+    /// Killed with SIGKILL at random moments (and once with Ctrl-C's SIGINT), resumed each
+    /// time, a study ends as an uninterrupted one does: the same candidates in the same
+    /// order with the same results, exactly N of them, each completed once.
+    @Test func killedAtRandomMomentsEndsAsIfNeverKilled() throws {
+        let corpus = try realCorpus()
+        let n = 12
+        let straight = temporaryDatabase(), killed = temporaryDatabase()
+        let clean = try search(straight, corpus, candidates: n)
+        #expect(clean.status == 0, "\(clean.output)")
+
+        var rng = SystemRandomNumberGenerator()
+        var kills = 0, interrupts = 0
+        for round in 0..<6 {
+            let interrupt = round == 2
+            let delay = Double.random(in: 0.2...2.5, using: &rng)
+            let r = try search(killed, corpus, candidates: n, signal: interrupt ? SIGINT : SIGKILL, after: delay)
+            guard r.killed else { break }   // it finished before the signal
+            if interrupt {
+                #expect(r.status == 130, "after Ctrl-C: \(r.output)")
+                #expect(r.output.contains("stopped; run the same command to resume"))
+                interrupts += 1
+            } else {
+                kills += 1
+            }
+        }
+        let last = try search(killed, corpus, candidates: n)
+        #expect(last.status == 0, "\(last.output)")
+        #expect(kills >= 3, "the runs ended before most signals; the test did not test much")
+
+        let tiny = try tinySpace()
+        #expect(try history(killed, tiny) == history(straight, tiny))
+        let store = try Store(path: killed)
+        let study = try store.study(named: tiny.name, space: "", seed: 0)
+        let all = try store.candidates(study: study.id!)
+        #expect(all.count == n)
+        #expect(all.allSatisfy { $0.status == .done || $0.status == .failed })
+        #expect(Set(all.compactMap(\.completion)).count == n)
+        for c in all where c.reusedFrom == nil && c.failure != "leaks_future" && c.failure != "compile" {
+            // Bands 0, 1, … each recorded once (a diverged step before band 0 records none).
+            let bands = try store.evaluations(c.id!).map(\.band)
+            #expect(bands == Array(0..<bands.count) && (!bands.isEmpty || c.failure == "diverged"), "#\(c.id!) bands \(bands)")
+        }
+        #expect(last.lastLine.hasPrefix("completed=\(n) "), "\(last.lastLine)")
+    }
+
+    /// Eight processes on one database: each candidate made once and completed once, and
+    /// none fails on a locked database.
+    @Test func eightWorkersShareADatabase() throws {
+        let corpus = try realCorpus()
+        let db = temporaryDatabase()
+        let n = 20
+        let r = try search(db, corpus, candidates: n, ["--workers", "8", "--threads", "8"])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(!r.output.lowercased().contains("locked"), "\(r.output)")
+        #expect(Set(r.output.split(separator: "\n").compactMap { $0.split(separator: " ").first }
+            .filter { $0.hasPrefix("w") }).count == 8, "every worker reported")
+        let store = try Store(path: db)
+        let study = try store.study(named: "tiny", space: "", seed: 0)
+        let all = try store.candidates(study: study.id!)
+        #expect(all.count == n)
+        #expect(all.allSatisfy { $0.completion != nil })
+        #expect(r.lastLine.hasPrefix("completed=\(n) failed="), "\(r.lastLine)")
+    }
+
+    /// `evolve export` writes the best candidate (and any other) as a config that
+    /// `evolve train` retrains to the recorded validation loss.
+    @Test func exportedProgramsRetrainToTheirRecordedLoss() throws {
+        let corpus = try syntheticCorpusFile()
+        let db = temporaryDatabase()
+        #expect(try search(db, corpus, candidates: 8).status == 0)
+        let store = try Store(path: db)
+        let study = try store.study(named: "tiny", space: "", seed: 0)
+        let best = try #require(try store.best(study: study.id!))
+        // The best, and a candidate stopped at its hurdle (measured part-way through its schedule).
+        let stopped = try store.candidates(study: study.id!).first {
+            $0.status == .done && $0.reusedFrom == nil && (try? store.evaluations($0.id!).count) == 1
+        }
+        for c in [best] + (stopped.map { [$0] } ?? []) {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-export-\(UUID()).yaml").path
+            let export = try runEvolve(["export", "\(c.id!)", "--db", db, "--output", file])
+            #expect(export.status == 0, "\(export.output)")
+            let train = try runEvolve(["train", file, "--corpus", corpus])
+            #expect(train.status == 0, "\(train.output)")
+            let loss = try #require(Double(value("val_loss", in: train.lastLine)), "\(train.output)")
+            #expect(abs(loss - c.fitness!) < 1e-4, "#\(c.id!): recorded \(c.fitness!), retrained \(loss)")
+        }
+    }
+
+    /// Bad input: one line naming the cause, exit status 1, and the study left as it was.
+    @Test func badInputIsOneLineAndLosesNothing() throws {
+        let corpus = try syntheticCorpusFile()
+        let db = temporaryDatabase()
+        #expect(try search(db, corpus, candidates: 3).status == 0)
+        let before = try history(db, try tinySpace())
+        let notADatabase = try syntheticCorpusFile()
+        let cases: [([String], String)] = [
+            (["search", space, "--db", db, "--corpus", "/nonexistent/corpus.txt"], "/nonexistent/corpus.txt"),
+            (["search", "search-spaces/nothere.yaml", "--db", db, "--corpus", corpus], "cannot read the file"),
+            (["search", space, "--db", notADatabase, "--corpus", corpus], "not an evolve database"),
+            (["show", "999", "--db", db], "no candidate #999"),
+            (["export", "999", "--db", db], "no candidate #999"),
+        ]
+        for (args, message) in cases {
+            let r = try runEvolve(args)
+            #expect(r.status == 1, "\(args): \(r.output)")
+            let lines = r.output.split(separator: "\n").filter { !$0.contains("debug build") }
+            #expect(lines.count == 1 && lines[0].contains(message), "\(args): \(r.output)")
+        }
+        #expect(try history(db, try tinySpace()) == before)
+    }
+}
+
+/// The value of `key` in a line of key=value pairs.
+func value(_ key: String, in line: String) -> String {
+    line.split(separator: " ").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) } ?? ""
+}
