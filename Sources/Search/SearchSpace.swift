@@ -44,6 +44,8 @@ public struct SearchSpace: Sendable {
     public var budget: Budget
     public var recipe: Recipe
     public var seed: UInt64
+    /// The corpus the file names (relative paths from the file's folder); nil: the default.
+    public var corpus: String?
     /// The file's text, stored with the study.
     public var text: String
 
@@ -60,7 +62,7 @@ public struct SearchSpace: Sendable {
             throw fail("not valid YAML: \("\(error)".split(separator: "\n").first ?? "")")
         }
         let known = ["name", "seeds", "genes", "ops", "mutations", "choices", "population", "tournament", "hurdles",
-                     "budget", "training", "seed"]
+                     "budget", "training", "seed", "corpus"]
         for key in root.keys.sorted() where !known.contains(key) {
             throw fail("unknown key '\(key)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -149,7 +151,12 @@ public struct SearchSpace: Sendable {
             name: (root["name"] as? String) ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
             seeds: seeds, mutator: mutator, population: population, tournament: tournament,
             hurdles: try int("hurdles", 0, min: 0), budget: budget, recipe: recipe,
-            seed: UInt64(try int("seed", 1, min: 0)), text: text)
+            seed: UInt64(try int("seed", 1, min: 0)),
+            corpus: try (root["corpus"]).map { c in
+                guard let p = c as? String else { throw fail("corpus: a path to a text file") }
+                return p.hasPrefix("/") ? p : dir.appendingPathComponent(p).path
+            },
+            text: text)
     }
 
     /// The training recipe of a space file's text (as a study stores it).

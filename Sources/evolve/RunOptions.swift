@@ -3,7 +3,7 @@ import Foundation
 
 /// Options of every command that trains: where the text is and how many threads to use.
 struct RunOptions: ParsableArguments {
-    @Option(help: "The corpus text file (default: $EVOLVE_CORPUS, else tinyshakespeare, downloaded once).")
+    @Option(help: "The corpus text file (default: a search space's corpus:, else $EVOLVE_CORPUS, else tinyshakespeare, downloaded once).")
     var corpus: String?
 
     @Option(help: "Threads for BLAS and the engine.")

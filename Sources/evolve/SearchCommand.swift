@@ -36,7 +36,7 @@ struct SearchCommand: ParsableCommand {
             if workers > 1 {
                 finished = try runWorkers(database: path, stop: stop)
             } else {
-                let data = try Dataset(path: try Corpus.locate(options.corpus), tokenizer: s.recipe.tokenizer,
+                let data = try Dataset(path: try Corpus.locate(options.corpus ?? s.corpus), tokenizer: s.recipe.tokenizer,
                                        trainFraction: s.recipe.trainFraction)
                 let evolution = try Evolution(space: s, store: store, data: data, threads: options.threads)
                 let display = SearchDisplay()
