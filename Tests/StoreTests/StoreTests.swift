@@ -44,6 +44,45 @@ struct StoreTests {
         #expect(try store.counts(study: s.id!) == Store.Counts(queued: 0, running: 0, done: 1, failed: 2))
     }
 
+    /// Candidates made from several connections at once get distinct numbers, and no more
+    /// are made than the limit.
+    @Test func candidatesAreNumberedOnceUnderALimit() throws {
+        let path = temporaryDatabase()
+        let stores = try (0..<4).map { _ in try Store(path: path) }
+        let s = try stores[0].study(named: "t", space: "", seed: 0)
+        let numbers = LockedIDs()
+        DispatchQueue.concurrentPerform(iterations: 4) { w in
+            while let c = try! stores[w].makeCandidate(study: s.id!, limit: 30, worker: "w\(w)", { n, _ in
+                numbers.append(Int64(n))
+                return Candidate(studyId: s.id!, program: "p", hash: "h\(n)")
+            }) {
+                #expect(c.status == .running && c.worker == "w\(w)")
+            }
+        }
+        #expect(numbers.ids.sorted() == (0..<30).map(Int64.init))
+        #expect(try stores[0].candidates(study: s.id!).map(\.hash) == (0..<30).map { "h\($0)" })
+    }
+
+    /// Only the worker holding a candidate completes it; a re-queued one's late result is dropped.
+    @Test func completionNeedsTheLease() throws {
+        let store = try Store(path: temporaryDatabase())
+        let s = try store.study(named: "t", space: "", seed: 0)
+        let c = try #require(try store.makeCandidate(study: s.id!, limit: 1, worker: "a") { _, _ in
+            Candidate(studyId: s.id!, program: "p", hash: "h")
+        })
+        #expect(try store.heartbeat(c.id!, worker: "a"))
+        #expect(try !store.heartbeat(c.id!, worker: "b"))
+        try store.requeueStale(study: s.id!, olderThan: -1)       // "a" fell silent
+        let again = try #require(try store.claim(study: s.id!, worker: "b"))
+        #expect(try !store.complete(again.id!, worker: "a", Store.Outcome(fitness: 1)))
+        #expect(try store.complete(again.id!, worker: "b", Store.Outcome(fitness: 2, fingerprint: "f")))
+        #expect(try !store.complete(again.id!, worker: "b", Store.Outcome(fitness: 3)))
+        #expect(try store.completed(study: s.id!).map(\.fitness) == [2])
+        #expect(try store.completed(fingerprint: "f", study: s.id!)?.id == c.id)
+        #expect(try store.best(study: s.id!)?.id == c.id)
+        #expect(try store.lineage(c.id!).map(\.id) == [c.id])
+    }
+
     /// Two connections (as two processes would have) claim from one queue: every candidate
     /// goes to exactly one of them.
     @Test func claimsAreExclusive() throws {

@@ -124,7 +124,7 @@ struct TrainingTests {
         #expect(throws: ConfigError.self) { try TrainConfig.parse("model:\n  d_model: 10\n  heads: 3\n") }
         #expect(throws: ConfigError.self) { try TrainConfig.parse("- a list\n") }
         do { _ = try TrainConfig.parse("training:\n  stepz: 5\n", file: "x.yaml") } catch {
-            #expect("\(error)" == "x.yaml: training: unknown key 'stepz' (known: batch_size, beta1, beta2, grad_clip, init_std, learning_rate, min_learning_rate, seed, steps, tokenizer, train_fraction, warmup_steps, weight_decay)")
+            #expect("\(error)" == "x.yaml: training: unknown key 'stepz' (known: batch_size, beta1, beta2, grad_clip, init_std, learning_rate, min_learning_rate, replicas, seed, steps, stop_after, tokenizer, train_fraction, warmup_steps, weight_decay)")
         }
     }
 
