@@ -35,10 +35,11 @@ let package = Package(
         .target(name: "Compiler", dependencies: ["Program", "Tensor", "Training"], swiftSettings: optimised),
         .target(name: "Search", dependencies: ["Program", "Compiler", "Training", "Store", "Tensor",
                                                .product(name: "Yams", package: "Yams")]),
+        .target(name: "Report", dependencies: ["Store"]),
         .executableTarget(
             name: "evolve",
             dependencies: [
-                "Tensor", "Training", "Program", "Compiler", "Search", "Store",
+                "Tensor", "Training", "Program", "Compiler", "Search", "Store", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor", "TestSupport"]),
         .testTarget(name: "ProgramTests", dependencies: ["Program", "Tensor", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Store"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Store", "Program", "Training", "TestSupport"]),
         .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Program", "Training", "Tensor", "TestSupport"]),
     ],

@@ -43,7 +43,8 @@ struct Show: ParsableCommand {
         print("lineage (seed first):")
         var previous: Double?
         for a in try store.lineage(c.id!) {
-            let gain = zip(previous.map { [$0] } ?? [], a.fitness.map { [$0] } ?? []).map { String(format: " (%+.4f)", $1 - $0) }.first ?? ""
+            var gain = ""
+            if let p = previous, let f = a.fitness { gain = String(format: " (%+.4f)", f - p) }
             print(String(format: "  #%lld gen %d  %@  %@%@", a.id!, a.generation,
                          a.fitness.map { String(format: "%.4f", $0) } ?? (a.failure ?? a.status.rawValue), a.mutation ?? "seed", gain))
             previous = a.fitness

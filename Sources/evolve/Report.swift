@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import Report
+import Yams
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write an HTML page about a study: fitness over time, best so far, population, hurdle bands, the best program's listing and lineage.")
+
+    @Option(name: .shortAndLong, help: "Where to write it (default: results/<study>.html).")
+    var output: String?
+
+    @OptionGroup var study: StudyOptions
+
+    func run() throws {
+        try reportingErrors {
+            let (store, s) = try study.open()
+            let space = (try? Yams.load(yaml: s.space)) as? [String: Any]
+            let page = try StudyReport(store: store, study: s, population: space?["population"] as? Int ?? 100).html()
+            let path = output ?? "results/\(s.name).html"
+            try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                     withIntermediateDirectories: true)
+            do { try page.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                throw Failure(description: "\(path): cannot write (\(error.localizedDescription))")
+            }
+            print(keyValues(["study": s.name, "file": path]))
+        }
+    }
+}

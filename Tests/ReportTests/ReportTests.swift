@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+@testable import Report
+@testable import Store
+
+/// A study with `n` completed candidates in a line of descent, two bands each (some stopped
+/// at the hurdle), and one failure — made directly in the store, no training needed.
+func syntheticStudy(_ n: Int) throws -> (Store, Study) {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-report-\(UUID()).db").path
+    let store = try Store(path: path)
+    let study = try store.study(named: "demo <&>", space: "name: demo\npopulation: 10\n", seed: 1)
+    var parent: Int64?
+    for i in 0..<n {
+        let c = try store.makeCandidate(study: study.id!, limit: n, worker: "w") { number, _ in
+            Candidate(studyId: study.id!, program: "program p\(number)\nsubprogram 0\n  s1 = ADD s0 s0",
+                      hash: "h\(number)", parentId: parent, mutation: number == 0 ? nil : "insert <\(number)>",
+                      generation: number, seed: Int64(number))
+        }!
+        if i == 3 {
+            try store.complete(c.id!, fitness: .nan, failure: "diverged")
+            continue
+        }
+        let loss = 3.0 - 0.05 * Double(i) + (i % 2 == 0 ? 0 : 0.2)
+        for band in 0..<(i % 2 == 0 ? 2 : 1) {
+            try store.record(Evaluation(candidateId: c.id!, band: band, loss: loss + 0.1 * Double(1 - band), steps: 100 * (band + 1),
+                                        tokens: 1000, seconds: 1, parameters: 100, flopsPerToken: 1000 + 10 * i))
+        }
+        try store.complete(c.id!, fitness: loss)
+        if i % 2 == 0 { parent = c.id }
+    }
+    return (store, study)
+}
+
+@Suite("report")
+struct ReportTests {
+    @Test func pageHoldsThePlotsTheBestAndItsLineage() throws {
+        let (store, study) = try syntheticStudy(12)
+        let html = try StudyReport(store: store, study: study, population: 10).html()
+        #expect(html.components(separatedBy: "<svg").count - 1 == 3)
+        // 11 finite candidates in "fitness over time"; the last 10 completed, less the failed one, in the population.
+        #expect(html.components(separatedBy: "class=\"point\"").count - 1 == 11 + 9 + 17)
+        #expect(html.contains("Best: #11, validation loss 2.5000"))
+        #expect(html.contains("insert &lt;10&gt;"))           // escaped, in the lineage
+        #expect(html.contains("<td>diverged</td><td>1</td>"))
+        #expect(!html.contains("demo <&>"))
+    }
+
+    @Test func ticksAreRoundAndInside() {
+        let t = Plot.ticks(0.93...4.17)
+        #expect(t.allSatisfy { (0.93...4.17).contains($0) })
+        #expect(t == [1, 2, 3, 4])
+    }
+
+    /// Opened in headless Chromium: every plot is laid out at its size and every point drawn.
+    @Test func rendersInAHeadlessBrowser() throws {
+        let (store, study) = try syntheticStudy(12)
+        let html = try StudyReport(store: store, study: study, population: 10).html()
+        // The page as written, plus a script (for the test only) that reports what the engine laid out.
+        let probe = """
+            <script>
+            const plots = [...document.querySelectorAll('svg.plot')].map(s => s.getBoundingClientRect());
+            const points = [...document.querySelectorAll('circle.point')].filter(c => c.getBBox().width > 0);
+            document.body.setAttribute('data-rendered', plots.map(r => Math.round(r.width) + 'x' + Math.round(r.height)).join(',') + ';' + points.length);
+            </script></body>
+            """
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-report-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let page = dir.appendingPathComponent("report.html")
+        try html.replacingOccurrences(of: "</body>", with: probe).write(to: page, atomically: true, encoding: .utf8)
+        let dom = try chromium(["--dump-dom", page.absoluteString])
+        #expect(dom.contains("data-rendered=\"720x300,720x300,720x300;37\""), "\(dom.prefix(400))")
+        // And a screenshot of the page as shipped: a real image, much larger than a blank page's.
+        try html.write(to: page, atomically: true, encoding: .utf8)
+        let blank = dir.appendingPathComponent("blank.html")
+        try "<!DOCTYPE html><html><body></body></html>".write(to: blank, atomically: true, encoding: .utf8)
+        var sizes = [Int]()
+        for (name, url) in [("report.png", page), ("blank.png", blank)] {
+            let png = dir.appendingPathComponent(name).path
+            _ = try chromium(["--screenshot=\(png)", "--window-size=800,1400", url.absoluteString])
+            sizes.append((try FileManager.default.attributesOfItem(atPath: png)[.size] as? Int) ?? 0)
+        }
+        #expect(sizes[0] > 5 * sizes[1], "screenshots: report \(sizes[0]) bytes, blank \(sizes[1]) bytes")
+    }
+}
+
+/// Runs headless Chromium (installed by the README's install line) and returns its output.
+func chromium(_ arguments: [String]) throws -> String {
+    let candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+    guard let exe = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        Issue.record("no headless browser: install chromium (apt-get install -y chromium), as the README says")
+        return ""
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"] + arguments
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
