@@ -36,10 +36,11 @@ let package = Package(
         .target(name: "Search", dependencies: ["Program", "Compiler", "Training", "Store", "Tensor",
                                                .product(name: "Yams", package: "Yams")]),
         .target(name: "Report", dependencies: ["Store"]),
+        .target(name: "Experiments", dependencies: ["Compiler", "Program", "Tensor", "Training"]),
         .executableTarget(
             name: "evolve",
             dependencies: [
-                "Tensor", "Training", "Program", "Compiler", "Search", "Store", "Report",
+                "Tensor", "Training", "Program", "Compiler", "Search", "Store", "Report", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
@@ -49,6 +50,7 @@ let package = Package(
         .testTarget(name: "ProgramTests", dependencies: ["Program", "Tensor", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Store", "Program", "Training", "TestSupport"]),
         .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Program", "Training", "Tensor", "TestSupport"]),
     ],

@@ -1,0 +1,138 @@
+import Compiler
+import Foundation
+import Program
+import Tensor
+import Training
+
+/// A matched comparison from one of the seed papers: programs trained with one recipe over
+/// several seeds — for a given seed every variant sees the same batches (the batch stream is
+/// seeded by the recipe's seed alone) — first at equal steps, then at equal wall-clock (each
+/// variant gets the steps it can run in the first variant's mean time).
+public struct Reproduction {
+    public struct Variant {
+        public var label: String
+        public var program: Program
+    }
+
+    public let name: String
+    public let claim: String
+    public let variants: [Variant]
+
+    public static let names = ["primer", "sffn", "mpoe", "altup"]
+
+    /// The comparison called `name`, with seed programs read from `seeds` (a folder).
+    public static func named(_ name: String, seeds: String) throws -> Reproduction {
+        func load(_ file: String) throws -> Program { try Program.load(path: "\(seeds)/\(file).program") }
+        func variant(_ label: String, _ file: String) throws -> Variant { Variant(label: label, program: try load(file)) }
+        switch name {
+        case "primer":
+            return Reproduction(name: name, claim: "Primer: squared ReLU beats ReLU and GELU; MDHA helps; Primer-EZ (both) helps most",
+                                variants: [try variant("vanilla (GELU)", "vanilla"), try variant("ReLU", "relu"),
+                                           try variant("squared ReLU", "squared-relu"), try variant("MDHA", "mdha"),
+                                           try variant("Primer-EZ", "primer-ez")])
+        case "sffn":
+            // Equal active cells b·g = 4·d_model (the dense MLP's width) and 4x that in memory:
+            // from b = 1 block of g = 512 to b = 16 of g = 32 (dims are eighths of d_model).
+            var sweep = [Variant]()
+            for (b, dim) in [(1, 32), (2, 16), (4, 8), (8, 4), (16, 2)] {
+                var p = try load("avgk-sffn")
+                p.genes.topk = b
+                p.genes.experts = 4 * b
+                p.subprograms = p.subprograms.map { sub in
+                    var s = sub
+                    for i in s.instructions.indices where s.instructions[i].op == .sparseFFN { s.instructions[i].dim = dim }
+                    return s
+                }
+                try p.validate()
+                sweep.append(Variant(label: "Avg-K g=\(dim * p.genes.dModel / 8) b=\(b)", program: p))
+            }
+            return Reproduction(name: name, claim: "Sparse FFN (Liu et al.): at equal active FLOPs, Avg-K with small blocks beats Switch and Hash routing; smaller memory blocks help",
+                                variants: [try variant("dense", "vanilla"), try variant("Switch", "switch-moe"),
+                                           try variant("Hash", "hash-ffn")] + sweep)
+        case "mpoe":
+            return Reproduction(name: name, claim: "MPOE (Gao et al.): experts sharing an MPO central tensor match Switch MoE with far fewer parameters",
+                                variants: [try variant("dense", "vanilla"), try variant("Switch MoE", "switch-moe"),
+                                           try variant("MPO MoE", "mpo-moe")])
+        case "altup":
+            var same = try load("altup-recycled-k2")
+            same.genes.altupMode = .same
+            return Reproduction(name: name, claim: "AltUp (Baykal et al.): a K=2 wider residual stream improves quality at almost no extra compute",
+                                variants: [try variant("baseline", "vanilla"), try variant("Recycled-AltUp K=2 alternating", "altup-recycled-k2"),
+                                           Variant(label: "Recycled-AltUp K=2 same", program: same)])
+        default:
+            throw ProgramError("unknown reproduction '\(name)' (known: \(names.joined(separator: ", ")))")
+        }
+    }
+
+    /// One training run's measurements.
+    public struct Run {
+        public var variant: Int, seed: UInt64, steps: Int
+        public var valLoss: Double, seconds: Double, tokensPerSecond: Double
+        public var parameters: Int, flopsPerToken: Int
+        /// Per routing layer, tokens of the validation split each expert was chosen by.
+        public var routing: [(name: String, chosen: [Int], dropped: Int)] = []
+    }
+
+    /// Trains every variant for every seed at `recipe.steps`, then at equal wall-clock;
+    /// `progress` hears each run as it finishes.
+    public func run(recipe: Recipe, seeds: [UInt64], data: Dataset, threads: Int,
+                    progress: (String) -> Void = { _ in }) throws -> (equalSteps: [Run], equalTime: [Run]) {
+        var equalSteps = [Run]()
+        for seed in seeds {
+            for v in variants.indices {
+                let r = try train(v, seed: seed, steps: recipe.steps, recipe: recipe, data: data, threads: threads)
+                progress(Reproduction.describe(r, variants[v].label, "equal steps"))
+                equalSteps.append(r)
+            }
+        }
+        // Equal wall-clock: the time the first variant took on average.
+        let reference = Reproduction.mean(equalSteps.filter { $0.variant == 0 }.map(\.seconds))
+        var equalTime = [Run]()
+        for v in variants.indices {
+            let own = Reproduction.mean(equalSteps.filter { $0.variant == v }.map(\.seconds))
+            let steps = max(1, Int((Double(recipe.steps) * reference / own).rounded()))
+            for seed in seeds {
+                let r = v == 0 ? equalSteps.first { $0.variant == 0 && $0.seed == seed }!
+                    : try train(v, seed: seed, steps: steps, recipe: recipe, data: data, threads: threads)
+                if v != 0 { progress(Reproduction.describe(r, variants[v].label, "equal time")) }
+                equalTime.append(r)
+            }
+        }
+        return (equalSteps, equalTime)
+    }
+
+    func train(_ v: Int, seed: UInt64, steps: Int, recipe: Recipe, data: Dataset, threads: Int) throws -> Run {
+        var r = recipe
+        r.seed = seed
+        r.steps = steps
+        let program = variants[v].program
+        let model = try Compiler(program, vocabulary: data.tokenizer.vocabularySize).replicated(recipe: r, threads: threads)
+        let result = Trainer(model: model, recipe: r).train(data)
+        // The routing histogram of the trained model over the validation split.
+        for m in model.replicas { for (_, s) in m.routing { s.reset() } }
+        _ = evaluate(model, on: data.validation)
+        var routing = [(name: String, chosen: [Int], dropped: Int)]()
+        for (i, layer) in model.primary.routing.enumerated() {
+            let all = model.replicas.map { $0.routing[i].stats }
+            routing.append((layer.name, all.dropFirst().reduce(all[0].chosen) { zip($0, $1.chosen).map(+) },
+                            all.map(\.dropped).reduce(0, +)))
+        }
+        let cost = try program.cost(vocabulary: data.tokenizer.vocabularySize)
+        return Run(variant: v, seed: seed, steps: steps, valLoss: result.valLoss, seconds: result.seconds,
+                   tokensPerSecond: result.tokensPerSecond, parameters: model.parameterCount,
+                   flopsPerToken: cost.flopsPerToken, routing: routing)
+    }
+
+    static func describe(_ r: Run, _ label: String, _ kind: String) -> String {
+        String(format: "%@ · seed %llu · %@: %d steps, val_loss %.4f, %.1fs, %.0f tok/s", label, r.seed, kind, r.steps,
+               r.valLoss, r.seconds, r.tokensPerSecond)
+    }
+
+    static func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(max(x.count, 1)) }
+
+    static func std(_ x: [Double]) -> Double {
+        guard x.count > 1 else { return 0 }
+        let m = mean(x)
+        return (x.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(x.count - 1)).squareRoot()
+    }
+}

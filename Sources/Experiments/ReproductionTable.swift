@@ -1,0 +1,87 @@
+import Foundation
+
+/// A reproduction's results as Markdown (tables, with the command, commit and machine
+/// beside them, and whether each difference exceeds the seed-to-seed spread) and as CSV
+/// (one row per run).
+public struct ReproductionTable {
+    public let reproduction: Reproduction
+    public let equalSteps: [Reproduction.Run]
+    public let equalTime: [Reproduction.Run]
+    public let command: String
+    public let commit: String
+    public let machine: String
+
+    public init(_ reproduction: Reproduction, equalSteps: [Reproduction.Run], equalTime: [Reproduction.Run],
+                command: String, commit: String, machine: String) {
+        self.reproduction = reproduction; self.equalSteps = equalSteps; self.equalTime = equalTime
+        self.command = command; self.commit = commit; self.machine = machine
+    }
+
+    private typealias R = Reproduction
+
+    public var markdown: String {
+        let labels = reproduction.variants.map(\.label)
+        let seeds = Set(equalSteps.map(\.seed)).count
+        var md = "# Reproduction: \(reproduction.name)\n\n"
+        md += "The paper's claim: \(reproduction.claim).\n\n"
+        md += "- command: `\(command)`\n- commit: `\(commit)`\n- machine: \(machine)\n"
+        md += "- \(seeds) seeds; for a given seed every variant trains on the same batches.\n\n"
+        let steps = equalSteps.first?.steps ?? 0
+        md += "## Equal steps (\(steps))\n\n"
+        md += "| variant | val_loss (mean ± std) | vs \(labels[0]) | params | FLOPs/token | seconds | tokens/s |\n|---|---|---|---|---|---|---|\n"
+        for (v, label) in labels.enumerated() {
+            let runs = equalSteps.filter { $0.variant == v }
+            md += "| \(label) | \(meanStd(runs)) | \(versus(v, equalSteps)) | \(runs[0].parameters) | \(runs[0].flopsPerToken) | "
+                + String(format: "%.1f | %.0f |\n", R.mean(runs.map(\.seconds)), R.mean(runs.map(\.tokensPerSecond)))
+        }
+        let budget = R.mean(equalTime.filter { $0.variant == 0 }.map(\.seconds))
+        md += String(format: "\n## Equal wall-clock (%.1f s, %@'s mean time)\n\n", budget, labels[0])
+        md += "| variant | steps | val_loss (mean ± std) | vs \(labels[0]) | seconds |\n|---|---|---|---|---|\n"
+        for (v, label) in labels.enumerated() {
+            let runs = equalTime.filter { $0.variant == v }
+            md += "| \(label) | \(runs[0].steps) | \(meanStd(runs)) | \(versus(v, equalTime)) | "
+                + String(format: "%.1f |\n", R.mean(runs.map(\.seconds)))
+        }
+        md += "\n\"vs\" is the mean difference in val_loss over the same seeds (negative: better), marked "
+            + "**beyond spread** when larger than the larger of the two variants' seed-to-seed standard deviations.\n"
+        let routed = equalSteps.filter { !$0.routing.isEmpty && $0.seed == equalSteps[0].seed }
+        if !routed.isEmpty {
+            md += "\n## Routing: tokens of the validation split per expert (seed \(equalSteps[0].seed), equal steps)\n\n"
+            for r in routed {
+                md += "**\(labels[r.variant])**\n\n"
+                for layer in r.routing {
+                    let total = max(layer.chosen.reduce(0, +), 1)
+                    let shares = layer.chosen.map { String(format: "%.0f", 100 * Double($0) / Double(total)) }
+                    md += "- \(layer.name): % per expert [\(shares.joined(separator: " "))], dropped \(layer.dropped)\n"
+                }
+                md += "\n"
+            }
+        }
+        return md
+    }
+
+    public var csv: String {
+        var out = "comparison,variant,seed,steps,val_loss,seconds,tokens_per_s,params,flops_per_token\n"
+        for (kind, runs) in [("equal_steps", equalSteps), ("equal_time", equalTime)] {
+            for r in runs {
+                out += "\(kind),\"\(reproduction.variants[r.variant].label)\",\(r.seed),\(r.steps),"
+                    + String(format: "%.5f,%.2f,%.0f,", r.valLoss, r.seconds, r.tokensPerSecond) + "\(r.parameters),\(r.flopsPerToken)\n"
+            }
+        }
+        return out
+    }
+
+    private func meanStd(_ runs: [Reproduction.Run]) -> String {
+        String(format: "%.4f ± %.4f", R.mean(runs.map(\.valLoss)), R.std(runs.map(\.valLoss)))
+    }
+
+    /// The mean paired difference from variant 0, and whether it exceeds the seed spread.
+    private func versus(_ v: Int, _ runs: [Reproduction.Run]) -> String {
+        guard v != 0 else { return "—" }
+        let mine = runs.filter { $0.variant == v }, base = runs.filter { $0.variant == 0 }
+        let diffs = mine.compactMap { r in base.first { $0.seed == r.seed }.map { r.valLoss - $0.valLoss } }
+        let d = R.mean(diffs)
+        let spread = max(R.std(mine.map(\.valLoss)), R.std(base.map(\.valLoss)))
+        return String(format: "%+.4f", d) + (abs(d) > spread && mine.count > 1 ? " **beyond spread**" : " (within spread)")
+    }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Experiments
+import Foundation
+import Tensor
+import Training
+
+struct Reproduce: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a seed paper's matched comparison over several seeds, at equal steps and equal wall-clock; write results/reproduce-NAME.md and .csv.")
+
+    @Argument(help: "primer, sffn, mpoe or altup.")
+    var name: String
+
+    @Option(help: "Comma-separated training seeds (at least 3 for a spread).")
+    var seeds = "1,2,3"
+
+    @Option(help: "Steps of the equal-steps comparison (the equal-time one follows from its times).")
+    var steps = 2000
+
+    @Option(help: "A config whose training recipe to use (default: the baseline recipe).")
+    var config: String?
+
+    @Option(help: "Folder for the tables.")
+    var output = "results"
+
+    @OptionGroup var options: RunOptions
+
+    func run() throws {
+        warnIfDebugBuild()
+        try reportingErrors {
+            let seedList = seeds.split(separator: ",").compactMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+            guard !seedList.isEmpty, seedList.count == seeds.split(separator: ",").count else {
+                throw Failure(description: "--seeds: a comma-separated list of integers, e.g. 1,2,3")
+            }
+            guard steps > 0 else { throw Failure(description: "--steps must be positive") }
+            let folder = "search-spaces/seeds"
+            guard FileManager.default.fileExists(atPath: folder) else {
+                throw Failure(description: "\(folder) not found: run evolve reproduce from the repository's root")
+            }
+            let reproduction = try Reproduction.named(name, seeds: folder)
+            var recipe = try config.map { try TrainConfig.load(path: $0).recipe } ?? Recipe()
+            recipe.steps = steps
+            let data = try Dataset(path: try Corpus.locate(options.corpus), tokenizer: recipe.tokenizer,
+                                   trainFraction: recipe.trainFraction)
+            print("reproduce \(name): \(reproduction.variants.count) variants × \(seedList.count) seeds, \(steps) steps, then equal wall-clock")
+            let (equalSteps, equalTime) = try reproduction.run(recipe: recipe, seeds: seedList, data: data, threads: options.threads) {
+                print("  " + $0)
+                fflush(stdout)
+            }
+            let command = "evolve " + CommandLine.arguments.dropFirst().joined(separator: " ")
+            let table = ReproductionTable(reproduction, equalSteps: equalSteps, equalTime: equalTime, command: command,
+                                          commit: gitCommit(), machine: machineDescription(threads: options.threads))
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            let md = "\(output)/reproduce-\(name).md", csv = "\(output)/reproduce-\(name).csv"
+            try table.markdown.write(toFile: md, atomically: true, encoding: .utf8)
+            try table.csv.write(toFile: csv, atomically: true, encoding: .utf8)
+            print(table.markdown)
+            print(keyValues(["reproduction": name, "markdown": md, "csv": csv]))
+        }
+    }
+}
+
+/// The checked-out commit, marked -dirty when the tree has changes; "unknown" outside git.
+func gitCommit() -> String {
+    func git(_ args: [String]) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git"] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : nil
+    }
+    guard let head = git(["rev-parse", "--short", "HEAD"]) else { return "unknown" }
+    return head + ((git(["status", "--porcelain", "--untracked-files=no"]) ?? "").isEmpty ? "" : "-dirty")
+}
+
+/// "AMD EPYC … (2 cores), OpenBLAS Zen kernel, 2 threads".
+func machineDescription(threads: Int) -> String {
+    let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        .split(separator: "\n").first { $0.hasPrefix("model name") }
+        .map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+    return "\(cpu) (\(ProcessInfo.processInfo.activeProcessorCount) cores), OpenBLAS \(BLAS.coreName) kernel, \(threads) threads"
+}
