@@ -36,3 +36,11 @@ func warnIfDebugBuild() {
             .data(using: .utf8)!)
     #endif
 }
+
+/// Writes a file a command produces, making its folder; a failure is one line.
+func write(_ text: String, to path: String) throws {
+    try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+        throw Failure(description: "\(path): cannot write (\(error.localizedDescription))")
+    }
+}

@@ -50,11 +50,7 @@ struct Export: ParsableCommand {
             if trained.id != c.id { header.insert("Its result was #\(trained.id!)'s (same program); this is #\(trained.id!)'s text and seed.", at: 1) }
             let body = "program:\n" + indent(program.yaml) + "training:\n" + indent(try YAMLEncoder().encode(recipe))
             let text = header.map { "# " + $0 }.joined(separator: "\n") + "\n" + body
-            try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                     withIntermediateDirectories: true)
-            do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                throw Failure(description: "\(path): cannot write (\(error.localizedDescription))")
-            }
+            try write(text, to: path)
             print(keyValues(["id": "\(c.id!)", "val_loss": c.fitness.map { String(format: "%.4f", $0) } ?? "nan", "file": path]))
         }
     }

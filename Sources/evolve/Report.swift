@@ -19,11 +19,7 @@ struct ReportCommand: ParsableCommand {
             let space = (try? Yams.load(yaml: s.space)) as? [String: Any]
             let page = try StudyReport(store: store, study: s, population: space?["population"] as? Int ?? 100).html()
             let path = output ?? "results/\(s.name).html"
-            try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                     withIntermediateDirectories: true)
-            do { try page.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                throw Failure(description: "\(path): cannot write (\(error.localizedDescription))")
-            }
+            try write(page, to: path)
             print(keyValues(["study": s.name, "file": path]))
         }
     }

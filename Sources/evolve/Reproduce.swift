@@ -50,10 +50,9 @@ struct Reproduce: ParsableCommand {
             let command = "evolve " + CommandLine.arguments.dropFirst().joined(separator: " ")
             let table = ReproductionTable(reproduction, equalSteps: equalSteps, equalTime: equalTime, command: command,
                                           commit: gitCommit(), machine: machineDescription(threads: options.threads))
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let md = "\(output)/reproduce-\(name).md", csv = "\(output)/reproduce-\(name).csv"
-            try table.markdown.write(toFile: md, atomically: true, encoding: .utf8)
-            try table.csv.write(toFile: csv, atomically: true, encoding: .utf8)
+            try write(table.markdown, to: md)
+            try write(table.csv, to: csv)
             print(table.markdown)
             print(keyValues(["reproduction": name, "markdown": md, "csv": csv]))
         }
