@@ -109,11 +109,6 @@ public final class Store: @unchecked Sendable {
         try read { db in try Study.order(Column("id")).fetchAll(db) }
     }
 
-    /// How many candidates the study has made, whatever their state.
-    public func candidateCount(study: Int64) throws -> Int {
-        try read { db in try Candidate.filter(Column("studyId") == study).fetchCount(db) }
-    }
-
     /// The finite losses other candidates of the study reached at the end of band `band`.
     public func bandLosses(study: Int64, band: Int, excluding id: Int64) throws -> [Double] {
         try read { db in
