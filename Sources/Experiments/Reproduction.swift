@@ -15,8 +15,11 @@ public struct Reproduction {
     }
 
     public let name: String
-    public let claim: String
+    /// The paper's finding, in a sentence.
+    public let summary: String
     public let variants: [Variant]
+    /// The finding as statements the measured runs can confirm or refute.
+    public var claims: [Claim] = []
 
     public static let names = ["primer", "sffn", "mpoe", "altup"]
 
@@ -26,10 +29,14 @@ public struct Reproduction {
         func variant(_ label: String, _ file: String) throws -> Variant { Variant(label: label, program: try load(file)) }
         switch name {
         case "primer":
-            return Reproduction(name: name, claim: "Primer: squared ReLU beats ReLU and GELU; MDHA helps; Primer-EZ (both) helps most",
-                                variants: [try variant("vanilla (GELU)", "vanilla"), try variant("ReLU", "relu"),
-                                           try variant("squared ReLU", "squared-relu"), try variant("MDHA", "mdha"),
-                                           try variant("Primer-EZ", "primer-ez")])
+            let (vanilla, sq, ez) = ("vanilla (GELU)", "squared ReLU", "Primer-EZ")
+            return Reproduction(name: name, summary: "Primer: squared ReLU beats ReLU and GELU; MDHA helps; Primer-EZ (both) helps most",
+                                variants: [try variant(vanilla, "vanilla"), try variant("ReLU", "relu"),
+                                           try variant(sq, "squared-relu"), try variant("MDHA", "mdha"),
+                                           try variant(ez, "primer-ez")],
+                                claims: [.lower(sq, than: "ReLU"), .lower(sq, than: vanilla), .lower("MDHA", than: vanilla),
+                                         .lower(ez, than: vanilla), .lower(ez, than: sq), .lower(ez, than: "MDHA"),
+                                         .lower(ez, than: vanilla, at: .equalTime)])
         case "sffn":
             // Equal active cells b·g = 4·d_model (the dense MLP's width) and 4x that in memory:
             // from b = 1 block of g = 512 to b = 16 of g = 32 (dims are eighths of d_model).
@@ -46,19 +53,29 @@ public struct Reproduction {
                 try p.validate()
                 sweep.append(Variant(label: "Avg-K g=\(dim * p.genes.dModel / 8) b=\(b)", program: p))
             }
-            return Reproduction(name: name, claim: "Sparse FFN (Liu et al.): at equal active FLOPs, Avg-K with small blocks beats Switch and Hash routing; smaller memory blocks help",
+            // The paper's Avg-K is the seed avgk-sffn: 8 blocks of d_model/2 per token.
+            let avgk = "Avg-K g=64 b=8", largest = sweep.first!.label, smallest = sweep.last!.label
+            return Reproduction(name: name, summary: "Sparse FFN (Liu et al.): at equal active FLOPs, Avg-K with small blocks beats Switch and Hash routing; smaller memory blocks help",
                                 variants: [try variant("dense", "vanilla"), try variant("Switch", "switch-moe"),
-                                           try variant("Hash", "hash-ffn")] + sweep)
+                                           try variant("Hash", "hash-ffn")] + sweep,
+                                claims: [.lower(avgk, than: "Switch"), .lower(avgk, than: "Hash"), .lower(avgk, than: "dense"),
+                                         .lower("Switch", than: "dense"), .lower("Hash", than: "dense"),
+                                         .lower(smallest, than: largest), .lower(avgk, than: largest)])
         case "mpoe":
-            return Reproduction(name: name, claim: "MPOE (Gao et al.): experts sharing an MPO central tensor match Switch MoE with far fewer parameters",
+            return Reproduction(name: name, summary: "MPOE (Gao et al.): experts sharing an MPO central tensor match Switch MoE with far fewer parameters",
                                 variants: [try variant("dense", "vanilla"), try variant("Switch MoE", "switch-moe"),
-                                           try variant("MPO MoE", "mpo-moe")])
+                                           try variant("MPO MoE", "mpo-moe")],
+                                claims: [.notWorse("MPO MoE", than: "Switch MoE"), .fewerParameters("MPO MoE", than: "Switch MoE"),
+                                         .lower("Switch MoE", than: "dense"), .lower("MPO MoE", than: "dense")])
         case "altup":
             var same = try load("altup-recycled-k2")
             same.genes.altupMode = .same
-            return Reproduction(name: name, claim: "AltUp (Baykal et al.): a K=2 wider residual stream improves quality at almost no extra compute",
-                                variants: [try variant("baseline", "vanilla"), try variant("Recycled-AltUp K=2 alternating", "altup-recycled-k2"),
-                                           Variant(label: "Recycled-AltUp K=2 same", program: same)])
+            let (alternating, sameLabel) = ("Recycled-AltUp K=2 alternating", "Recycled-AltUp K=2 same")
+            return Reproduction(name: name, summary: "AltUp (Baykal et al.): a K=2 wider residual stream improves quality at almost no extra compute",
+                                variants: [try variant("baseline", "vanilla"), try variant(alternating, "altup-recycled-k2"),
+                                           Variant(label: sameLabel, program: same)],
+                                claims: [.lower(alternating, than: "baseline"), .lower(alternating, than: "baseline", at: .equalTime),
+                                         .notWorse(alternating, than: sameLabel)])
         default:
             throw ProgramError("unknown reproduction '\(name)' (known: \(names.joined(separator: ", ")))")
         }

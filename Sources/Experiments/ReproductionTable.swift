@@ -1,4 +1,5 @@
 import Foundation
+import Program
 
 /// A reproduction's results as Markdown (tables, with the command, commit and machine
 /// beside them, and whether each difference exceeds the seed-to-seed spread) and as CSV
@@ -23,7 +24,7 @@ public struct ReproductionTable {
         let labels = reproduction.variants.map(\.label)
         let seeds = Set(equalSteps.map(\.seed)).count
         var md = "# Reproduction: \(reproduction.name)\n\n"
-        md += "The paper's claim: \(reproduction.claim).\n\n"
+        md += "The paper's finding: \(reproduction.summary).\n\n"
         md += "- command: `\(command)`\n- commit: `\(commit)`\n- machine: \(machine)\n"
         md += "- \(seeds) seeds; for a given seed every variant trains on the same batches.\n\n"
         let steps = equalSteps.first?.steps ?? 0
@@ -44,6 +45,7 @@ public struct ReproductionTable {
         }
         md += "\n\"vs\" is the mean difference in val_loss over the same seeds (negative: better), marked "
             + "**beyond spread** when larger than the larger of the two variants' seed-to-seed standard deviations.\n"
+        if !reproduction.claims.isEmpty { md += "\n## The paper's claims at this scale\n\n" + claimsMarkdown }
         let routed = equalSteps.filter { !$0.routing.isEmpty && $0.seed == equalSteps[0].seed }
         if !routed.isEmpty {
             md += "\n## Routing: tokens of the validation split per expert (seed \(equalSteps[0].seed), equal steps)\n\n"
@@ -78,10 +80,43 @@ public struct ReproductionTable {
     /// The mean paired difference from variant 0, and whether it exceeds the seed spread.
     private func versus(_ v: Int, _ runs: [Reproduction.Run]) -> String {
         guard v != 0 else { return "—" }
-        let mine = runs.filter { $0.variant == v }, base = runs.filter { $0.variant == 0 }
-        let diffs = mine.compactMap { r in base.first { $0.seed == r.seed }.map { r.valLoss - $0.valLoss } }
-        let d = R.mean(diffs)
-        let spread = max(R.std(mine.map(\.valLoss)), R.std(base.map(\.valLoss)))
+        let mine = runs.filter { $0.variant == v }
+        let (d, spread) = Claim.pairedDifference(mine, runs.filter { $0.variant == 0 })
         return String(format: "%+.4f", d) + (abs(d) > spread && mine.count > 1 ? " **beyond spread**" : " (within spread)")
+    }
+
+    /// Each of the paper's claims with its verdict on these runs and the numbers behind it.
+    public var claimsMarkdown: String {
+        let labels = reproduction.variants.map(\.label)
+        var md = "| claim | verdict | numbers |\n|---|---|---|\n"
+        for claim in reproduction.claims {
+            let runs = claim.budget == .equalSteps ? equalSteps : equalTime
+            guard let v = claim.verdict(labels: labels, runs: runs) else { continue }
+            let outcome = v.outcome == .reproduces ? v.outcome.rawValue : "**\(v.outcome.rawValue)**"
+            md += "| \(claim.statement) | \(outcome) | \(v.evidence) |\n"
+        }
+        return md + "\nNumbers: the mean paired difference in val_loss (a − b) and the seed-to-seed spread it must exceed; "
+            + "for parameters, a's count against b's.\n"
+    }
+
+    /// The runs of a table's CSV (routing histograms are not in it), variants matched to
+    /// `reproduction`'s by label.
+    public init(_ reproduction: Reproduction, csv: String, command: String, commit: String, machine: String) throws {
+        let labels = reproduction.variants.map(\.label)
+        var steps = [Reproduction.Run](), time = [Reproduction.Run]()
+        for (n, line) in csv.split(separator: "\n").enumerated().dropFirst() {
+            // comparison,"variant",seed,steps,val_loss,seconds,tokens_per_s,params,flops_per_token
+            let quoted = line.split(separator: "\"", omittingEmptySubsequences: false)
+            let rest = quoted.count == 3 ? quoted[2].split(separator: ",").map(String.init) : []
+            guard rest.count == 7, let v = labels.firstIndex(of: String(quoted[1])),
+                  let seed = UInt64(rest[0]), let st = Int(rest[1]), let loss = Double(rest[2]), let sec = Double(rest[3]),
+                  let tps = Double(rest[4]), let params = Int(rest[5]), let flops = Int(rest[6]) else {
+                throw ProgramError("line \(n + 1): not a run of \(reproduction.name): \(line)")
+            }
+            let run = Reproduction.Run(variant: v, seed: seed, steps: st, valLoss: loss, seconds: sec, tokensPerSecond: tps,
+                                       parameters: params, flopsPerToken: flops)
+            if quoted[0].hasPrefix("equal_steps") { steps.append(run) } else { time.append(run) }
+        }
+        self.init(reproduction, equalSteps: steps, equalTime: time, command: command, commit: commit, machine: machine)
     }
 }
