@@ -37,6 +37,7 @@ struct Reproduce: ParsableCommand {
             guard FileManager.default.fileExists(atPath: folder) else {
                 throw Failure(description: "\(folder) not found: run evolve reproduce from the repository's root")
             }
+            let commit = gitCommit()   // at the start: the tree may change while it trains
             let reproduction = try Reproduction.named(name, seeds: folder)
             var recipe = try config.map { try TrainConfig.load(path: $0).recipe } ?? Recipe()
             recipe.steps = steps
@@ -49,7 +50,7 @@ struct Reproduce: ParsableCommand {
             }
             let command = "evolve " + CommandLine.arguments.dropFirst().joined(separator: " ")
             let table = ReproductionTable(reproduction, equalSteps: equalSteps, equalTime: equalTime, command: command,
-                                          commit: gitCommit(), machine: machineDescription(threads: options.threads))
+                                          commit: commit, machine: machineDescription(threads: options.threads))
             let md = "\(output)/reproduce-\(name).md", csv = "\(output)/reproduce-\(name).csv"
             try write(table.markdown, to: md)
             try write(table.csv, to: csv)
