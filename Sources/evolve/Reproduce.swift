@@ -83,5 +83,5 @@ func machineDescription(threads: Int) -> String {
     let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
         .split(separator: "\n").first { $0.hasPrefix("model name") }
         .map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
-    return "\(cpu) (\(ProcessInfo.processInfo.activeProcessorCount) cores), OpenBLAS \(BLAS.coreName) kernel, \(threads) threads"
+    return "\(cpu) (\(ProcessInfo.processInfo.activeProcessorCount) cores), OpenBLAS \(BLAS.coreName) kernel, \(threads) thread\(threads == 1 ? "" : "s")"
 }
