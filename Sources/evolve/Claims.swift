@@ -11,10 +11,7 @@ struct Claims: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let folder = "search-spaces/seeds"
-            guard FileManager.default.fileExists(atPath: folder) else {
-                throw Failure(description: "\(folder) not found: run evolve claims from the repository's root")
-            }
+            let folder = try seedsFolder(for: "claims")
             var md = "# The seed papers' claims, checked\n\n"
             md += "- command: `evolve \(CommandLine.arguments.dropFirst().joined(separator: " "))`\n- commit: `\(gitCommit())`\n"
             md += "- each section reads `reproduce-NAME.csv`; the command, commit and machine that measured it are in `reproduce-NAME.md`.\n"

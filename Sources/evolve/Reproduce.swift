@@ -33,10 +33,7 @@ struct Reproduce: ParsableCommand {
                 throw Failure(description: "--seeds: a comma-separated list of integers, e.g. 1,2,3")
             }
             guard steps > 0 else { throw Failure(description: "--steps must be positive") }
-            let folder = "search-spaces/seeds"
-            guard FileManager.default.fileExists(atPath: folder) else {
-                throw Failure(description: "\(folder) not found: run evolve reproduce from the repository's root")
-            }
+            let folder = try seedsFolder(for: "reproduce")
             let commit = gitCommit()   // at the start: the tree may change while it trains
             let reproduction = try Reproduction.named(name, seeds: folder)
             var recipe = try config.map { try TrainConfig.load(path: $0).recipe } ?? Recipe()
@@ -58,6 +55,15 @@ struct Reproduce: ParsableCommand {
             print(keyValues(["reproduction": name, "markdown": md, "csv": csv]))
         }
     }
+}
+
+/// The seed programs the comparisons are built from, read relative to the repository's root.
+func seedsFolder(for command: String) throws -> String {
+    let folder = "search-spaces/seeds"
+    guard FileManager.default.fileExists(atPath: folder) else {
+        throw Failure(description: "\(folder) not found: run evolve \(command) from the repository's root")
+    }
+    return folder
 }
 
 /// The checked-out commit, marked -dirty when the tree has changes; "unknown" outside git.
