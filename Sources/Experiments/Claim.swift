@@ -56,9 +56,8 @@ public struct Claim: Sendable {
             return Verdict(outcome: p < q ? .reproduces : .contradicted,
                            evidence: String(format: "%d vs %d (%.0f%%)", p, q, 100 * Double(p) / Double(q)))
         }
-        let (d, spread) = Claim.pairedDifference(mine, theirs)
+        let (d, spread, beyond) = Claim.pairedDifference(mine, theirs)
         let evidence = mine.count > 1 ? String(format: "%+.4f (spread %.4f)", d, spread) : String(format: "%+.4f (one seed: no spread)", d)
-        let beyond = abs(d) > spread && mine.count > 1
         let outcome: Outcome
         switch relation {
         case .lower: outcome = !beyond ? .unresolved : d < 0 ? .reproduces : .contradicted
@@ -67,10 +66,14 @@ public struct Claim: Sendable {
         return Verdict(outcome: outcome, evidence: evidence)
     }
 
-    /// The mean over shared seeds of `a`'s loss minus `b`'s, and the larger of the two
-    /// variants' seed-to-seed standard deviations.
-    public static func pairedDifference(_ a: [Reproduction.Run], _ b: [Reproduction.Run]) -> (difference: Double, spread: Double) {
+    /// The mean over shared seeds of `a`'s loss minus `b`'s, the larger of the two variants'
+    /// seed-to-seed standard deviations, and whether the difference exceeds it (never with
+    /// one seed, which has no spread).
+    public static func pairedDifference(_ a: [Reproduction.Run], _ b: [Reproduction.Run])
+        -> (difference: Double, spread: Double, beyondSpread: Bool) {
         let diffs = a.compactMap { r in b.first { $0.seed == r.seed }.map { r.valLoss - $0.valLoss } }
-        return (Reproduction.mean(diffs), max(Reproduction.std(a.map(\.valLoss)), Reproduction.std(b.map(\.valLoss))))
+        let d = Reproduction.mean(diffs)
+        let spread = max(Reproduction.std(a.map(\.valLoss)), Reproduction.std(b.map(\.valLoss)))
+        return (d, spread, abs(d) > spread && a.count > 1)
     }
 }

@@ -80,9 +80,8 @@ public struct ReproductionTable {
     /// The mean paired difference from variant 0, and whether it exceeds the seed spread.
     private func versus(_ v: Int, _ runs: [Reproduction.Run]) -> String {
         guard v != 0 else { return "—" }
-        let mine = runs.filter { $0.variant == v }
-        let (d, spread) = Claim.pairedDifference(mine, runs.filter { $0.variant == 0 })
-        return String(format: "%+.4f", d) + (abs(d) > spread && mine.count > 1 ? " **beyond spread**" : " (within spread)")
+        let (d, _, beyond) = Claim.pairedDifference(runs.filter { $0.variant == v }, runs.filter { $0.variant == 0 })
+        return String(format: "%+.4f", d) + (beyond ? " **beyond spread**" : " (within spread)")
     }
 
     /// Each of the paper's claims with its verdict on these runs and the numbers behind it.
@@ -108,14 +107,15 @@ public struct ReproductionTable {
             // comparison,"variant",seed,steps,val_loss,seconds,tokens_per_s,params,flops_per_token
             let quoted = line.split(separator: "\"", omittingEmptySubsequences: false)
             let rest = quoted.count == 3 ? quoted[2].split(separator: ",").map(String.init) : []
-            guard rest.count == 7, let v = labels.firstIndex(of: String(quoted[1])),
+            let kind = quoted.first.map { $0.dropLast() }   // "equal_steps," without its comma
+            guard rest.count == 7, kind == "equal_steps" || kind == "equal_time", let v = labels.firstIndex(of: String(quoted[1])),
                   let seed = UInt64(rest[0]), let st = Int(rest[1]), let loss = Double(rest[2]), let sec = Double(rest[3]),
                   let tps = Double(rest[4]), let params = Int(rest[5]), let flops = Int(rest[6]) else {
                 throw ProgramError("line \(n + 1): not a run of \(reproduction.name): \(line)")
             }
             let run = Reproduction.Run(variant: v, seed: seed, steps: st, valLoss: loss, seconds: sec, tokensPerSecond: tps,
                                        parameters: params, flopsPerToken: flops)
-            if quoted[0].hasPrefix("equal_steps") { steps.append(run) } else { time.append(run) }
+            if kind == "equal_steps" { steps.append(run) } else { time.append(run) }
         }
         self.init(reproduction, equalSteps: steps, equalTime: time, command: command, commit: commit, machine: machine)
     }

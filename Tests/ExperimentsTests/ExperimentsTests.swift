@@ -58,6 +58,7 @@ struct ExperimentsTests {
         #expect(again.equalTime.map(\.steps) == b.map(\.steps))
         #expect(again.claimsMarkdown.components(separatedBy: "\n").count == table.claimsMarkdown.components(separatedBy: "\n").count)
         #expect(throws: ProgramError.self) { try ReproductionTable(r, csv: table.csv + "equal_steps,\"nope\",1,2,3,4,5,6,7\n", command: "", commit: "", machine: "") }
+        #expect(throws: ProgramError.self) { try ReproductionTable(r, csv: table.csv + "equal_stepz,\"baseline\",1,2,3,4,5,6,7\n", command: "", commit: "", machine: "") }
     }
 
     /// Verdicts: a difference counts only beyond the seed spread, in the claimed direction.
