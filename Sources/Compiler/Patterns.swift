@@ -1,4 +1,5 @@
 import Program
+import Tensor
 
 /// Subgraphs the compiler recognises and lowers to one fused kernel instead of their
 /// primitives. A pattern is itself a program, compared by canonical form, so any
@@ -33,6 +34,14 @@ enum Pattern {
         let text = "program pattern\nsubprogram 0\n" + lines.split(separator: "\n").enumerated()
             .map { "  s\($0.offset + 1) = \($0.element.trimmingCharacters(in: .whitespaces))" }.joined(separator: "\n")
         return try! Program(text: text).canonical.subprograms[0]
+    }
+
+    /// The fused norm subprogram k of p is, if it is exactly one.
+    static func norm(_ p: Program, _ k: Int) -> NormKind? {
+        guard let body = canonicalBody(p, k) else { return nil }
+        if body == layerNorm { return .layer }
+        if body == rmsNorm { return .rms }
+        return nil
     }
 
     /// Subprogram k of p, canonical and on its own (its calls are not followed).

@@ -14,7 +14,7 @@ extension Lowering {
     ///   avgk:   scores x·k̄ₑ with k̄ₑ the mean of block e's keys (recomputed from the live
     ///           weights each step); the top-k blocks, no gate, no extra loss. No gradient
     ///           flows through the choice, so keys learn through the FFN path only.
-    mutating func sparseFFN(_ x: Tensor<Float>, block g: Int, _ name: String, residual: Bool) -> Tensor<Float> {
+    mutating func sparseFFN(_ x: Tensor<S>, block g: Int, _ name: String, residual: Bool) -> Tensor<S> {
         let graph = self.graph, e = genes.experts, k = genes.topk
         let n = x.rows, c = x.channels
         let x2 = graph.reshape(x, [n, c])                                         // [N, C]
@@ -23,7 +23,7 @@ extension Lowering {
                                 : weight([e, c, g], name + ".keys", std: initStd)      // [E, C, g]
         let wOut = genes.mpo > 0 ? mpoExperts(g, c, name + ".values", std: std)
                                  : weight([e, g, c], name + ".values", std: std)       // [E, g, C]
-        var choice: IndexTensor, gates: Tensor<Float>?
+        var choice: IndexTensor, gates: Tensor<S>?
         switch genes.router {
         case .switch:
             let wr = weight([c, e], name + ".router", std: (0.1 / Double(c)).squareRoot())
@@ -63,7 +63,7 @@ extension Lowering {
     /// E expert matrices [rows × cols] as MPOs sharing their central core (Gao et al. 2022):
     /// a random N(0, std) matrix is decomposed exactly, every expert starts from its cores,
     /// and each step every expert's matrix is contracted back from the live cores → [E, rows, cols].
-    mutating func mpoExperts(_ rows: Int, _ cols: Int, _ name: String, std: Double) -> Tensor<Float> {
+    mutating func mpoExperts(_ rows: Int, _ cols: Int, _ name: String, std: Double) -> Tensor<S> {
         let graph = self.graph, e = genes.experts, n = genes.mpo
         let shapes = mpoCoreShapes(rows: rows, cols: cols, cores: n)
         let rf = shapes.map { $0[1] }, cf = shapes.map { $0[2] }
@@ -71,16 +71,16 @@ extension Lowering {
         let mpo = MPO(w, rowFactors: rf, colFactors: cf)
         guard mpo.bonds == [1] + shapes.map({ $0[3] }) else { fatalError("MPO bonds \(mpo.bonds) differ from the planned \(shapes)") }
         let centralIndex = n / 2
-        func core(_ k: Int, _ label: String) -> Tensor<Float> {
+        func core(_ k: Int, _ label: String) -> Tensor<S> {
             let t = graph.parameter(shapes[k], name: prefix + name + label, decays: true)
-            t.set(mpo.cores[k].map(Float.init))
+            t.set(mpo.cores[k].map { S($0) })
             return t
         }
         let central = core(centralIndex, ".central")
         let source = MPO.interleaving(rf, cf)      // interleaved position of each W element
         var inverse = [Int](repeating: 0, count: rows * cols)
         for (d, s) in source.enumerated() { inverse[s] = d }
-        let experts: [Tensor<Float>] = (0..<e).map { x in
+        let experts: [Tensor<S>] = (0..<e).map { x in
             let cores = (0..<n).map { $0 == centralIndex ? central : core($0, ".e\(x).core\($0)") }
             // Contract left to right: [(i1 j1 … ik jk), r_k] · [r_k, (i_{k+1} j_{k+1} r_{k+1})].
             var acc = graph.reshape(cores[0], [shapes[0][1] * shapes[0][2], shapes[0][3]])

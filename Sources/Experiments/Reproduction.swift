@@ -1,6 +1,7 @@
 import Compiler
 import Foundation
 import Program
+import Model
 import Tensor
 import Training
 
@@ -123,7 +124,8 @@ public struct Reproduction {
         r.seed = seed
         r.steps = steps
         let program = variants[v].program
-        let model = try Compiler(program, vocabulary: data.tokenizer.vocabularySize).replicated(recipe: r, threads: threads)
+        let model = try Compiler(program, vocabulary: data.tokenizer.vocabularySize)
+            .replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
         let result = Trainer(model: model, recipe: r).train(data)
         // The routing histogram of the trained model over the validation split.
         for m in model.replicas { for (_, s) in m.routing { s.reset() } }

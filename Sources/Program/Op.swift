@@ -1,10 +1,8 @@
 /// The closed set of operations a program may use: Primer's primitives, written as in the
-/// paper's listings. (Larger fused ops — attention, sparse feed-forward, MPO experts — and
-/// the compiler that lowers them follow in the compiler's own files.)
-///
-/// Each op says how many inputs it reads and whether it reads the instruction's constant
-/// or dim; the validator, the printer and the canonical form all read these properties, so
-/// an op is described in this one place.
+/// paper's listings, and a sparse feed-forward layer. What each op is — what it reads, its
+/// shape rule, its cost, the kernel it lowers to, its class for the mutator — is declared
+/// once, in `Op.spec` (OpTable.swift); validation, cost, printing, the canonical form, the
+/// mutator and the compiler all read that table.
 public enum Op: String, CaseIterable, Codable, Sendable {
     // Two inputs, elementwise (a [B,T,1] input broadcasts over channels).
     case add = "ADD", difference = "DIFFERENCE", multiply = "MULTIPLY", divide = "DIVIDE"
@@ -37,40 +35,6 @@ public enum Op: String, CaseIterable, Codable, Sendable {
     /// eighths of d_model each, `topk` chosen per token by the genes' router (Switch, Hash
     /// or Avg-K); output width = input width.
     case sparseFFN = "SPARSE_FFN"
-
-    public var arity: Int {
-        switch self {
-        case .add, .difference, .multiply, .divide, .max, .min, .tMatMul, .matMul: return 2
-        default: return 1
-        }
-    }
-
-    public var usesConstant: Bool { self == .cMul || self == .cAdd }
-    /// Whether `dim` is read: a width in eighths of d_model, or for CALL the subprogram.
-    public var usesDim: Bool {
-        self == .dense || self == .call || self == .sparseFFN || (convWidth != nil && !isDepthwise)
-    }
-
-    /// a op b == b op a: the canonical form orders such inputs.
-    public var isCommutative: Bool { [.add, .multiply, .max, .min].contains(self) }
-
-    /// Learned tensors: the compiler creates and initialises them.
-    public var hasParameters: Bool {
-        [.scale, .shift, .dense, .sparseFFN].contains(self) || convWidth != nil
-    }
-
-    /// The temporal width of a convolution, nil for other ops.
-    public var convWidth: Int? {
-        switch self {
-        case .conv3, .dconv3: return 3
-        case .conv7, .dconv7: return 7
-        case .conv15, .dconv15: return 15
-        case .conv31, .dconv31: return 31
-        default: return nil
-        }
-    }
-
-    public var isDepthwise: Bool { [.dconv3, .dconv7, .dconv15, .dconv31].contains(self) }
 }
 
 /// Widths are relative: `dim` counts eighths of d_model, from Primer's vocabulary, so a

@@ -6,6 +6,10 @@ public struct Cost: Equatable, Sendable, CustomStringConvertible {
     public var parameters = 0
     public var flopsPerToken = 0
 
+    public init(parameters: Int = 0, flopsPerToken: Int = 0) {
+        self.parameters = parameters; self.flopsPerToken = flopsPerToken
+    }
+
     static func + (a: Cost, b: Cost) -> Cost {
         Cost(parameters: a.parameters + b.parameters, flopsPerToken: a.flopsPerToken + b.flopsPerToken)
     }
@@ -32,40 +36,32 @@ extension Program {
         let shapes = try self.shapes(subprogram: k, input: input)
         var total = Cost()
         for (i, ins) in subprograms[k].instructions.enumerated() {
-            let a = shapes[ins.input1], out = shapes[i + 1]
-            let inW = width(a), outW = width(out), t = genes.context
-            var c = Cost()
-            switch ins.op {
-            case .dense:
-                c = Cost(parameters: inW * outW, flopsPerToken: 2 * inW * outW)
-            case .conv3, .conv7, .conv15, .conv31, .dconv3, .dconv7, .dconv15, .dconv31:
-                let taps = ins.op.convWidth!
-                let p = ins.op.isDepthwise ? taps * inW : taps * inW * outW
-                c = Cost(parameters: p, flopsPerToken: 2 * p)
-            case .sparseFFN:
-                // E blocks of keys and values; each token runs topk of them; Switch adds a
-                // router, Avg-K scores every block's mean key.
-                let g = ins.dim * genes.dModel / 8, e = genes.experts
-                let router = genes.router == .hash ? 0 : 2 * inW * e
-                let experts = genes.mpo > 0 ? mpoParameters(inW, g) + mpoParameters(g, inW) : 2 * e * inW * g
-                c = Cost(parameters: experts + (genes.router == .switch ? inW * e : 0),
-                         flopsPerToken: genes.topk * 4 * inW * g + router)
-            case .scale, .shift:
-                c = Cost(parameters: inW, flopsPerToken: inW)
-            case .tMatMul:
-                c.flopsPerToken = 2 * t * inW
-            case .matMul:
-                c.flopsPerToken = 2 * t * outW
-            case .call:
-                c = try cost(subprogram: ins.dim, input: a)
-            case .reduceSum, .reduceMean, .reduceMax:
-                c.flopsPerToken = inW
-            default:
-                c.flopsPerToken = outW
-            }
-            total = total + c
+            total = total + (try cost(of: ins, input: shapes[ins.input1], output: shapes[i + 1]))
         }
         return total
+    }
+
+    /// One instruction's cost, by its op's cost rule.
+    func cost(of ins: Instruction, input a: StateShape, output: StateShape) throws -> Cost {
+        let inW = width(a), outW = width(output), t = genes.context
+        switch ins.op.spec.cost {
+        case .elementwise: return Cost(flopsPerToken: outW)
+        case .reduction: return Cost(flopsPerToken: inW)
+        case .learnedVector: return Cost(parameters: inW, flopsPerToken: inW)
+        case .projection(let taps): return Cost(parameters: taps * inW * outW, flopsPerToken: 2 * taps * inW * outW)
+        case .depthwise(let taps): return Cost(parameters: taps * inW, flopsPerToken: 2 * taps * inW)
+        case .scores: return Cost(flopsPerToken: 2 * t * inW)
+        case .attend: return Cost(flopsPerToken: 2 * t * outW)
+        case .callee: return try cost(subprogram: ins.dim, input: a)
+        case .sparseFFN:
+            // E blocks of keys and values; each token runs topk of them; Switch adds a
+            // router, Avg-K scores every block's mean key.
+            let g = ins.dim * genes.dModel / 8, e = genes.experts
+            let router = genes.router == .hash ? 0 : 2 * inW * e
+            let experts = genes.mpo > 0 ? mpoParameters(inW, g) + mpoParameters(g, inW) : 2 * e * inW * g
+            return Cost(parameters: experts + (genes.router == .switch ? inW * e : 0),
+                        flopsPerToken: genes.topk * 4 * inW * g + router)
+        }
     }
 
     /// MPO experts of rows × cols: the shared central core plus each expert's others.

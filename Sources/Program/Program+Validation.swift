@@ -65,62 +65,48 @@ extension Program {
         try shapes(subprogram: k, input: input).last!
     }
 
-    private func shape(of ins: Instruction, _ a: StateShape, _ b: StateShape, subprogram k: Int,
-                       _ fail: (String) -> ProgramError) throws -> StateShape {
-        let heads = genes.heads, dModel = genes.dModel
-        func width(_ e: Int) throws {
-            guard Dims.vocabulary.contains(e) else {
-                throw fail("dim=\(e) is not one of \(Dims.vocabulary.map(String.init).joined(separator: ", "))")
-            }
+    /// The shape `ins` makes from inputs of shapes a and b, by its op's shape rule.
+    func shape(of ins: Instruction, _ a: StateShape, _ b: StateShape, subprogram k: Int,
+               _ fail: (String) -> ProgramError) throws -> StateShape {
+        let spec = ins.op.spec, name = ins.op.rawValue
+        if spec.operand == .width, !Dims.vocabulary.contains(ins.dim) {
+            throw fail("dim=\(ins.dim) is not one of \(Dims.vocabulary.map(String.init).joined(separator: ", "))")
         }
         func splitsIntoHeads(_ s: StateShape) -> Bool {
-            if case .hidden(let e) = s { return (e * dModel / 8) % heads == 0 }
+            if case .hidden(let e) = s { return (e * genes.dModel / 8) % genes.heads == 0 }
             return false
         }
-        switch ins.op {
-        case .add, .difference, .multiply, .divide, .max, .min:
+        func require(_ accepts: Accepts) throws {
+            guard accepts.admits(a) else { throw fail("\(name) needs \(accepts), found \(a)") }
+        }
+        switch spec.shape {
+        case .same(let accepts):
+            try require(accepts)
+            return a
+        case .toWidth(let accepts):
+            try require(accepts)
+            return .hidden(eighths: ins.dim)
+        case .reduce:
+            guard case .hidden = a else { throw fail("\(name) reduces channels of [B,T,·], found \(a)") }
+            return .perPosition
+        case .broadcast:
             switch (a, b) {
             case _ where a == b: return a
             case (.hidden, .perPosition): return a
             case (.perPosition, .hidden): return b
             default: throw fail("shapes \(a) and \(b) do not combine")
             }
-        case .absRoot, .square, .exp, .log, .abs, .recip, .sign, .cos, .sin, .tanh, .sigmoid,
-             .relu, .gelu, .swish, .cMul, .cAdd, .softmax:
-            return a
-        case .scale, .shift, .cumSum:
-            guard a != .scores else { throw fail("\(ins.op.rawValue) needs [B,T,·], found \(a)") }
-            return a
-        case .reduceSum, .reduceMean, .reduceMax:
-            guard case .hidden = a else { throw fail("\(ins.op.rawValue) reduces channels of [B,T,·], found \(a)") }
-            return .perPosition
-        case .sparseFFN:
-            guard case .hidden = a else { throw fail("SPARSE_FFN needs [B,T,·], found \(a)") }
-            try width(ins.dim)
-            return a
-        case .dense:
-            guard a != .scores else { throw fail("DENSE needs [B,T,·], found \(a)") }
-            try width(ins.dim)
-            return .hidden(eighths: ins.dim)
-        case .conv3, .conv7, .conv15, .conv31, .dconv3, .dconv7, .dconv15, .dconv31:
-            guard case .hidden = a else { throw fail("\(ins.op.rawValue) needs [B,T,·], found \(a)") }
-            if ins.op.isDepthwise { return a }
-            try width(ins.dim)
-            return .hidden(eighths: ins.dim)
-        case .tMatMul:
+        case .scores:
             guard a == b, splitsIntoHeads(a) else {
-                throw fail("T_MAT_MUL needs two equal [B,T,·] states that split into \(heads) heads, found \(a) and \(b)")
+                throw fail("\(name) needs two equal [B,T,·] states that split into \(genes.heads) heads, found \(a) and \(b)")
             }
             return .scores
-        case .matMul:
+        case .attend:
             guard a == .scores, splitsIntoHeads(b) else {
-                throw fail("MAT_MUL needs scores [B,H,T,T] and a [B,T,·] state that splits into \(heads) heads, found \(a) and \(b)")
+                throw fail("\(name) needs scores [B,H,T,T] and a [B,T,·] state that splits into \(genes.heads) heads, found \(a) and \(b)")
             }
             return b
-        case .mask:
-            guard a == .scores else { throw fail("MASK needs scores [B,H,T,T], found \(a)") }
-            return a
-        case .call:
+        case .callee:
             guard ins.dim > k, ins.dim < subprograms.count else {
                 throw fail("sub=\(ins.dim): a subprogram calls only higher-numbered ones (\(k + 1)…\(subprograms.count - 1))")
             }

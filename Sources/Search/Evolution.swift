@@ -1,8 +1,9 @@
 import Compiler
 import Foundation
+import Model
+import Primitives
 import Program
 import Store
-import Tensor
 import Training
 
 /// Regularized (aging) evolution with hurdles, after Primer, over a store: the population
@@ -48,7 +49,7 @@ public final class Evolution {
         var lastWrite = 0.0   // the previous completion's database time, charged to the next candidate
         while !shouldStop() {
             let t0 = Date()
-            guard let c = try store.claim(study: study.id!, worker: worker.description) ?? makeChild(limit: target) else { break }
+            guard let c = try store.claim(study: study.id!, worker: worker) ?? makeChild(limit: target) else { break }
             var outcome: Store.Outcome
             do {
                 outcome = try evaluate(c)
@@ -61,7 +62,7 @@ public final class Evolution {
             }
             outcome.overheadSeconds = Date().timeIntervalSince(t0) - (outcome.trainSeconds ?? 0) + lastWrite
             let w0 = Date()
-            guard try store.complete(c.id!, worker: worker.description, outcome) else {
+            guard try store.complete(c.id!, worker: worker, outcome) else {
                 report("#\(c.id!): lease lost before it completed; its result is dropped")
                 continue
             }
@@ -77,7 +78,7 @@ public final class Evolution {
         let done = (try? store.counts(study: study.id!)).map { $0.done + $0.failed } ?? 0
         let best = (try? store.best(study: study.id!))?.fitness ?? .nan
         let train = o.trainSeconds ?? 0, over = o.overheadSeconds ?? 0
-        let result = o.failure.map { "failed (\($0))" } ?? String(format: "val_loss %.4f", o.fitness)
+        let result = o.failure.map { "failed (\($0.kind.rawValue))" } ?? String(format: "val_loss %.4f", o.fitness)
         let how = o.reusedFrom.map { "same as #\($0)" }
             ?? String(format: "%d band%@ · %.1fs (%.1f%% overhead)", o.bands, o.bands == 1 ? "" : "s",
                       train + over, 100 * over / max(train + over, 1e-9))
@@ -90,7 +91,7 @@ public final class Evolution {
     /// once, any other after `lease` seconds of silence) go back to the queue.
     func requeueDeadWorkers() throws {
         for c in try store.running(study: study.id!) {
-            if let w = c.worker.flatMap(Worker.init), w.isCertainlyDead { try store.requeue(c.id!) }
+            if let w = c.worker, w.isCertainlyDead { try store.requeue(c.id!) }
         }
         try store.requeueStale(study: study.id!, olderThan: lease)
     }
@@ -98,7 +99,7 @@ public final class Evolution {
     /// The next candidate, unless the study has `limit` already: a seed while the
     /// population fills, then a mutated tournament winner.
     func makeChild(limit: Int) throws -> Candidate? {
-        try store.makeCandidate(study: study.id!, limit: limit, worker: worker.description) { number, completed in
+        try store.makeCandidate(study: study.id!, limit: limit, worker: worker) { number, completed in
             var rng = Xoshiro(seed: space.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(number))
             let trainSeed = Int64(rng.below(1 << 31))
             if number < space.seeds.count {
@@ -133,16 +134,18 @@ public final class Evolution {
             program = try Program(text: c.program)
             compiler = try Compiler(program, vocabulary: data.tokenizer.vocabularySize)
         } catch {
-            return Store.Outcome(fitness: .infinity, failure: "compile")
+            return Store.Outcome(fitness: .infinity, failure: Failure(.compile, "\(error)"))
         }
         let (fingerprint, causal) = self.probe(compiler)
-        guard causal else { return Store.Outcome(fitness: .infinity, failure: "leaks_future", fingerprint: fingerprint) }
+        guard causal else { return Store.Outcome(fitness: .infinity, failure: Failure(.leaksFuture, "an output depends on a later token"),
+                                                  fingerprint: fingerprint) }
         if let twin = try store.completed(fingerprint: fingerprint, study: study.id!), twin.id != c.id {
             return reuse(twin, fingerprint: fingerprint)
         }
         var recipe = space.recipe
         recipe.seed = UInt64(c.seed)
-        let model = compiler.replicated(recipe: recipe, threads: threads)
+        let model = compiler.replicated(batch: recipe.batchSize, initStd: recipe.initStd, seed: recipe.seed,
+                                        threads: threads, replicas: recipe.replicas)
         let cost = try program.cost(vocabulary: data.tokenizer.vocabularySize)
         let tokensPerStep = recipe.batchSize * program.genes.context
         let steps = space.budget.steps(tokensPerStep: tokensPerStep, flopsPerToken: cost.flopsPerToken) {
@@ -175,11 +178,12 @@ public final class Evolution {
                 step += 1
                 onStep?(c, step, steps, loss)
                 guard loss.isFinite else {
-                    outcome.fitness = Double(loss); outcome.failure = "diverged"
+                    outcome.fitness = Double(loss)
+                    outcome.failure = Failure(.diverged, "training loss \(loss) at step \(step)")
                     return
                 }
                 if Date().timeIntervalSince(lastBeat) > 5 {
-                    guard try store.heartbeat(c.id!, worker: worker.description) else { throw Interruption.leaseLost }
+                    guard try store.heartbeat(c.id!, worker: worker) else { throw Interruption.leaseLost }
                     lastBeat = Date()
                 }
             }
@@ -188,7 +192,7 @@ public final class Evolution {
                                         seconds: Date().timeIntervalSince(start), parameters: cost.parameters,
                                         flopsPerToken: cost.flopsPerToken))
             outcome.fitness = val
-            guard val.isFinite else { outcome.failure = "diverged"; return }
+            guard val.isFinite else { outcome.failure = Failure(.diverged, "validation loss \(val) after step \(step)"); return }
             // A hurdle: go on only while better than the median of those that reached this band.
             if band < space.hurdles {
                 let others = try store.bandLosses(study: study.id!, band: band, excluding: c.id!).sorted()
@@ -198,7 +202,7 @@ public final class Evolution {
     }
 
     func reuse(_ twin: Candidate, fingerprint: String?) -> Store.Outcome {
-        var o = Store.Outcome(fitness: twin.fitness ?? .infinity, failure: twin.failure, fingerprint: fingerprint,
+        var o = Store.Outcome(fitness: twin.fitness ?? .infinity, failure: twin.failed, fingerprint: fingerprint,
                               replicas: twin.replicas, scheduleSteps: twin.scheduleSteps, trainSeconds: 0)
         o.reusedFrom = twin.id
         return o

@@ -1,4 +1,5 @@
 import Foundation
+import Config
 import Program
 import Training
 import Yams

@@ -23,6 +23,25 @@ public enum CandidateStatus: String, Codable, Sendable {
     case queued, running, done, failed
 }
 
+/// Why a candidate failed, in kind (what `evolve status` counts) and in words.
+public struct Failure: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// The program does not validate or compile; the reason says where.
+        case compile
+        /// A loss that is not finite.
+        case diverged
+        /// The causality probe saw an output depend on a later token.
+        case leaksFuture = "leaks_future"
+    }
+
+    public var kind: Kind
+    public var reason: String
+
+    public init(_ kind: Kind, _ reason: String) { self.kind = kind; self.reason = reason }
+
+    public var description: String { reason.isEmpty ? kind.rawValue : "\(kind.rawValue): \(reason)" }
+}
+
 /// A program the search has made, from queued to done or failed.
 public struct Candidate: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
     public var id: Int64?
@@ -34,10 +53,12 @@ public struct Candidate: Codable, FetchableRecord, MutablePersistableRecord, Sen
     public var generation: Int
     public var seed: Int64
     public var status: CandidateStatus
-    public var failure: String?
+    public var failure: Failure.Kind?
+    /// The failure in words (a compile error's message, the step that diverged).
+    public var failureReason: String?
     public var fitness: Double?
     public var fitnessKind: LossKind?
-    public var worker: String?
+    public var worker: Worker?
     public var heartbeat: Date?
     public var completion: Int64?
     public var created: Date
@@ -57,6 +78,9 @@ public struct Candidate: Codable, FetchableRecord, MutablePersistableRecord, Sen
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    /// The failure with its reason, if it failed.
+    public var failed: Failure? { failure.map { Failure($0, failureReason ?? "") } }
 }
 
 /// One hurdle band of a candidate's training.

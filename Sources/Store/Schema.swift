@@ -58,6 +58,10 @@ enum Schema {
                 t.add(column: "reusedFrom", .integer)      // the twin whose result it took
             }
         }
+        // Failures keep their reason (a compile error's message, the step that diverged).
+        m.registerMigration("v3") { db in
+            try db.alter(table: "candidate") { t in t.add(column: "failureReason", .text) }
+        }
         return m
     }
 }

@@ -82,7 +82,7 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Inserts a candidate already running under `worker` (made and claimed at once).
-    public func addRunning(_ candidate: Candidate, worker: String) throws -> Candidate {
+    public func addRunning(_ candidate: Candidate, worker: Worker) throws -> Candidate {
         var c = candidate
         c.status = .running
         c.worker = worker
@@ -120,7 +120,7 @@ public final class Store: @unchecked Sendable {
     }
 
     /// The oldest queued candidate of the study, now running under `worker`; nil if none.
-    public func claim(study: Int64, worker: String) throws -> Candidate? {
+    public func claim(study: Int64, worker: Worker) throws -> Candidate? {
         try write { db in
             guard var c = try Candidate.filter(Column("studyId") == study && Column("status") == CandidateStatus.queued.rawValue)
                 .order(Column("id")).fetchOne(db) else { return nil }
@@ -134,7 +134,7 @@ public final class Store: @unchecked Sendable {
 
     /// Renews `worker`'s lease on a candidate; false if it no longer holds it.
     @discardableResult
-    public func heartbeat(_ id: Int64, worker: String) throws -> Bool {
+    public func heartbeat(_ id: Int64, worker: Worker) throws -> Bool {
         try write { db in
             try db.execute(sql: "UPDATE candidate SET heartbeat = ? WHERE id = ? AND worker = ? AND status = 'running'",
                            arguments: [Date(), id, worker])
@@ -164,7 +164,7 @@ public final class Store: @unchecked Sendable {
     /// What finishing a candidate records.
     public struct Outcome: Sendable {
         public var fitness: Double
-        public var failure: String?
+        public var failure: Failure?
         public var fingerprint: String?
         public var replicas: Int?
         public var scheduleSteps: Int?
@@ -175,7 +175,7 @@ public final class Store: @unchecked Sendable {
         /// Bands trained (not stored: the evaluations say it).
         public var bands = 0
 
-        public init(fitness: Double, failure: String? = nil, fingerprint: String? = nil, replicas: Int? = nil,
+        public init(fitness: Double, failure: Failure? = nil, fingerprint: String? = nil, replicas: Int? = nil,
                     scheduleSteps: Int? = nil, trainSeconds: Double? = nil, overheadSeconds: Double? = nil) {
             self.fitness = fitness; self.failure = failure; self.fingerprint = fingerprint; self.replicas = replicas
             self.scheduleSteps = scheduleSteps; self.trainSeconds = trainSeconds; self.overheadSeconds = overheadSeconds
@@ -187,16 +187,16 @@ public final class Store: @unchecked Sendable {
     /// worker still holds it: false means its lease was lost (re-queued as silent) and the
     /// result is dropped, so no candidate is ever completed twice.
     @discardableResult
-    public func complete(_ id: Int64, worker: String? = nil, _ outcome: Outcome) throws -> Bool {
+    public func complete(_ id: Int64, worker: Worker? = nil, _ outcome: Outcome) throws -> Bool {
         try write { db in
             let next = (try Int64.fetchOne(db, sql: "SELECT MAX(completion) FROM candidate") ?? 0) + 1
             let kind = LossKind(outcome.fitness)
             try db.execute(sql: """
-                UPDATE candidate SET status = ?, failure = ?, fitness = ?, fitnessKind = ?, completion = ?,
+                UPDATE candidate SET status = ?, failure = ?, failureReason = ?, fitness = ?, fitnessKind = ?, completion = ?,
                        worker = NULL, heartbeat = NULL, fingerprint = ?, replicas = ?, scheduleSteps = ?,
                        trainSeconds = ?, overheadSeconds = ?, reusedFrom = ?
                 WHERE id = ? AND completion IS NULL AND (? IS NULL OR (worker = ? AND status = 'running'))
-                """, arguments: [outcome.failure == nil ? "done" : "failed", outcome.failure,
+                """, arguments: [outcome.failure == nil ? "done" : "failed", outcome.failure?.kind.rawValue, outcome.failure?.reason,
                                  kind == .finite ? outcome.fitness : nil, kind.rawValue, next,
                                  outcome.fingerprint, outcome.replicas, outcome.scheduleSteps,
                                  outcome.trainSeconds, outcome.overheadSeconds, outcome.reusedFrom, id, worker, worker])
@@ -204,14 +204,14 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    public func complete(_ id: Int64, fitness: Double, failure: String? = nil) throws {
+    public func complete(_ id: Int64, fitness: Double, failure: Failure? = nil) throws {
         try complete(id, Outcome(fitness: fitness, failure: failure))
     }
 
     /// Makes the study's next candidate, running under `worker`, in one transaction: `make`
     /// gets its number (0, 1, 2 … across all processes) and the completed candidates, so two
     /// workers never make the same child. Nil once the study has `limit` candidates.
-    public func makeCandidate(study: Int64, limit: Int, worker: String,
+    public func makeCandidate(study: Int64, limit: Int, worker: Worker,
                               _ make: (_ number: Int, _ completed: [Candidate]) throws -> Candidate) throws -> Candidate? {
         try write { db in
             let number = try Candidate.filter(Column("studyId") == study).fetchCount(db)

@@ -90,3 +90,14 @@ extension Scalar {
         }
     }
 }
+
+/// Runs body(thread, tensor index, element range) with every tensor split into `threads`
+/// equal slices, thread t taking slice t of each (optimizer updates, gradient sums).
+public func forEachSlice(_ tensors: [Tensor<Float>], threads: Int, _ body: (Int, Int, Range<Int>) -> Void) {
+    Threads.concurrently(max(1, threads)) { t in
+        for (i, p) in tensors.enumerated() {
+            let n = p.count
+            body(t, i, (n * t / threads)..<(n * (t + 1) / threads))
+        }
+    }
+}

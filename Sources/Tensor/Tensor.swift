@@ -1,3 +1,5 @@
+import Primitives
+
 /// Memory owned by one or more tensors (a reshape shares its source's storage).
 /// `value` and `grad` are allocated once, when the graph is built, and reused every step.
 public final class Storage<S: Scalar> {
@@ -166,4 +168,13 @@ func zero<S: Scalar>(_ p: UnsafeMutablePointer<S>, _ n: Int) {
 @inline(__always)
 func copy<S: Scalar>(_ dst: UnsafeMutablePointer<S>, _ src: UnsafePointer<S>, _ n: Int) {
     UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: n * MemoryLayout<S>.stride)
+}
+
+extension Tensor {
+    /// Fills with N(0, std²) draws.
+    public func fillNormal(std: Double, _ rng: inout Xoshiro) {
+        for i in 0..<count { value[i] = S(rng.normal() * std) }
+    }
+
+    public func fill(_ x: S) { value.update(repeating: x, count: count) }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Model
+import Primitives
 import Tensor
 
 /// AdamW (Loshchilov & Hutter), as torch.optim.AdamW: decoupled weight decay on the
@@ -68,17 +70,6 @@ public func clipFactor(_ parameters: [Tensor<Float>], maxNorm: Float, threads: I
     }
     let norm = Float(partial.joined().reduce(0, +).squareRoot())
     return (norm, min(1, maxNorm / (norm + 1e-6)))
-}
-
-/// Runs body(thread, tensor index, element range) with every tensor split into `threads`
-/// equal slices, thread t taking slice t of each (optimizer updates, gradient sums).
-func forEachSlice(_ tensors: [Tensor<Float>], threads: Int, _ body: (Int, Int, Range<Int>) -> Void) {
-    Threads.concurrently(max(1, threads)) { t in
-        for (i, p) in tensors.enumerated() {
-            let n = p.count
-            body(t, i, (n * t / threads)..<(n * (t + 1) / threads))
-        }
-    }
 }
 
 /// Linear warmup from lr/(warmup+1) to lr, then cosine decay to minLR at `total` steps

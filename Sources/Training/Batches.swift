@@ -1,3 +1,5 @@
+import Model
+import Primitives
 import Tensor
 
 /// Random training windows, reproducible from a seed: each row starts at a uniform offset

@@ -1,4 +1,6 @@
 import Foundation
+import Model
+import Primitives
 import Tensor
 
 /// What one training run measured.
@@ -10,6 +12,10 @@ public struct TrainResult: Sendable {
     public var tokensPerSecond = 0.0
     public var losses: [Float] = []          // every step's batch loss
 }
+
+/// Told after every training step: the step (from 1), of how many, its batch loss, the
+/// tokens per second so far and the seconds elapsed.
+public typealias StepObserver = (_ step: Int, _ of: Int, _ loss: Float, _ tokensPerSecond: Double, _ elapsed: Double) -> Void
 
 /// Trains a model graph with the recipe: seeded batches, AdamW, warmup + cosine schedule,
 /// gradient clipping; then evaluates on the whole validation split.
@@ -42,7 +48,7 @@ public final class Trainer {
 
     /// Trains `steps` (default: the recipe's) steps of a schedule that long, or only the
     /// first `recipe.stopAfter` of them; then evaluates.
-    public func train(_ data: Dataset, steps: Int? = nil, progress: Progress? = nil) -> TrainResult {
+    public func train(_ data: Dataset, steps: Int? = nil, progress: StepObserver? = nil) -> TrainResult {
         let schedule = steps ?? recipe.steps
         let total = min(schedule, recipe.stopAfter ?? schedule)
         var result = TrainResult()
@@ -51,11 +57,9 @@ public final class Trainer {
         for it in 0..<total {
             result.losses.append(step(it, total: schedule, data: data.train))
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            progress?.update(step: it + 1, of: total, loss: result.losses.last!,
-                             tokensPerSecond: Double(it + 1) * tokensPerStep / elapsed, elapsed: elapsed)
+            progress?(it + 1, total, result.losses.last!, Double(it + 1) * tokensPerStep / elapsed, elapsed)
         }
         result.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        progress?.finish()
         result.steps = total
         result.tokensPerSecond = Double(total) * tokensPerStep / result.seconds
         let tail = result.losses.suffix(50)
@@ -63,34 +67,4 @@ public final class Trainer {
         result.valLoss = evaluate(model, on: data.validation)
         return result
     }
-}
-
-/// Training progress on one updating line of standard error (a plain line every tenth of
-/// the run when standard error is not a terminal, so logs stay readable).
-public final class Progress {
-    private let tty = isatty(2) != 0
-    private var lastPrint = 0.0
-    private var lastDecile = -1
-    public init() {}
-
-    public func update(step: Int, of total: Int, loss: Float, tokensPerSecond: Double, elapsed: Double) {
-        let decile = step * 10 / total
-        if tty ? (elapsed - lastPrint < 0.25 && step < total) : (decile == lastDecile) { return }
-        lastPrint = elapsed; lastDecile = decile
-        let eta = elapsed / Double(step) * Double(total - step)
-        let line = String(format: "step %d/%d  loss %.4f  %.0f tok/s  ETA %@",
-                          step, total, loss, tokensPerSecond, formatDuration(eta))
-        FileHandle.standardError.write(((tty ? "\r\u{1B}[K" : "") + line + (tty ? "" : "\n")).data(using: .utf8)!)
-    }
-
-    public func finish() {
-        if tty { FileHandle.standardError.write("\n".data(using: .utf8)!) }
-    }
-}
-
-public func formatDuration(_ s: Double) -> String {
-    guard s.isFinite else { return "?" }
-    let t = Int(s.rounded())
-    return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", t / 60 % 60))m"
-        : t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s"
 }

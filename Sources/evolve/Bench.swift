@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import Compiler
+import Config
+import Model
+import Primitives
 import Program
 import Tensor
 import Training
@@ -38,10 +41,11 @@ struct Bench: ParsableCommand {
             Threads.set(1)
             let gflops1 = sgemmGFLOPs()
 
-            let compiled = try program.map { try Compiler(Program.load(path: $0), vocabulary: vocabulary) }
-            let model = compiled?.replicated(recipe: cfg.recipe, threads: threads)
-                ?? replicatedGPT(cfg.model, vocabulary: vocabulary, recipe: cfg.recipe, threads: threads)
-            let context = compiled?.program.genes.context ?? cfg.model.context
+            let compiled = try Compiler(try program.map { try Program.load(path: $0) } ?? cfg.resolvedProgram(file: config ?? "config"),
+                                        vocabulary: vocabulary)
+            let r = cfg.recipe
+            let model = compiled.replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
+            let context = compiled.program.genes.context
             let trainer = Trainer(model: model, recipe: cfg.recipe)
             var times = [Double]()
             for it in 0..<(steps + 10) {
@@ -54,7 +58,7 @@ struct Bench: ParsableCommand {
             let median = times[times.count / 2]
             let tokens = Double(cfg.recipe.batchSize * context)
             print(keyValues([
-                "model": compiled?.program.name ?? "baseline", "blas_core": BLAS.coreName, "threads": "\(threads)",
+                "model": compiled.program.name, "blas_core": BLAS.coreName, "threads": "\(threads)",
                 "sgemm_gflops_1thread": String(format: "%.1f", gflops1),
                 "params": "\(model.parameterCount)",
                 "step_ms": String(format: "%.2f", median * 1e3),

@@ -22,14 +22,14 @@ struct Claims: ParsableCommand {
                 let reproduction = try Reproduction.named(name, seeds: folder)
                 let table: ReproductionTable
                 do { table = try ReproductionTable(reproduction, csv: text, command: "", commit: "", machine: "") } catch {
-                    throw Failure(description: "\(csv): \(error)")
+                    throw CommandError(description: "\(csv): \(error)")
                 }
                 let steps = table.equalSteps.first?.steps ?? 0
                 md += "\n## \(name): [reproduce-\(name).md](reproduce-\(name).md), \(steps) steps\n\n\(reproduction.summary).\n\n"
                 md += table.claimsMarkdown
                 found += 1
             }
-            guard found > 0 else { throw Failure(description: "\(results): no reproduce-NAME.csv (run evolve reproduce NAME first)") }
+            guard found > 0 else { throw CommandError(description: "\(results): no reproduce-NAME.csv (run evolve reproduce NAME first)") }
             let path = "\(results)/claims.md"
             try write(md, to: path)
             print(md)

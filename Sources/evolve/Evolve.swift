@@ -11,7 +11,7 @@ struct Evolve: ParsableCommand {
 }
 
 /// A user-facing failure: printed as one line, exit code 1.
-struct Failure: Error, CustomStringConvertible {
+struct CommandError: Error, CustomStringConvertible {
     let description: String
 }
 
@@ -41,6 +41,6 @@ func warnIfDebugBuild() {
 func write(_ text: String, to path: String) throws {
     try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-        throw Failure(description: "\(path): cannot write (\(error.localizedDescription))")
+        throw CommandError(description: "\(path): cannot write (\(error.localizedDescription))")
     }
 }

@@ -22,12 +22,12 @@ struct Export: ParsableCommand {
         try reportingErrors {
             let (store, s) = try study.open()
             guard let c = try id.map({ try store.candidate($0) }) ?? store.best(study: s.id!), c.studyId == s.id else {
-                throw Failure(description: id.map { "no candidate #\($0) in study \(s.name)" } ?? "study \(s.name) has no completed candidate yet")
+                throw CommandError(description: id.map { "no candidate #\($0) in study \(s.name)" } ?? "study \(s.name) has no completed candidate yet")
             }
             // A result taken from a twin was measured by training the twin: export what was trained.
             guard let trained = try store.candidate(c.reusedFrom ?? c.id!), trained.completion != nil,
                   let schedule = trained.scheduleSteps else {
-                throw Failure(description: "#\(c.id!) has no recorded training (status \(c.status.rawValue)\(c.failure.map { ", \($0)" } ?? ""))")
+                throw CommandError(description: "#\(c.id!) has no recorded training (status \(c.status.rawValue)\(c.failed.map { ", \($0)" } ?? ""))")
             }
             let bands = try store.evaluations(trained.id!)
             var program = try Program(text: trained.program)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Config
 import Experiments
 import Foundation
 import Tensor
@@ -30,9 +31,9 @@ struct Reproduce: ParsableCommand {
         try reportingErrors {
             let seedList = seeds.split(separator: ",").compactMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
             guard !seedList.isEmpty, seedList.count == seeds.split(separator: ",").count else {
-                throw Failure(description: "--seeds: a comma-separated list of integers, e.g. 1,2,3")
+                throw CommandError(description: "--seeds: a comma-separated list of integers, e.g. 1,2,3")
             }
-            guard steps > 0 else { throw Failure(description: "--steps must be positive") }
+            guard steps > 0 else { throw CommandError(description: "--steps must be positive") }
             let folder = try seedsFolder(for: "reproduce")
             let commit = gitCommit()   // at the start: the tree may change while it trains
             let reproduction = try Reproduction.named(name, seeds: folder)
@@ -61,7 +62,7 @@ struct Reproduce: ParsableCommand {
 func seedsFolder(for command: String) throws -> String {
     let folder = "search-spaces/seeds"
     guard FileManager.default.fileExists(atPath: folder) else {
-        throw Failure(description: "\(folder) not found: run evolve \(command) from the repository's root")
+        throw CommandError(description: "\(folder) not found: run evolve \(command) from the repository's root")
     }
     return folder
 }

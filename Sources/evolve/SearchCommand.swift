@@ -26,8 +26,8 @@ struct SearchCommand: ParsableCommand {
     func run() throws {
         warnIfDebugBuild()
         try reportingErrors {
-            guard candidates >= 1 else { throw Failure(description: "--candidates must be at least 1") }
-            guard workers >= 1 else { throw Failure(description: "--workers must be at least 1") }
+            guard candidates >= 1 else { throw CommandError(description: "--candidates must be at least 1") }
+            guard workers >= 1 else { throw CommandError(description: "--workers must be at least 1") }
             let s = try SearchSpace.load(path: space)
             let path = db ?? "results/\(s.name).db"
             let store = try Store(path: path)
@@ -87,7 +87,7 @@ struct SearchCommand: ParsableCommand {
         for c in children { (c.standardOutput as? Pipe)?.fileHandleForReading.readabilityHandler = nil }
         let failed = children.filter { $0.terminationStatus != 0 && $0.terminationStatus != 130 }
         if !failed.isEmpty && !stop.requested {
-            throw Failure(description: "\(failed.count) of \(workers) workers failed (exit status \(failed.map { "\($0.terminationStatus)" }.joined(separator: ", ")))")
+            throw CommandError(description: "\(failed.count) of \(workers) workers failed (exit status \(failed.map { "\($0.terminationStatus)" }.joined(separator: ", ")))")
         }
         return !stop.requested
     }

@@ -20,7 +20,7 @@ struct Show: ParsableCommand {
             if let id = Int64(target), !FileManager.default.fileExists(atPath: target) {
                 let (store, s) = try study.open()
                 guard let c = try store.candidate(id), c.studyId == s.id else {
-                    throw Failure(description: "no candidate #\(id) in study \(s.name)")
+                    throw CommandError(description: "no candidate #\(id) in study \(s.name)")
                 }
                 try printLineage(store, c)
                 print("")
@@ -33,7 +33,7 @@ struct Show: ParsableCommand {
 
     /// Each ancestor from the seed down: its mutation and what it scored.
     func printLineage(_ store: Store, _ c: Candidate) throws {
-        print("candidate #\(c.id!): \(c.status.rawValue)\(c.failure.map { " (\($0))" } ?? ""), "
+        print("candidate #\(c.id!): \(c.status.rawValue)\(c.failed.map { " (\($0))" } ?? ""), "
               + "val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "none"), seed \(c.seed)"
               + (c.reusedFrom.map { ", result of its twin #\($0)" } ?? ""))
         for e in try store.evaluations(c.id!) {
@@ -46,7 +46,7 @@ struct Show: ParsableCommand {
             var gain = ""
             if let p = previous, let f = a.fitness { gain = String(format: " (%+.4f)", f - p) }
             print(String(format: "  #%lld gen %d  %@  %@%@", a.id!, a.generation,
-                         a.fitness.map { String(format: "%.4f", $0) } ?? (a.failure ?? a.status.rawValue), a.mutation ?? "seed", gain))
+                         a.fitness.map { String(format: "%.4f", $0) } ?? (a.failure?.rawValue ?? a.status.rawValue), a.mutation ?? "seed", gain))
             previous = a.fitness
         }
     }

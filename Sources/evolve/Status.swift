@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Store
-import Training
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,8 +18,9 @@ struct Status: ParsableCommand {
             print("study \(s.name) in \(store.path), seed \(s.seed), started \(s.created)")
             print("candidates: \(c.done + c.failed) completed (\(c.failed) failed, \(reused) took a twin's result), "
                   + "\(c.running) running, \(c.queued) queued")
-            for (kind, n) in Dictionary(grouping: all.compactMap(\.failure), by: { $0 }).mapValues(\.count).sorted(by: { $0.key < $1.key }) {
-                print("  failed (\(kind)): \(n)")
+            let failures = Dictionary(grouping: all.compactMap(\.failure), by: { $0 }).mapValues(\.count)
+            for (kind, n) in failures.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                print("  failed (\(kind.rawValue)): \(n)")
             }
             if train + over > 0 {
                 print(String(format: "time: %@ training and evaluating, %@ outside training (%.2f%%: mutation, compile, fingerprint, database)",

@@ -13,18 +13,18 @@ struct StudyOptions: ParsableArguments {
 
     func open() throws -> (Store, Study) {
         let path = try db ?? onlyDatabase()
-        guard FileManager.default.fileExists(atPath: path) else { throw Failure(description: "\(path): no such database") }
+        guard FileManager.default.fileExists(atPath: path) else { throw CommandError(description: "\(path): no such database") }
         let store = try Store(path: path)
         let all = try store.studies()
         if let study {
             guard let s = all.first(where: { $0.name == study }) else {
-                throw Failure(description: "\(path) has no study '\(study)' (it has: \(all.map(\.name).joined(separator: ", ")))")
+                throw CommandError(description: "\(path) has no study '\(study)' (it has: \(all.map(\.name).joined(separator: ", ")))")
             }
             return (store, s)
         }
-        guard let s = all.first else { throw Failure(description: "\(path) holds no study yet") }
+        guard let s = all.first else { throw CommandError(description: "\(path) holds no study yet") }
         guard all.count == 1 else {
-            throw Failure(description: "\(path) holds several studies (\(all.map(\.name).joined(separator: ", "))); pick one with --study")
+            throw CommandError(description: "\(path) holds several studies (\(all.map(\.name).joined(separator: ", "))); pick one with --study")
         }
         return (store, s)
     }
@@ -32,9 +32,9 @@ struct StudyOptions: ParsableArguments {
     private func onlyDatabase() throws -> String {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: "results")) ?? []).filter { $0.hasSuffix(".db") }.sorted()
         switch files.count {
-        case 0: throw Failure(description: "no database in results/; run a search first or pass --db PATH")
+        case 0: throw CommandError(description: "no database in results/; run a search first or pass --db PATH")
         case 1: return "results/\(files[0])"
-        default: throw Failure(description: "several databases in results/ (\(files.joined(separator: ", "))); pick one with --db")
+        default: throw CommandError(description: "several databases in results/ (\(files.joined(separator: ", "))); pick one with --db")
         }
     }
 }

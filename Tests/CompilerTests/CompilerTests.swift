@@ -6,10 +6,6 @@ import Tensor
 @testable import Training
 import TestSupport
 
-func seed(_ name: String) throws -> Program {
-    try Program.load(path: packageRoot.appendingPathComponent("search-spaces/seeds/\(name).program").path)
-}
-
 func corpusText() -> String { syntheticText() }
 
 /// A small version of the baseline, and the vanilla seed with the same genes.

@@ -4,10 +4,6 @@ import Testing
 import Tensor
 import TestSupport
 
-func seed(_ name: String) throws -> Program {
-    try Program.load(path: packageRoot.appendingPathComponent("search-spaces/seeds/\(name).program").path)
-}
-
 /// Parses a program body: instruction lines of subprogram 0, `|` starting the next subprogram.
 func program(_ body: String, genes: String = "") throws -> Program {
     var text = "program t\ngenes \(genes.isEmpty ? "layers=1" : genes)\nsubprogram 0\n"

@@ -2,22 +2,23 @@ import Foundation
 import Testing
 @testable import Report
 @testable import Store
+import TestSupport
 
 /// A study with `n` completed candidates in a line of descent, two bands each (some stopped
 /// at the hurdle), and one failure — made directly in the store, no training needed.
 func syntheticStudy(_ n: Int) throws -> (Store, Study) {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-report-\(UUID()).db").path
+    let path = temporaryDatabase()
     let store = try Store(path: path)
     let study = try store.study(named: "demo <&>", space: "name: demo\npopulation: 10\n", seed: 1)
     var parent: Int64?
     for i in 0..<n {
-        let c = try store.makeCandidate(study: study.id!, limit: n, worker: "w") { number, _ in
+        let c = try store.makeCandidate(study: study.id!, limit: n, worker: testWorker(1)) { number, _ in
             Candidate(studyId: study.id!, program: "program p\(number)\nsubprogram 0\n  s1 = ADD s0 s0",
                       hash: "h\(number)", parentId: parent, mutation: number == 0 ? nil : "insert <\(number)>",
                       generation: number, seed: Int64(number))
         }!
         if i == 3 {
-            try store.complete(c.id!, fitness: .nan, failure: "diverged")
+            try store.complete(c.id!, fitness: .nan, failure: Failure(.diverged, "test"))
             continue
         }
         let loss = 3.0 - 0.05 * Double(i) + (i % 2 == 0 ? 0 : 0.2)

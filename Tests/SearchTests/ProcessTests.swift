@@ -54,10 +54,10 @@ struct ProcessTests {
         #expect(all.count == n)
         #expect(all.allSatisfy { $0.status == .done || $0.status == .failed })
         #expect(Set(all.compactMap(\.completion)).count == n)
-        for c in all where c.reusedFrom == nil && c.failure != "leaks_future" && c.failure != "compile" {
+        for c in all where c.reusedFrom == nil && c.failure != .leaksFuture && c.failure != .compile {
             // Bands 0, 1, … each recorded once (a diverged step before band 0 records none).
             let bands = try store.evaluations(c.id!).map(\.band)
-            #expect(bands == Array(0..<bands.count) && (!bands.isEmpty || c.failure == "diverged"), "#\(c.id!) bands \(bands)")
+            #expect(bands == Array(0..<bands.count) && (!bands.isEmpty || c.failure == .diverged), "#\(c.id!) bands \(bands)")
         }
         #expect(last.lastLine.hasPrefix("completed=\(n) "), "\(last.lastLine)")
     }

@@ -11,10 +11,6 @@ func tinySpace() throws -> SearchSpace {
     try SearchSpace.load(path: packageRoot.appendingPathComponent("search-spaces/tiny.yaml").path)
 }
 
-func temporaryDatabase() -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("evolve-search-\(UUID()).db").path
-}
-
 /// What a study holds, in completion order: program hash, fitness, parent.
 func history(_ path: String, _ space: SearchSpace) throws -> [String] {
     let store = try Store(path: path)
@@ -62,7 +58,7 @@ struct SearchTests {
         let study = try store.study(named: space.name, space: "", seed: 0)
         // A candidate "claimed" by a process that no longer exists (pid 2^22 - 1 is above Linux's default maximum).
         let orphan = try store.addRunning(Candidate(studyId: study.id!, program: space.seeds[0].text, hash: "orphan"),
-                                          worker: "\(ProcessInfo.processInfo.hostName):4194303:1")
+                                          worker: Worker(host: ProcessInfo.processInfo.hostName, pid: 4194303, start: 1))
         try run(path, until: 5)
         let done = try store.completed(study: study.id!)
         #expect(done.count == 5)

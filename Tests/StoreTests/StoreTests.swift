@@ -2,11 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Store
-
-/// A database file of its own for each test (tests run in parallel).
-func temporaryDatabase() -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("evolve-store-\(UUID()).db").path
-}
+import TestSupport
 
 @Suite("store")
 struct StoreTests {
@@ -35,7 +31,7 @@ struct StoreTests {
         let s = try store.study(named: "t", space: "", seed: 0)
         for (i, x) in [Double.nan, .infinity, 1.5].enumerated() {
             let c = try store.add(Candidate(studyId: s.id!, program: "p", hash: "h\(i)"))
-            try store.complete(c.id!, fitness: x, failure: x.isFinite ? nil : "diverged")
+            try store.complete(c.id!, fitness: x, failure: x.isFinite ? nil : Failure(.diverged, "test"))
         }
         let done = try store.completed(study: s.id!)
         #expect(done.map(\.fitnessKind) == [.nan, .inf, .finite])
@@ -52,11 +48,11 @@ struct StoreTests {
         let s = try stores[0].study(named: "t", space: "", seed: 0)
         let numbers = LockedIDs()
         DispatchQueue.concurrentPerform(iterations: 4) { w in
-            while let c = try! stores[w].makeCandidate(study: s.id!, limit: 30, worker: "w\(w)", { n, _ in
+            while let c = try! stores[w].makeCandidate(study: s.id!, limit: 30, worker: testWorker(w), { n, _ in
                 numbers.append(Int64(n))
                 return Candidate(studyId: s.id!, program: "p", hash: "h\(n)")
             }) {
-                #expect(c.status == .running && c.worker == "w\(w)")
+                #expect(c.status == .running && c.worker == testWorker(w))
             }
         }
         #expect(numbers.ids.sorted() == (0..<30).map(Int64.init))
@@ -67,16 +63,16 @@ struct StoreTests {
     @Test func completionNeedsTheLease() throws {
         let store = try Store(path: temporaryDatabase())
         let s = try store.study(named: "t", space: "", seed: 0)
-        let c = try #require(try store.makeCandidate(study: s.id!, limit: 1, worker: "a") { _, _ in
+        let c = try #require(try store.makeCandidate(study: s.id!, limit: 1, worker: testWorker(1)) { _, _ in
             Candidate(studyId: s.id!, program: "p", hash: "h")
         })
-        #expect(try store.heartbeat(c.id!, worker: "a"))
-        #expect(try !store.heartbeat(c.id!, worker: "b"))
+        #expect(try store.heartbeat(c.id!, worker: testWorker(1)))
+        #expect(try !store.heartbeat(c.id!, worker: testWorker(2)))
         try store.requeueStale(study: s.id!, olderThan: -1)       // "a" fell silent
-        let again = try #require(try store.claim(study: s.id!, worker: "b"))
-        #expect(try !store.complete(again.id!, worker: "a", Store.Outcome(fitness: 1)))
-        #expect(try store.complete(again.id!, worker: "b", Store.Outcome(fitness: 2, fingerprint: "f")))
-        #expect(try !store.complete(again.id!, worker: "b", Store.Outcome(fitness: 3)))
+        let again = try #require(try store.claim(study: s.id!, worker: testWorker(2)))
+        #expect(try !store.complete(again.id!, worker: testWorker(1), Store.Outcome(fitness: 1)))
+        #expect(try store.complete(again.id!, worker: testWorker(2), Store.Outcome(fitness: 2, fingerprint: "f")))
+        #expect(try !store.complete(again.id!, worker: testWorker(2), Store.Outcome(fitness: 3)))
         #expect(try store.completed(study: s.id!).map(\.fitness) == [2])
         #expect(try store.completed(fingerprint: "f", study: s.id!)?.id == c.id)
         #expect(try store.best(study: s.id!)?.id == c.id)
@@ -93,7 +89,7 @@ struct StoreTests {
         let claimed = LockedIDs()
         DispatchQueue.concurrentPerform(iterations: 2) { w in
             let store = w == 0 ? a : b
-            while let c = try! store.claim(study: s.id!, worker: "w\(w)") { claimed.append(c.id!) }
+            while let c = try! store.claim(study: s.id!, worker: testWorker(w)) { claimed.append(c.id!) }
         }
         #expect(claimed.ids.count == 40)
         #expect(Set(claimed.ids).count == 40)
@@ -103,11 +99,11 @@ struct StoreTests {
         let store = try Store(path: temporaryDatabase())
         let s = try store.study(named: "t", space: "", seed: 0)
         try store.add(Candidate(studyId: s.id!, program: "p", hash: "h"))
-        let c = try #require(try store.claim(study: s.id!, worker: "dead"))
-        #expect(try store.claim(study: s.id!, worker: "other") == nil)
+        let c = try #require(try store.claim(study: s.id!, worker: testWorker(3)))
+        #expect(try store.claim(study: s.id!, worker: testWorker(4)) == nil)
         #expect(try store.requeueStale(study: s.id!, olderThan: 3600) == 0)
         #expect(try store.requeueStale(study: s.id!, olderThan: -1) == 1)
-        #expect(try store.claim(study: s.id!, worker: "other")?.id == c.id)
+        #expect(try store.claim(study: s.id!, worker: testWorker(4))?.id == c.id)
     }
 
     @Test func newerSchemaIsRefused() throws {
@@ -146,13 +142,13 @@ struct StoreTests {
         }
         holding.wait()
         do {
-            _ = try b.claim(study: s.id!, worker: "b")
+            _ = try b.claim(study: s.id!, worker: testWorker(2))
             Issue.record("claimed through a held lock")
         } catch {
             #expect("\(error)".contains("is locked by another process"))
         }
         release.signal()
-        #expect(try a.claim(study: s.id!, worker: "a") != nil)
+        #expect(try a.claim(study: s.id!, worker: testWorker(1)) != nil)
     }
 }
 

@@ -1,5 +1,7 @@
 import Foundation
-import Tensor
+import Primitives
+import Program
+import Store
 import Training
 
 /// The package's root folder (tests read its configs and seed programs).
@@ -73,3 +75,16 @@ public func syntheticCorpusFile() throws -> String {
     try syntheticText().write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
+
+/// A seed program of search-spaces/seeds/ by name.
+public func seed(_ name: String) throws -> Program {
+    try Program.load(path: packageRoot.appendingPathComponent("search-spaces/seeds/\(name).program").path)
+}
+
+/// A path for a new database in the temporary folder.
+public func temporaryDatabase() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("evolve-test-\(UUID()).db").path
+}
+
+/// A worker identity for store tests: `test:N:0`, no process behind it.
+public func testWorker(_ n: Int) -> Worker { Worker(host: "test", pid: Int32(n), start: 0) }

@@ -1,7 +1,4 @@
-/// Elementwise functions of two tensors, with broadcasting.
-public enum BinaryOp: String, Hashable, Sendable {
-    case add, subtract, multiply, divide, max, min
-}
+import Primitives
 
 @inline(__always)
 private func apply<S: Scalar>(_ op: BinaryOp, _ a: S, _ b: S) -> S {

@@ -1,8 +1,4 @@
-/// Reductions over the channel (last) axis, keeping it as size 1 so the result
-/// broadcasts back against its input.
-public enum ReduceOp: String, Sendable {
-    case sum, mean, max
-}
+import Primitives
 
 // x: [R, C]    y: [R, 1]
 final class ReduceKernel<S: Scalar>: Kernel {

@@ -1,31 +1,4 @@
-/// Elementwise functions of one tensor. The two switches below are the whole table: each
-/// case's value, and its derivative in terms of the input x and output y.
-public enum UnaryOp: Hashable, Sendable {
-    case negate
-    case abs
-    case square
-    case sqrt
-    /// sqrt(|x|): Primer's ABS_ROOT, defined everywhere.
-    case absRoot
-    case exp
-    /// log(|x|): Primer's LOG, defined everywhere but 0.
-    case logAbs
-    case sin
-    case cos
-    case sign
-    case reciprocal
-    case relu
-    /// max(x, 0)²: Primer's squared ReLU.
-    case squaredRelu
-    /// x·Φ(x), exact (erf), as PyTorch's default.
-    case gelu
-    /// x·σ(x).
-    case swish
-    case sigmoid
-    case tanh
-    /// x · c (Primer's C_MUL) and x + c, for a fixed constant c.
-    case mulConstant(Double), addConstant(Double)
-}
+import Primitives
 
 @inline(__always) func sigmoid<S: Scalar>(_ x: S) -> S { 1 / (1 + S.exp(-x)) }
 @inline(__always) func signum<S: Scalar>(_ x: S) -> S { x > 0 ? 1 : (x < 0 ? -1 : 0) }

@@ -1,6 +1,7 @@
 import Foundation
+import GRDB
 
-/// Who holds a candidate: `host:pid:start`, where start is the process's start time in
+/// Who holds a candidate's lease: `host:pid:start` in the database, where start is the process's start time in
 /// clock ticks since boot — so a later process that happens to reuse the pid is not taken
 /// for the one that died.
 public struct Worker: Sendable, Equatable, CustomStringConvertible {
@@ -55,5 +56,27 @@ public struct Worker: Sendable, Equatable, CustomStringConvertible {
     private static func fieldsAfterName(_ stat: String) -> [Substring] {
         guard let close = stat.lastIndex(of: ")") else { return [] }
         return stat[stat.index(after: close)...].split(separator: " ")
+    }
+}
+
+/// Stored as its text form, `host:pid:start`.
+extension Worker: Codable, DatabaseValueConvertible {
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let w = Worker(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a worker: \(text)"))
+        }
+        self = w
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+
+    public var databaseValue: DatabaseValue { description.databaseValue }
+
+    public static func fromDatabaseValue(_ value: DatabaseValue) -> Worker? {
+        String.fromDatabaseValue(value).flatMap(Worker.init)
     }
 }

@@ -28,7 +28,7 @@ public final class ReplicatedModel {
 
     /// Sets row `row` of the batch: its input tokens and targets (each `context` long).
     @inline(__always)
-    func setRow(_ row: Int, tokens: UnsafeBufferPointer<Int32>, start: Int) {
+    public func setRow(_ row: Int, tokens: UnsafeBufferPointer<Int32>, start: Int) {
         let r = rows.firstIndex { $0.contains(row) }!
         let m = replicas[r], t = context, local = row - rows[r].lowerBound
         for j in 0..<t {

@@ -1,67 +1,18 @@
 import Foundation
+import Program
+import Training
 import Yams
 
 public struct ConfigError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// The shape of the hand-built baseline transformer (nanoGPT's GPT).
-public struct ModelConfig: Codable, Sendable, Equatable {
-    public var layers = 4
-    public var heads = 4
-    public var dModel = 128
-    public var context = 64
-    public var mlpRatio = 4
-    /// The MLP's activation: gelu, relu, squared_relu, swish.
-    public var activation = "gelu"
-    public var norm = "layer"
-
-    public init() {}
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case layers, heads, context, activation, norm
-        case dModel = "d_model", mlpRatio = "mlp_ratio"
-    }
-}
-
-/// How a model is trained: the optimiser, schedule and batches.
-public struct Recipe: Codable, Sendable, Equatable {
-    public var batchSize = 12
-    public var steps = 2000
-    public var learningRate = 1e-3
-    public var minLearningRate = 1e-4
-    public var warmupSteps = 100
-    public var beta1 = 0.9
-    public var beta2 = 0.99
-    public var weightDecay = 0.1
-    public var gradClip = 1.0
-    public var initStd = 0.02
-    public var seed: UInt64 = 1337
-    public var tokenizer = Tokenizer.Kind.char
-    public var trainFraction = 0.9
-    /// Batch rows split over this many replicas (default: one per thread). The split changes
-    /// the order of float sums, so a run reproduces another exactly only with the same count.
-    public var replicas: Int?
-    /// Stop and evaluate after this many steps of the `steps`-long schedule (a search
-    /// candidate that stopped at a hurdle was measured so).
-    public var stopAfter: Int?
-
-    public init() {}
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case steps, seed, tokenizer, beta1, beta2, replicas
-        case stopAfter = "stop_after"
-        case batchSize = "batch_size", learningRate = "learning_rate"
-        case minLearningRate = "min_learning_rate", warmupSteps = "warmup_steps"
-        case weightDecay = "weight_decay", gradClip = "grad_clip", initStd = "init_std"
-        case trainFraction = "train_fraction"
-    }
-}
-
 /// A config file: `model:` and `training:` sections, each key optional (defaults are
 /// the nanoGPT CPU recipe). Unknown keys are errors, so a typo never passes silently.
+/// `model:` describes the baseline (`Baseline`: its genes and the MLP's width, activation
+/// and norm); `program:` replaces it with any program.
 public struct TrainConfig: Sendable, Equatable {
-    public var model = ModelConfig()
+    public var model = Baseline()
     public var recipe = Recipe()
     /// A `program:` section instead of `model:` (as `evolve export` writes): the program in
     /// its YAML file form, or a path to a program file relative to the config.
@@ -98,30 +49,55 @@ public struct TrainConfig: Sendable, Equatable {
         case let section?:
             config.program = .yaml(try Yams.dump(object: section))
         }
-        config.model = try section(root["model"], ModelConfig.self, ModelConfig(),
-                                   ModelConfig.CodingKeys.allCases.map(\.rawValue), "\(file): model")
+        config.model = try section(root["model"], ModelSection.self, ModelSection(),
+                                   ModelSection.CodingKeys.allCases.map(\.rawValue), "\(file): model").baseline(file: file)
         config.recipe = try section(root["training"], Recipe.self, Recipe(),
                                     Recipe.CodingKeys.allCases.map(\.rawValue), "\(file): training")
         try config.validate(file: file)
         return config
     }
 
+    /// The recipe's own checks (the model section is checked as it is read).
     func validate(file: String) throws {
-        let m = model, r = recipe
+        let r = recipe
         func need(_ ok: Bool, _ what: String) throws {
             if !ok { throw ConfigError(description: "\(file): \(what)") }
         }
-        try need(m.layers >= 1 && m.heads >= 1 && m.dModel >= 1 && m.context >= 1 && m.mlpRatio >= 1,
-                 "model: layers, heads, d_model, context and mlp_ratio must be positive")
-        try need(m.dModel % m.heads == 0, "model: d_model \(m.dModel) is not divisible by heads \(m.heads)")
-        try need(["gelu", "relu", "squared_relu", "swish"].contains(m.activation),
-                 "model: activation '\(m.activation)' is not one of gelu, relu, squared_relu, swish")
-        try need(["layer", "rms"].contains(m.norm), "model: norm '\(m.norm)' is not layer or rms")
         try need(r.batchSize >= 1 && r.steps >= 1, "training: batch_size and steps must be positive")
         try need(r.trainFraction > 0 && r.trainFraction < 1, "training: train_fraction must be in (0, 1)")
         try need(r.warmupSteps >= 0 && r.learningRate > 0, "training: learning_rate must be positive")
         try need((r.replicas ?? 1) >= 1, "training: replicas must be positive")
         try need((1...r.steps).contains(r.stopAfter ?? 1), "training: stop_after must be in 1...steps")
+    }
+}
+
+/// The `model:` section as written: the baseline's genes and its MLP's width, activation and norm.
+struct ModelSection: Codable {
+    var layers = 4, heads = 4, dModel = 128, context = 64, mlpRatio = 4
+    var activation = "gelu", norm = "layer"
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case layers, heads, context, activation, norm
+        case dModel = "d_model", mlpRatio = "mlp_ratio"
+    }
+
+    func baseline(file: String) throws -> Baseline {
+        func fail(_ what: String) -> ConfigError { ConfigError(description: "\(file): model: \(what)") }
+        var b = Baseline()
+        guard let a = Baseline.Activation(rawValue: activation) else {
+            throw fail("activation '\(activation)' is not one of \(Baseline.Activation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let n = Baseline.Norm(rawValue: norm) else { throw fail("norm '\(norm)' is not layer or rms") }
+        guard [layers, heads, dModel, context, mlpRatio].allSatisfy({ $0 >= 1 }) else {
+            throw fail("layers, heads, d_model, context and mlp_ratio must be positive")
+        }
+        guard Dims.vocabulary.contains(8 * mlpRatio) else {
+            throw fail("mlp_ratio \(mlpRatio) is not one of \(Dims.vocabulary.filter { $0 % 8 == 0 }.map { String($0 / 8) }.joined(separator: ", "))")
+        }
+        (b.genes.layers, b.genes.heads, b.genes.dModel, b.genes.context) = (layers, heads, dModel, context)
+        (b.mlpRatio, b.activation, b.norm) = (mlpRatio, a, n)
+        do { try b.program.validate() } catch let e as ProgramError { throw fail(e.description) }
+        return b
     }
 }
 
@@ -156,5 +132,33 @@ private func yamlReason(_ error: Error) -> String {
         return "\(problem) at line \(mark.line), column \(mark.column)"
     default:
         return "\(error)".split(separator: "\n").joined(separator: " ")
+    }
+}
+
+extension TrainConfig {
+    /// What a file to train holds: a program file (text form, or YAML / JSON with
+    /// `subprograms:`), with no config; or a config, whose `program:` section, or else its
+    /// `model:` section (the baseline), is the program.
+    public static func trainable(_ path: String) throws -> (Program, TrainConfig?) {
+        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+        if !["yaml", "yml", "json"].contains(ext) { return (try Program.load(path: path), nil) }
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        if let root = try? Yams.load(yaml: text) as? [String: Any], root["subprograms"] != nil {
+            return (try Program.load(path: path), nil)
+        }
+        let config = try TrainConfig.load(path: path)
+        return (try config.resolvedProgram(file: path), config)
+    }
+
+    /// The program this config trains: its `program:` section, or the baseline.
+    public func resolvedProgram(file: String) throws -> Program {
+        switch program {
+        case nil: return model.program
+        case .path(let p)?: return try Program.load(path: p)
+        case .yaml(let y)?:
+            let p = try Program(yaml: y, file: "\(file): program")
+            do { try p.validate() } catch { throw ConfigError(description: "\(file): program: \(error)") }
+            return p
+        }
     }
 }

@@ -1,5 +1,14 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+private typealias Glibc = Darwin
+#endif
+
 /// A small, fast, seedable generator (xoshiro256**, seeded through SplitMix64), so that the
-/// same seed gives the same initial weights and batches on every machine and binary.
+/// same seed gives the same initial weights, batches and mutations on every machine and
+/// binary. Here, below the engine and the search, so that both use it and neither reaches
+/// into the other.
 public struct Xoshiro: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
@@ -38,14 +47,5 @@ public struct Xoshiro: RandomNumberGenerator, Sendable {
     public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
-@inline(__always) private func _log(_ x: Double) -> Double { Double.log(x) }
-@inline(__always) private func _cos(_ x: Double) -> Double { Double.cos(x) }
-
-extension Tensor {
-    /// Fills with N(0, std²) draws.
-    public func fillNormal(std: Double, _ rng: inout Xoshiro) {
-        for i in 0..<count { value[i] = S(rng.normal() * std) }
-    }
-
-    public func fill(_ x: S) { value.update(repeating: x, count: count) }
-}
+@inline(__always) private func _log(_ x: Double) -> Double { Glibc.log(x) }
+@inline(__always) private func _cos(_ x: Double) -> Double { Glibc.cos(x) }

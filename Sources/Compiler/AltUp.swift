@@ -1,0 +1,39 @@
+import Program
+import Tensor
+
+extension Lowering {
+    /// Recycled AltUp (Baykal et al. 2023): the embedding replicated into K blocks; per
+    /// layer, learned scalars predict every block from all blocks (x̂ⁱ = Σⱼ pᵢⱼ xʲ), the block
+    /// runs on block j* alone (x̃), and a learned gain corrects each prediction:
+    /// yⁱ = x̂ⁱ + gᵢ·(x̃ − x̂ʲ*). The K blocks are averaged before the final norm. With p = I
+    /// and g = 1 at init, every block equals the baseline's stream.
+    mutating func altUp(_ x: Tensor<S>, blocks k: Int) -> Tensor<S> {
+        let g = graph
+        var blocks = Array(repeating: x, count: k)
+        for l in 0..<genes.layers {
+            prefix = "h\(l)."
+            let star = genes.altupMode == .alternating ? l % k : 0
+            var predicted = [Tensor<S>]()
+            for i in 0..<k {
+                var sum: Tensor<S>?
+                for j in 0..<k {
+                    let p = scalar("altup.p\(i)\(j)", fill: i == j ? 1 : 0)
+                    let term = g.multiply(blocks[j], p)
+                    sum = sum.map { g.add($0, term) } ?? term
+                }
+                predicted.append(sum!)
+            }
+            let computed = lower(subprogram: 0, input: blocks[star])
+            let delta = g.binary(.subtract, computed, predicted[star])
+            blocks = (0..<k).map { i in g.add(predicted[i], g.multiply(delta, scalar("altup.g\(i)", fill: 1))) }
+        }
+        return g.unary(.mulConstant(1 / Double(k)), blocks.dropFirst().reduce(blocks[0]) { g.add($0, $1) })
+    }
+
+    /// A learned scalar [1], not decayed.
+    private func scalar(_ name: String, fill: S) -> Tensor<S> {
+        let p = graph.parameter([1], name: prefix + name)
+        p.fill(fill)
+        return p
+    }
+}

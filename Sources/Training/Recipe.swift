@@ -1,0 +1,35 @@
+import Foundation
+
+/// How a model is trained: the optimiser, schedule and batches.
+public struct Recipe: Codable, Sendable, Equatable {
+    public var batchSize = 12
+    public var steps = 2000
+    public var learningRate = 1e-3
+    public var minLearningRate = 1e-4
+    public var warmupSteps = 100
+    public var beta1 = 0.9
+    public var beta2 = 0.99
+    public var weightDecay = 0.1
+    public var gradClip = 1.0
+    public var initStd = 0.02
+    public var seed: UInt64 = 1337
+    public var tokenizer = Tokenizer.Kind.char
+    public var trainFraction = 0.9
+    /// Batch rows split over this many replicas (default: one per thread). The split changes
+    /// the order of float sums, so a run reproduces another exactly only with the same count.
+    public var replicas: Int?
+    /// Stop and evaluate after this many steps of the `steps`-long schedule (a search
+    /// candidate that stopped at a hurdle was measured so).
+    public var stopAfter: Int?
+
+    public init() {}
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case steps, seed, tokenizer, beta1, beta2, replicas
+        case stopAfter = "stop_after"
+        case batchSize = "batch_size", learningRate = "learning_rate"
+        case minLearningRate = "min_learning_rate", warmupSteps = "warmup_steps"
+        case weightDecay = "weight_decay", gradClip = "grad_clip", initStd = "init_std"
+        case trainFraction = "train_fraction"
+    }
+}
