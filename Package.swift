@@ -48,7 +48,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
-        .target(name: "TestSupport", dependencies: ["Primitives", "Program", "Store", "Training"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Primitives", "Program", "Store", "Training", "Compiler", "Model"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Primitives"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Config", "Compiler", "Model", "Tensor", "Primitives", "TestSupport"]),
         .testTarget(name: "ProgramTests", dependencies: ["Program", "Primitives", "TestSupport"]),

@@ -54,6 +54,7 @@ struct ExperimentsTests {
 
         // The CSV holds every run: read back, it gives the same claims section.
         let again = try ReproductionTable(r, csv: table.csv, command: "", commit: "", machine: "")
+        #expect(again.equalSteps.count == a.count)
         #expect(zip(again.equalSteps, a).allSatisfy { abs($0.valLoss - $1.valLoss) < 1e-5 && $0.seed == $1.seed && $0.variant == $1.variant })
         #expect(again.equalTime.map(\.steps) == b.map(\.steps))
         #expect(again.claimsMarkdown.components(separatedBy: "\n").count == table.claimsMarkdown.components(separatedBy: "\n").count)

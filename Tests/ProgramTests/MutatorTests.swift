@@ -1,4 +1,6 @@
+import Primitives
 import Testing
+import TestSupport
 import Tensor
 @testable import Program
 

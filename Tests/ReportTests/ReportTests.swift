@@ -69,7 +69,16 @@ struct ReportTests {
         let page = dir.appendingPathComponent("report.html")
         try html.replacingOccurrences(of: "</body>", with: probe).write(to: page, atomically: true, encoding: .utf8)
         let dom = try chromium(["--dump-dom", page.absoluteString])
-        #expect(dom.contains("data-rendered=\"720x300,720x300,720x300;37\""), "\(dom.prefix(400))")
+        // What the page declares: each plot's size, and how many points it draws.
+        let declared = html.components(separatedBy: "<svg ").dropFirst().map { svg -> String in
+            func attribute(_ name: String) -> String {
+                svg.components(separatedBy: "\(name)=\"").dropFirst().first?.components(separatedBy: "\"").first ?? "?"
+            }
+            return attribute("width") + "x" + attribute("height")
+        }
+        let points = html.components(separatedBy: "<circle class=\"point\"").count - 1
+        #expect(declared.count == 3 && points > 12)
+        #expect(dom.contains("data-rendered=\"\(declared.joined(separator: ","));\(points)\""), "\(dom.prefix(400))")
         // And a screenshot of the page as shipped: a real image, much larger than a blank page's.
         try html.write(to: page, atomically: true, encoding: .utf8)
         let blank = dir.appendingPathComponent("blank.html")

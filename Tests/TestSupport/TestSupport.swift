@@ -1,4 +1,6 @@
+import Compiler
 import Foundation
+import Model
 import Primitives
 import Program
 import Store
@@ -88,3 +90,9 @@ public func temporaryDatabase() -> String {
 
 /// A worker identity for store tests: `test:N:0`, no process behind it.
 public func testWorker(_ n: Int) -> Worker { Worker(host: "test", pid: Int32(n), start: 0) }
+
+/// A program compiled over `threads` replicas with a recipe's batch, init and seed.
+public func replicated(_ p: Program, vocabulary: Int, recipe r: Recipe, threads: Int) throws -> ReplicatedModel {
+    try Compiler(p, vocabulary: vocabulary)
+        .replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Config
 import Tensor
 @testable import Training
 import TestSupport

@@ -1,21 +1,26 @@
 import Foundation
 import Testing
+import Config
+import Model
 import Tensor
 @testable import Training
 import TestSupport
 
-
 func tinyConfig() -> TrainConfig {
     var c = TrainConfig()
-    c.model.layers = 2; c.model.dModel = 32; c.model.heads = 2; c.model.context = 16
+    (c.model.genes.layers, c.model.genes.dModel, c.model.genes.heads, c.model.genes.context) = (2, 32, 2, 16)
     c.recipe.batchSize = 8; c.recipe.steps = 150; c.recipe.warmupSteps = 10
     c.recipe.learningRate = 3e-3
     return c
 }
 
+/// The baseline a config describes, compiled and trained.
+func model(_ c: TrainConfig, _ data: Dataset, threads: Int) -> ReplicatedModel {
+    try! replicated(c.model.program, vocabulary: data.tokenizer.vocabularySize, recipe: c.recipe, threads: threads)
+}
+
 func train(_ c: TrainConfig, _ data: Dataset, steps: Int? = nil, threads: Int = 2) -> TrainResult {
-    let model = replicatedGPT(c.model, vocabulary: data.tokenizer.vocabularySize, recipe: c.recipe, threads: threads)
-    return Trainer(model: model, recipe: c.recipe).train(data, steps: steps)
+    Trainer(model: model(c, data, threads: threads), recipe: c.recipe).train(data, steps: steps)
 }
 
 @Suite("training")
@@ -100,11 +105,10 @@ struct TrainingTests {
     @Test func evaluationIgnoresPaddingAndReplicas() {
         var c = tinyConfig()
         let d = Dataset(text: syntheticText())
-        let vocab = d.tokenizer.vocabularySize
         c.recipe.batchSize = 5
-        let a = evaluate(replicatedGPT(c.model, vocabulary: vocab, recipe: c.recipe, threads: 1), on: d.validation)
+        let a = evaluate(model(c, d, threads: 1), on: d.validation)
         c.recipe.batchSize = 12
-        let b = evaluate(replicatedGPT(c.model, vocabulary: vocab, recipe: c.recipe, threads: 2), on: d.validation)
+        let b = evaluate(model(c, d, threads: 2), on: d.validation)
         #expect(Swift.abs(a - b) < 1e-5)
     }
 
@@ -112,20 +116,25 @@ struct TrainingTests {
     @Test func replicasMatchOneGraph() {
         let c = tinyConfig(), d = Dataset(text: syntheticText())
         let one = train(c, d, steps: 10, threads: 1), two = train(c, d, steps: 10, threads: 2)
+        #expect(one.losses.count == 10 && two.losses.count == 10)
         for (a, b) in zip(one.losses, two.losses) { #expect(Swift.abs(a - b) < 1e-4) }
     }
 
     @Test func configDefaultsAndErrors() throws {
         let baseline = try TrainConfig.load(path: packageRoot.appendingPathComponent("configs/baseline.yaml").path)
         #expect(baseline == TrainConfig())
-        #expect(try TrainConfig.parse("model:\n  layers: 2\n").model.layers == 2)
-        #expect(throws: ConfigError.self) { try TrainConfig.parse("model:\n  layer: 2\n") }
-        #expect(throws: ConfigError.self) { try TrainConfig.parse("model:\n  heads: three\n") }
-        #expect(throws: ConfigError.self) { try TrainConfig.parse("model:\n  d_model: 10\n  heads: 3\n") }
-        #expect(throws: ConfigError.self) { try TrainConfig.parse("- a list\n") }
-        do { _ = try TrainConfig.parse("training:\n  stepz: 5\n", file: "x.yaml") } catch {
-            #expect("\(error)" == "x.yaml: training: unknown key 'stepz' (known: batch_size, beta1, beta2, grad_clip, init_std, learning_rate, min_learning_rate, replicas, seed, steps, stop_after, tokenizer, train_fraction, warmup_steps, weight_decay)")
+        #expect(try TrainConfig.parse("model:\n  layers: 2\n").model.genes.layers == 2)
+        #expect(try TrainConfig.parse("model:\n  activation: swish\n  norm: rms\n").model.program.text.contains("SWISH"))
+        func error(_ text: String) -> String {
+            do { _ = try TrainConfig.parse(text, file: "x.yaml"); return "no error" } catch { return "\(error)" }
         }
+        #expect(error("model:\n  layer: 2\n").hasPrefix("x.yaml: model: unknown key 'layer'"))
+        #expect(error("model:\n  heads: three\n") == "x.yaml: model: 'heads' has the wrong type or value")
+        #expect(error("model:\n  d_model: 10\n  heads: 3\n").hasPrefix("x.yaml: model: genes: d_model 10 must divide by 8"))
+        #expect(error("model:\n  mlp_ratio: 5\n") == "x.yaml: model: mlp_ratio 5 is not one of 1, 2, 3, 4, 6, 8")
+        #expect(error("model:\n  activation: relu6\n").hasPrefix("x.yaml: model: activation 'relu6' is not one of gelu"))
+        #expect(error("- a list\n") == "x.yaml: expected a mapping with model: and training: sections")
+        #expect(error("training:\n  stepz: 5\n") == "x.yaml: training: unknown key 'stepz' (known: batch_size, beta1, beta2, grad_clip, init_std, learning_rate, min_learning_rate, replicas, seed, steps, stop_after, tokenizer, train_fraction, warmup_steps, weight_decay)")
     }
 
     @Test func corpusErrors() throws {
