@@ -81,7 +81,7 @@ struct OpTableTests {
         for i in 0..<w.count { w[i] = rng.normal() }
         let loss = g.sumAll(g.multiply(y, w))
         g.forward()
-        #expect(y.values.allSatisfy(\.isFinite), "\(op.rawValue): forward gave non-finite values")
+        #expect(y.values.allSatisfy { $0.isFinite }, "\(op.rawValue): forward gave non-finite values")
         g.backward(from: loss)
         let inputs = g.tensors.filter { $0.name == "x" } + g.parameters
         #expect(!inputs.isEmpty)
