@@ -61,6 +61,17 @@ extension Program {
         return shapes
     }
 
+    /// The input shape of subprogram k at its first call (subprogram 0: the residual
+    /// stream); nil for a subprogram nothing calls.
+    public func inputShape(ofSubprogram k: Int) -> StateShape? {
+        guard k > 0 else { return .residual }
+        for caller in 0..<k {
+            guard let input = inputShape(ofSubprogram: caller), let shapes = try? shapes(subprogram: caller, input: input) else { continue }
+            for ins in subprograms[caller].instructions where ins.op == .call && ins.dim == k { return shapes[ins.input1] }
+        }
+        return nil
+    }
+
     func outputShape(subprogram k: Int, input: StateShape) throws -> StateShape {
         try shapes(subprogram: k, input: input).last!
     }

@@ -55,7 +55,7 @@ struct Show: ParsableCommand {
         for (k, sub) in p.subprograms.enumerated() {
             print(k == 0 ? "subprogram 0 (the decoder block, input s0 \(StateShape.residual))" : "subprogram \(k)")
             // Shapes for the first call site (subprogram 0: the residual stream).
-            let input = k == 0 ? StateShape.residual : firstCallInput(p, k) ?? .residual
+            let input = p.inputShape(ofSubprogram: k) ?? .residual
             let shapes = (try? p.shapes(subprogram: k, input: input)) ?? []
             for (i, ins) in sub.instructions.enumerated() {
                 let line = "  s\(i + 1) = \(ins.text)"
@@ -73,14 +73,3 @@ struct Show: ParsableCommand {
     }
 }
 
-/// The input shape of subprogram k at its first call, searching callers in order.
-private func firstCallInput(_ p: Program, _ k: Int) -> StateShape? {
-    for caller in 0..<k {
-        guard let shapes = try? p.shapes(subprogram: caller, input: caller == 0 ? .residual : firstCallInput(p, caller) ?? .residual)
-        else { continue }
-        for ins in p.subprograms[caller].instructions where ins.op == .call && ins.dim == k {
-            return shapes[ins.input1]
-        }
-    }
-    return nil
-}

@@ -20,7 +20,7 @@ struct MutatorTests {
         var rng = Xoshiro(seed: 7)
         for _ in 0..<20 {
             let child = try m.mutate(parent, using: &rng)
-            #expect(child.kind == kind)
+            #expect(child.kind == kind && child.drawn == kind)
             #expect(child.description.hasPrefix(kind.rawValue))
             try child.program.validate()
             #expect(child.program.hash != parent.hash)
@@ -43,14 +43,65 @@ struct MutatorTests {
         #expect(try lineage(1) != lineage(2))
     }
 
-    @Test func insertAndDeleteKeepReferences() throws {
+    @Test func spliceAndDeleteKeepReferences() throws {
         let p = try program("DENSE s0 dim=8\nRELU s1\nADD s0 s2")
-        // Inserting before s2 keeps every reader on the state it read.
-        let ins = inserting(Instruction(.sin, 1), at: 1, into: p.subprograms[0].instructions)
-        #expect(ins.map(\.text) == ["DENSE s0 dim=8", "SIN s1", "RELU s1", "ADD s0 s3"])
+        // SQUARE spliced after the ReLU: the ADD now reads it; DENSE → RELU → SQUARE → ADD.
+        let spliced = splicing(Instruction(.square, 2), after: 2, readers: [2], into: p.subprograms[0].instructions)
+        #expect(spliced.map(\.text) == ["DENSE s0 dim=8", "RELU s1", "SQUARE s2", "ADD s0 s3"])
+        // After s1, read by RELU only: RELU reads the new state, ADD still reads RELU's.
+        let early = splicing(Instruction(.sin, 1), after: 1, readers: [1], into: p.subprograms[0].instructions)
+        #expect(early.map(\.text) == ["DENSE s0 dim=8", "SIN s1", "RELU s2", "ADD s0 s3"])
         // Deleting RELU sends its readers to RELU's input.
         let del = deleting(at: 1, from: p.subprograms[0].instructions)
         #expect(del.map(\.text) == ["DENSE s0 dim=8", "ADD s0 s1"])
+    }
+
+    /// An insert or a delete-insert is never its parent: the new instruction is read.
+    @Test(arguments: ["vanilla", "primer-ez", "switch-moe", "altup-recycled-k2"])
+    func insertsAlwaysChangeTheProgram(_ name: String) throws {
+        let parent = try seed(name), hash = parent.hash
+        var rng = Xoshiro(seed: 3)
+        var made = [MutationKind: Int]()
+        for kind in [MutationKind.insert, .deleteInsert] {
+            for _ in 0..<300 {
+                guard let (child, words) = Mutator().apply(kind, to: parent, using: &rng) else { continue }
+                #expect(child.hash != hash, "\(kind.rawValue) \(words) left \(name) as it was")
+                #expect((try? child.validate()) != nil, "\(kind.rawValue) \(words) is not valid")
+                made[kind, default: 0] += 1
+            }
+        }
+        #expect(made[.insert, default: 0] > 250 && made[.deleteInsert, default: 0] > 250, "\(made)")
+    }
+
+    /// An op change keeps the op's family and the slot's shapes: it never fails validation.
+    @Test func opChangesKeepTheirClass() throws {
+        var rng = Xoshiro(seed: 4)
+        for name in ["vanilla", "primer-ez", "mdha", "hash-ffn"] {
+            let parent = try seed(name)
+            for _ in 0..<200 {
+                let k = Int.random(in: 0..<parent.subprograms.count, using: &rng)
+                guard let site = Site(parent, k), let (body, words) = Mutator().changeOp(site, &rng) else { continue }
+                let i = body.indices.first { body[$0] != site.body[$0] }!
+                #expect(body[i].op.family == site.body[i].op.family && body[i].op.family != .structural, "\(words)")
+                var child = parent
+                child.subprograms[k].instructions = body
+                #expect((try? child.validate()) != nil, "\(name): \(words)")
+            }
+        }
+    }
+
+    /// 1000 children of the vanilla seed at equal weights: each kind makes its share of
+    /// them, within 20% (the mix a space file asks for is the mix it gets).
+    @Test func appliedMixFollowsTheWeights() throws {
+        let parent = try seed("vanilla")
+        var rng = Xoshiro(seed: 5), stats = Mutator.Stats(), applied = [MutationKind: Int]()
+        let m = Mutator()
+        for _ in 0..<1000 { applied[try m.mutate(parent, using: &rng, stats: &stats).kind, default: 0] += 1 }
+        for kind in MutationKind.structural {
+            let share = Double(applied[kind, default: 0]) / 1000
+            #expect(Swift.abs(share - 1.0 / 6) <= 0.2 / 6, "\(kind.rawValue): \(applied[kind, default: 0]) of 1000")
+        }
+        #expect(stats.changed.values.reduce(0, +) == 1000)
     }
 
     @Test func zeroWeightsAreAnError() throws {
