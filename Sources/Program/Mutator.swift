@@ -61,11 +61,13 @@ public struct Mutator: Sendable {
         public let description: String
     }
 
-    /// Per kind: how often it was drawn, found a valid edit, and changed the program.
+    /// Per kind: how often it was drawn, found a valid edit, changed the program, and was
+    /// turned down by the caller's test (a size constraint).
     public struct Stats: Sendable {
         public var drawn: [MutationKind: Int] = [:]
         public var applied: [MutationKind: Int] = [:]
         public var changed: [MutationKind: Int] = [:]
+        public var rejected: [MutationKind: Int] = [:]
         public init() {}
     }
 
@@ -75,7 +77,9 @@ public struct Mutator: Sendable {
         return try mutate(parent, using: &rng, stats: &stats)
     }
 
-    public func mutate<R: RandomNumberGenerator>(_ parent: Program, using rng: inout R, stats: inout Stats) throws -> Child {
+    /// A valid child, other than the parent, that `accept` takes; `stats` counts the draws.
+    public func mutate<R: RandomNumberGenerator>(_ parent: Program, using rng: inout R, stats: inout Stats,
+                                                 accept: (Program) -> Bool = { _ in true }) throws -> Child {
         let parentHash = parent.hash
         let kinds = MutationKind.allCases.filter { (weights[$0] ?? 0) > 0 }
         guard !kinds.isEmpty else { throw NoChild(description: "mutator: every mutation weight is zero") }
@@ -91,6 +95,7 @@ public struct Mutator: Sendable {
                 stats.applied[kind, default: 0] += 1
                 guard child.hash != parentHash else { continue }
                 stats.changed[kind, default: 0] += 1
+                guard accept(child) else { stats.rejected[kind, default: 0] += 1; continue }
                 return Child(program: child, kind: kind, drawn: first!, description: "\(kind.rawValue) \(words)")
             }
         }

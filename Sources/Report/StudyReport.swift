@@ -89,14 +89,11 @@ public struct StudyReport {
     func bestSection() throws -> String {
         guard let b = try store.best(study: study.id!) else { return "" }
         var html = String(format: "<h2 id=\"best\">Best: #%lld, validation loss %.4f</h2>\n", b.id!, b.fitness!)
-        html += "<h3>Lineage</h3>\n<table class=\"lineage\"><tr><th>candidate</th><th>generation</th><th>mutation</th><th>val_loss</th><th>change</th></tr>\n"
-        var previous: Double?
+        html += "<h3>Lineage</h3>\n<table class=\"lineage\"><tr><th>candidate</th><th>generation</th><th>mutation</th><th>val_loss</th><th>change at equal steps</th></tr>\n"
         for a in try store.lineage(b.id!) {
             let loss = a.fitness.map { String(format: "%.4f", $0) } ?? (a.failure?.rawValue ?? a.status.rawValue)
-            var change = ""
-            if let p = previous, let f = a.fitness { change = String(format: "%+.4f", f - p) }
+            let change = try store.changeAgainstParent(a).map { String(format: "%+.4f", $0) } ?? ""
             html += "<tr><td>#\(a.id!)</td><td>\(a.generation)</td><td>\(escape(a.mutation ?? "seed"))</td><td>\(loss)</td><td>\(change)</td></tr>\n"
-            previous = a.fitness
         }
         return html + "</table>\n<h3>Program</h3>\n<pre class=\"program\">\(escape(b.program))</pre>\n"
     }

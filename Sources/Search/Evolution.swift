@@ -109,16 +109,26 @@ public final class Evolution {
             let population = Array(completed.suffix(space.population))
             guard !population.isEmpty else {
                 // The seeds are still training elsewhere: train a mutation of one meanwhile.
-                let child = try space.mutator.mutate(space.seeds[number % space.seeds.count], using: &rng)
+                let child = try mutate(space.seeds[number % space.seeds.count], &rng)
                 return Candidate(studyId: study.id!, program: child.program.text, hash: child.program.hash,
-                                 mutation: child.description, generation: 1, seed: trainSeed)
+                                 mutation: child.description, mutationKind: child.kind.rawValue, drawnKind: child.drawn.rawValue,
+                                 generation: 1, seed: trainSeed)
             }
             let contenders = (0..<space.tournament).map { _ in population[rng.below(population.count)] }
             let parent = contenders.min { ($0.fitness ?? .infinity) < ($1.fitness ?? .infinity) }!
-            let child = try space.mutator.mutate(try Program(text: parent.program), using: &rng)
+            let child = try mutate(try Program(text: parent.program), &rng)
             return Candidate(studyId: study.id!, program: child.program.text, hash: child.program.hash,
-                             parentId: parent.id, mutation: child.description,
-                             generation: parent.generation + 1, seed: trainSeed)
+                             parentId: parent.id, mutation: child.description, mutationKind: child.kind.rawValue,
+                             drawnKind: child.drawn.rawValue, generation: parent.generation + 1, seed: trainSeed)
+        }
+    }
+
+    /// A child of `parent` inside the space's size constraint.
+    func mutate(_ parent: Program, _ rng: inout Xoshiro) throws -> Mutator.Child {
+        var stats = Mutator.Stats()
+        let vocabulary = data.tokenizer.vocabularySize
+        return try space.mutator.mutate(parent, using: &rng, stats: &stats) { child in
+            space.constraint?.admits(child, seed: space.seeds[0], vocabulary: vocabulary) ?? true
         }
     }
 

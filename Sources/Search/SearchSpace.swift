@@ -32,8 +32,23 @@ public enum Budget: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// Bounds on a child's size relative to its seed: FLOPs per token and parameters as
+/// fractions of the seed's. A child outside them is drawn again (Primer's question: a
+/// better block at the same size, not a smaller model trained longer).
+public struct SizeConstraint: Sendable, Equatable {
+    public var flopsPerToken: ClosedRange<Double>?
+    public var parameters: ClosedRange<Double>?
+
+    /// Whether `child` is inside the bounds around `seed` (nil: it does not validate).
+    public func admits(_ child: Program, seed: Program, vocabulary: Int) -> Bool {
+        guard let c = try? child.cost(vocabulary: vocabulary), let s = try? seed.cost(vocabulary: vocabulary) else { return false }
+        let flops = Double(c.flopsPerToken) / Double(s.flopsPerToken), params = Double(c.parameters) / Double(s.parameters)
+        return (flopsPerToken?.contains(flops) ?? true) && (parameters?.contains(params) ?? true)
+    }
+}
+
 /// A search-space file (YAML): the seeds, what mutations may do, the population and
-/// tournament sizes, the hurdles and the training budget of a candidate.
+/// tournament sizes, the hurdles, the size constraint and the training budget of a candidate.
 public struct SearchSpace: Sendable {
     public var name: String
     public var seeds: [Program]
@@ -43,6 +58,8 @@ public struct SearchSpace: Sendable {
     public var hurdles: Int
     /// The training budget of a candidate that passes every hurdle.
     public var budget: Budget
+    /// Children must stay within these bounds of the first seed's size (nil: any size).
+    public var constraint: SizeConstraint?
     public var recipe: Recipe
     public var seed: UInt64
     /// The corpus the file names (relative paths from the file's folder); nil: the default.
@@ -50,114 +67,21 @@ public struct SearchSpace: Sendable {
     /// The file's text, stored with the study.
     public var text: String
 
+    static let keys = ["name", "seeds", "genes", "ops", "mutations", "choices", "population", "tournament", "hurdles",
+                       "budget", "constraint", "training", "seed", "corpus"]
+
     public static func load(path: String) throws -> SearchSpace {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw SearchError("\(path): cannot read the file")
-        }
-        func fail(_ why: String) -> SearchError { SearchError("\(path): \(why)") }
-        let root: [String: Any]
-        do {
-            guard let r = try Yams.load(yaml: text) as? [String: Any] else { throw fail("expected a mapping") }
-            root = r
-        } catch let e as SearchError { throw e } catch {
-            throw fail("not valid YAML: \("\(error)".split(separator: "\n").first ?? "")")
-        }
-        let known = ["name", "seeds", "genes", "ops", "mutations", "choices", "population", "tournament", "hurdles",
-                     "budget", "training", "seed", "corpus"]
-        for key in root.keys.sorted() where !known.contains(key) {
-            throw fail("unknown key '\(key)' (known: \(known.sorted().joined(separator: ", ")))")
-        }
-        func int(_ key: String, _ fallback: Int, min: Int = 1) throws -> Int {
-            guard let v = root[key] else { return fallback }
-            guard let i = v as? Int, i >= min else { throw fail("\(key) must be an integer ≥ \(min)") }
-            return i
-        }
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
-        guard let seedPaths = root["seeds"] as? [String], !seedPaths.isEmpty else {
-            throw fail("seeds: a list of program files is needed")
-        }
-        var seeds = try seedPaths.map { try Program.load(path: dir.appendingPathComponent($0).path) }
-        if let g = root["genes"] as? [String: Any] {
-            let data = try JSONSerialization.data(withJSONObject: g)
-            guard let genes = try? JSONDecoder().decode(Genes.self, from: data) else { throw fail("genes: not valid genes") }
-            for i in seeds.indices {
-                seeds[i].genes = genes
-                do { try seeds[i].validate() } catch { throw fail("seed \(seeds[i].name) with these genes: \(error)") }
-            }
-        }
-        var mutator = Mutator()
-        if let ops = root["ops"] as? [String] {
-            mutator.ops = try ops.map { name in
-                guard let op = Op(rawValue: name) else { throw fail("ops: unknown op '\(name)'") }
-                return op
-            }
-        }
-        if let weights = root["mutations"] as? [String: Any] {
-            for (k, v) in weights {
-                guard let kind = MutationKind(rawValue: k) else {
-                    throw fail("mutations: unknown kind '\(k)' (known: \(MutationKind.allCases.map(\.rawValue).joined(separator: ", ")))")
-                }
-                guard let w = (v as? Double) ?? (v as? Int).map(Double.init), w >= 0 else {
-                    throw fail("mutations: \(k) needs a weight ≥ 0")
-                }
-                mutator.weights[kind] = w
-            }
-        }
-        if let choices = root["choices"] {
-            guard let c = choices as? [String: Any] else { throw fail("choices: expected a mapping") }
-            let keys = ["dims", "widths", "heads", "experts", "layers"]
-            for key in c.keys.sorted() where !keys.contains(key) {
-                throw fail("choices: unknown key '\(key)' (known: \(keys.joined(separator: ", ")))")
-            }
-            func list(_ key: String) throws -> [Int]? {
-                guard let v = c[key] else { return nil }
-                guard let l = v as? [Int], !l.isEmpty, l.allSatisfy({ $0 >= 1 }) else {
-                    throw fail("choices: \(key) must be a list of positive integers")
-                }
-                return l
-            }
-            if let d = try list("dims") {
-                for x in d where !Dims.vocabulary.contains(x) {
-                    throw fail("choices: dim \(x) is not one of \(Dims.vocabulary.map(String.init).joined(separator: ", "))")
-                }
-                mutator.dims = d
-            }
-            if let w = try list("widths") { mutator.widths = w }
-            if let h = try list("heads") { mutator.headCounts = h }
-            if let e = try list("experts") { mutator.expertCounts = e }
-            if let l = try list("layers") {
-                guard l.count == 2, l[0] <= l[1] else { throw fail("choices: layers is [fewest, most]") }
-                mutator.layerRange = l[0]...l[1]
-            }
-        }
-        var budget = Budget.steps(2000)
-        if let b = root["budget"] {
-            guard let m = b as? [String: Any], m.count == 1, let (kind, value) = m.first,
-                  let x = (value as? Double) ?? (value as? Int).map(Double.init), x > 0 else {
-                throw fail("budget: one of {steps: N}, {tokens: N}, {flops: N}, {seconds: N}, with N > 0")
-            }
-            switch kind {
-            case "steps": budget = .steps(Int(x))
-            case "tokens": budget = .tokens(Int(x))
-            case "flops": budget = .flops(x)
-            case "seconds": budget = .seconds(x)
-            default: throw fail("budget: unknown kind '\(kind)' (known: flops, seconds, steps, tokens)")
-            }
-        }
+        let file = try SpaceFile(path: path)
+        try file.checkKeys(file.root, keys, "")
+        let population = try file.int("population", 100), tournament = try file.int("tournament", 10)
+        guard tournament <= population else { throw file.fail("tournament \(tournament) is larger than population \(population)") }
         let recipe: Recipe
-        do { recipe = try SearchSpace.recipe(root["training"], file: path) } catch { throw fail("\(error)") }
-        let population = try int("population", 100), tournament = try int("tournament", 10)
-        guard tournament <= population else { throw fail("tournament \(tournament) is larger than population \(population)") }
+        do { recipe = try SearchSpace.recipe(file.root["training"], file: path) } catch { throw file.fail("\(error)") }
         return SearchSpace(
-            name: (root["name"] as? String) ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
-            seeds: seeds, mutator: mutator, population: population, tournament: tournament,
-            hurdles: try int("hurdles", 0, min: 0), budget: budget, recipe: recipe,
-            seed: UInt64(try int("seed", 1, min: 0)),
-            corpus: try (root["corpus"]).map { c in
-                guard let p = c as? String else { throw fail("corpus: a path to a text file") }
-                return p.hasPrefix("/") ? p : dir.appendingPathComponent(p).path
-            },
-            text: text)
+            name: (file.root["name"] as? String) ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
+            seeds: try file.seeds(), mutator: try file.mutator(), population: population, tournament: tournament,
+            hurdles: try file.int("hurdles", 0, min: 0), budget: try file.budget(), constraint: try file.constraint(),
+            recipe: recipe, seed: UInt64(try file.int("seed", 1, min: 0)), corpus: try file.corpus(), text: file.text)
     }
 
     /// The training recipe of a space file's text (as a study stores it).
@@ -182,3 +106,136 @@ public struct SearchError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// A space file being read: its YAML root, and a one-line error naming the file.
+struct SpaceFile {
+    let path: String
+    let text: String
+    let root: [String: Any]
+    var dir: URL { URL(fileURLWithPath: path).deletingLastPathComponent() }
+
+    init(path: String) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw SearchError("\(path): cannot read the file") }
+        self.path = path
+        self.text = text
+        let node: Any?
+        do { node = try Yams.load(yaml: text) } catch {
+            throw SearchError("\(path): not valid YAML: \("\(error)".split(separator: "\n").first ?? "")")
+        }
+        guard let root = node as? [String: Any] else { throw SearchError("\(path): expected a mapping") }
+        self.root = root
+    }
+
+    func fail(_ why: String) -> SearchError { SearchError("\(path): \(why)") }
+
+    func checkKeys(_ map: [String: Any], _ known: [String], _ place: String) throws {
+        for key in map.keys.sorted() where !known.contains(key) {
+            throw fail("\(place)unknown key '\(key)' (known: \(known.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    func int(_ key: String, _ fallback: Int, min: Int = 1) throws -> Int {
+        guard let v = root[key] else { return fallback }
+        guard let i = v as? Int, i >= min else { throw fail("\(key) must be an integer ≥ \(min)") }
+        return i
+    }
+
+    /// The seed programs (paths relative to the file), with the file's `genes:` if any.
+    func seeds() throws -> [Program] {
+        guard let paths = root["seeds"] as? [String], !paths.isEmpty else { throw fail("seeds: a list of program files is needed") }
+        var seeds = try paths.map { try Program.load(path: $0.hasPrefix("/") ? $0 : dir.appendingPathComponent($0).path) }
+        guard let g = root["genes"] as? [String: Any] else { return seeds }
+        let data = try JSONSerialization.data(withJSONObject: g)
+        guard let genes = try? JSONDecoder().decode(Genes.self, from: data) else { throw fail("genes: not valid genes") }
+        for i in seeds.indices {
+            seeds[i].genes = genes
+            do { try seeds[i].validate() } catch { throw fail("seed \(seeds[i].name) with these genes: \(error)") }
+        }
+        return seeds
+    }
+
+    /// `ops`, `mutations` (kind: weight) and `choices` (dims, widths, heads, experts, layers).
+    func mutator() throws -> Mutator {
+        var m = Mutator()
+        if let ops = root["ops"] as? [String] {
+            m.ops = try ops.map { name in
+                guard let op = Op(rawValue: name) else { throw fail("ops: unknown op '\(name)'") }
+                return op
+            }
+        }
+        if let weights = root["mutations"] as? [String: Any] {
+            for (k, v) in weights {
+                guard let kind = MutationKind(rawValue: k) else {
+                    throw fail("mutations: unknown kind '\(k)' (known: \(MutationKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                guard let w = number(v), w >= 0 else { throw fail("mutations: \(k) needs a weight ≥ 0") }
+                m.weights[kind] = w
+            }
+        }
+        if let choices = root["choices"] { try readChoices(choices, into: &m) }
+        return m
+    }
+
+    private func readChoices(_ node: Any, into m: inout Mutator) throws {
+        guard let c = node as? [String: Any] else { throw fail("choices: expected a mapping") }
+        try checkKeys(c, ["dims", "widths", "heads", "experts", "layers"], "choices: ")
+        func list(_ key: String) throws -> [Int]? {
+            guard let v = c[key] else { return nil }
+            guard let l = v as? [Int], !l.isEmpty, l.allSatisfy({ $0 >= 1 }) else {
+                throw fail("choices: \(key) must be a list of positive integers")
+            }
+            return l
+        }
+        if let d = try list("dims") {
+            for x in d where !Dims.vocabulary.contains(x) {
+                throw fail("choices: dim \(x) is not one of \(Dims.vocabulary.map(String.init).joined(separator: ", "))")
+            }
+            m.dims = d
+        }
+        if let w = try list("widths") { m.widths = w }
+        if let h = try list("heads") { m.headCounts = h }
+        if let e = try list("experts") { m.expertCounts = e }
+        if let l = try list("layers") {
+            guard l.count == 2, l[0] <= l[1] else { throw fail("choices: layers is [fewest, most]") }
+            m.layerRange = l[0]...l[1]
+        }
+    }
+
+    func budget() throws -> Budget {
+        guard let b = root["budget"] else { return .steps(2000) }
+        guard let m = b as? [String: Any], m.count == 1, let (kind, value) = m.first, let x = number(value), x > 0 else {
+            throw fail("budget: one of {steps: N}, {tokens: N}, {flops: N}, {seconds: N}, with N > 0")
+        }
+        switch kind {
+        case "steps": return .steps(Int(x))
+        case "tokens": return .tokens(Int(x))
+        case "flops": return .flops(x)
+        case "seconds": return .seconds(x)
+        default: throw fail("budget: unknown kind '\(kind)' (known: flops, seconds, steps, tokens)")
+        }
+    }
+
+    /// `constraint: {flops_per_token: [LOW, HIGH], params: [LOW, HIGH]}`, fractions of the seed's.
+    func constraint() throws -> SizeConstraint? {
+        guard let node = root["constraint"] else { return nil }
+        guard let c = node as? [String: Any], !c.isEmpty else { throw fail("constraint: expected {flops_per_token: [LOW, HIGH], params: [LOW, HIGH]}") }
+        try checkKeys(c, ["flops_per_token", "params"], "constraint: ")
+        func range(_ key: String) throws -> ClosedRange<Double>? {
+            guard let v = c[key] else { return nil }
+            guard let l = v as? [Any], l.count == 2, let lo = number(l[0]), let hi = number(l[1]), lo > 0, lo <= 1, hi >= 1 else {
+                throw fail("constraint: \(key) is [LOW, HIGH] with 0 < LOW ≤ 1 ≤ HIGH (fractions of the seed's)")
+            }
+            return lo...hi
+        }
+        return SizeConstraint(flopsPerToken: try range("flops_per_token"), parameters: try range("params"))
+    }
+
+    func corpus() throws -> String? {
+        guard let c = root["corpus"] else { return nil }
+        guard let p = c as? String else { throw fail("corpus: a path to a text file") }
+        return p.hasPrefix("/") ? p : dir.appendingPathComponent(p).path
+    }
+}
+
+/// A YAML number, integer or not.
+private func number(_ v: Any) -> Double? { (v as? Double) ?? (v as? Int).map(Double.init) }

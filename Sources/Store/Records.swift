@@ -49,7 +49,12 @@ public struct Candidate: Codable, FetchableRecord, MutablePersistableRecord, Sen
     public var program: String
     public var hash: String
     public var parentId: Int64?
+    /// The mutation in words ("insert subprogram 0 s13 = SQUARE s12").
     public var mutation: String?
+    /// The kind of that mutation, and the kind first drawn for this child (they differ when
+    /// the drawn kind found no place in the parent).
+    public var mutationKind: String?
+    public var drawnKind: String?
     public var generation: Int
     public var seed: Int64
     public var status: CandidateStatus
@@ -70,9 +75,10 @@ public struct Candidate: Codable, FetchableRecord, MutablePersistableRecord, Sen
     public var reusedFrom: Int64?
 
     public init(studyId: Int64, program: String, hash: String, parentId: Int64? = nil, mutation: String? = nil,
-                generation: Int = 0, seed: Int64 = 0) {
+                mutationKind: String? = nil, drawnKind: String? = nil, generation: Int = 0, seed: Int64 = 0) {
         self.studyId = studyId; self.program = program; self.hash = hash; self.parentId = parentId
-        self.mutation = mutation; self.generation = generation; self.seed = seed
+        self.mutation = mutation; self.mutationKind = mutationKind; self.drawnKind = drawnKind
+        self.generation = generation; self.seed = seed
         status = .queued
         created = Date()
     }

@@ -58,9 +58,14 @@ enum Schema {
                 t.add(column: "reusedFrom", .integer)      // the twin whose result it took
             }
         }
-        // Failures keep their reason (a compile error's message, the step that diverged).
+        // Failures keep their reason (a compile error's message, the step that diverged);
+        // a child keeps the mutation kind that made it and the kind first drawn for it.
         m.registerMigration("v3") { db in
-            try db.alter(table: "candidate") { t in t.add(column: "failureReason", .text) }
+            try db.alter(table: "candidate") { t in
+                t.add(column: "failureReason", .text)
+                t.add(column: "mutationKind", .text)
+                t.add(column: "drawnKind", .text)
+            }
         }
         return m
     }

@@ -260,6 +260,16 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// A child's change in loss against its parent at equal training steps: its last band's
+    /// loss minus the parent's at the end of the same band. Nil for a seed, or where either
+    /// has no finite loss there (a result taken from a twin counts as the twin's).
+    public func changeAgainstParent(_ c: Candidate) throws -> Double? {
+        guard let parentId = c.parentId, let parent = try candidate(parentId) else { return nil }
+        guard let last = try evaluations(c.reusedFrom ?? c.id!).last, let loss = last.loss else { return nil }
+        let theirs = try evaluations(parent.reusedFrom ?? parentId).first { $0.band == last.band && $0.steps == last.steps }
+        return theirs?.loss.map { loss - $0 }
+    }
+
     /// The candidate and its ancestors, oldest first.
     public func lineage(_ id: Int64) throws -> [Candidate] {
         var chain = [Candidate]()

@@ -41,13 +41,10 @@ struct Show: ParsableCommand {
                          e.loss.map { String(format: "%.4f", $0) } ?? e.lossKind.rawValue, e.seconds))
         }
         print("lineage (seed first):")
-        var previous: Double?
         for a in try store.lineage(c.id!) {
-            var gain = ""
-            if let p = previous, let f = a.fitness { gain = String(format: " (%+.4f)", f - p) }
+            let gain = try store.changeAgainstParent(a).map { String(format: " (%+.4f at equal steps)", $0) } ?? ""
             print(String(format: "  #%lld gen %d  %@  %@%@", a.id!, a.generation,
                          a.fitness.map { String(format: "%.4f", $0) } ?? (a.failure?.rawValue ?? a.status.rawValue), a.mutation ?? "seed", gain))
-            previous = a.fitness
         }
     }
 

@@ -26,12 +26,30 @@ struct Status: ParsableCommand {
                 print(String(format: "time: %@ training and evaluating, %@ outside training (%.2f%%: mutation, compile, fingerprint, database)",
                              formatSeconds(train), formatSeconds(over), 100 * over / (train + over)))
             }
+            try printMutationKinds(store, all)
             if let best = try store.best(study: s.id!) {
                 print(String(format: "best: #%lld val_loss %.4f, generation %d, %@", best.id!, best.fitness!, best.generation,
                              best.mutation ?? "a seed"))
             }
             print(try statusLine(store, s))
         }
+    }
+}
+
+/// Per mutation kind: children it was drawn for, children it made, and the change in loss
+/// against the parent at equal steps (mean and best).
+func printMutationKinds(_ store: Store, _ all: [Candidate]) throws {
+    let children = all.filter { $0.mutationKind != nil }
+    guard !children.isEmpty else { return }
+    print("mutations (kind: drawn, applied, change in val_loss against the parent at equal steps: mean, best):")
+    let kinds = Set(children.compactMap(\.mutationKind) + children.compactMap(\.drawnKind)).sorted()
+    for kind in kinds {
+        let made = children.filter { $0.mutationKind == kind }
+        let changes = try made.compactMap { try store.changeAgainstParent($0) }
+        let mean = changes.isEmpty ? "n/a" : String(format: "%+.4f", changes.reduce(0, +) / Double(changes.count))
+        let best = changes.min().map { String(format: "%+.4f", $0) } ?? "n/a"
+        print("  \(kind.padding(toLength: 16, withPad: " ", startingAt: 0)) drawn \(children.filter { $0.drawnKind == kind }.count), "
+              + "applied \(made.count), change \(mean) mean, \(best) best (\(changes.count) measured)")
     }
 }
 
