@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "Search", dependencies: ["Program", "Compiler", "Model", "Training", "Config", "Store", "Primitives",
                                                .product(name: "Yams", package: "Yams")]),
         .target(name: "Report", dependencies: ["Store"]),
-        .target(name: "Experiments", dependencies: ["Compiler", "Program", "Model", "Training", "Primitives"]),
+        .target(name: "Experiments", dependencies: ["Compiler", "Program", "Model", "Training", "Tensor", "Primitives"]),
         .executableTarget(
             name: "evolve",
             dependencies: [
@@ -56,6 +56,7 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Program", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Store", "Program", "Training", "Primitives", "TestSupport"]),
+        .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
         .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Program", "Model", "Training", "Config", "Tensor", "Primitives", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
