@@ -56,8 +56,14 @@ public struct StudyReport {
             guard let f = c.fitness, let e = try store.evaluations(c.reusedFrom ?? c.id!).last else { continue }
             points.append((Double(e.flopsPerToken), f))
         }
+        // Its Pareto front over loss and FLOPs per token: the members nothing beats in both.
+        let front = points.filter { p in !points.contains { $0.x <= p.x && $0.y <= p.y && ($0.x < p.x || $0.y < p.y) } }
+            .sorted { $0.x < $1.x }
         return Plot(title: "The population now (last \(population) completed)", xLabel: "FLOPs per token (forward)",
-                    yLabel: "validation loss", series: [.init(name: "member", color: "#3a9a5b", points: points)]).svg()
+                    yLabel: "validation loss", series: [
+                        .init(name: "member", color: "#3a9a5b", points: points),
+                        .init(name: "Pareto front (\(front.count))", color: "#d0502a", points: front, line: true),
+                    ]).svg()
     }
 
     /// Hurdle bands: each band's loss by completion, coloured by band.
@@ -95,7 +101,7 @@ public struct StudyReport {
             let change = try store.changeAgainstParent(a).map { String(format: "%+.4f", $0) } ?? ""
             html += "<tr><td>#\(a.id!)</td><td>\(a.generation)</td><td>\(escape(a.mutation ?? "seed"))</td><td>\(loss)</td><td>\(change)</td></tr>\n"
         }
-        return html + "</table>\n<h3>Program</h3>\n<pre class=\"program\">\(escape(b.program))</pre>\n"
+        return html + "</table>\n<h3>Program</h3>\n<pre class=\"program\">\(escape(b.listing(in: study)))</pre>\n"
     }
 
     func page(title: String, body: String) -> String {

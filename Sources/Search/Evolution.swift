@@ -107,15 +107,19 @@ public final class Evolution {
                 return Candidate(studyId: study.id!, program: p.text, hash: p.hash, seed: trainSeed)
             }
             let population = Array(completed.suffix(space.population))
-            guard !population.isEmpty else {
-                // The seeds are still training elsewhere: train a mutation of one meanwhile.
-                let child = try mutate(space.seeds[number % space.seeds.count], &rng)
+            guard !population.isEmpty, space.selection == .tournament else {
+                // Random sampling (the control), or the seeds still training elsewhere: a mutation of a seed.
+                let seed = space.selection == .random ? rng.below(space.seeds.count) : number % space.seeds.count
+                let child = try mutate(space.seeds[seed], &rng)
                 return Candidate(studyId: study.id!, program: child.program.text, hash: child.program.hash,
                                  mutation: child.description, mutationKind: child.kind.rawValue, drawnKind: child.drawn.rawValue,
                                  generation: 1, seed: trainSeed)
             }
             let contenders = (0..<space.tournament).map { _ in population[rng.below(population.count)] }
-            let parent = contenders.min { ($0.fitness ?? .infinity) < ($1.fitness ?? .infinity) }!
+            let vocabulary = data.tokenizer.vocabularySize
+            let parent = winner(contenders, population: population, objective: space.objective) {
+                cost($0, $1, vocabulary: vocabulary)
+            }
             let child = try mutate(try Program(text: parent.program), &rng)
             return Candidate(studyId: study.id!, program: child.program.text, hash: child.program.hash,
                              parentId: parent.id, mutation: child.description, mutationKind: child.kind.rawValue,

@@ -60,6 +60,9 @@ public struct SearchSpace: Sendable {
     public var budget: Budget
     /// Children must stay within these bounds of the first seed's size (nil: any size).
     public var constraint: SizeConstraint?
+    /// What tournaments rank by, and how parents are chosen.
+    public var objective = Objective.loss
+    public var selection = Selection.tournament
     public var recipe: Recipe
     public var seed: UInt64
     /// The corpus the file names (relative paths from the file's folder); nil: the default.
@@ -68,7 +71,7 @@ public struct SearchSpace: Sendable {
     public var text: String
 
     static let keys = ["name", "seeds", "genes", "ops", "mutations", "choices", "population", "tournament", "hurdles",
-                       "budget", "constraint", "training", "seed", "corpus"]
+                       "budget", "constraint", "objective", "selection", "training", "seed", "corpus"]
 
     public static func load(path: String) throws -> SearchSpace {
         let file = try SpaceFile(path: path)
@@ -77,11 +80,14 @@ public struct SearchSpace: Sendable {
         guard tournament <= population else { throw file.fail("tournament \(tournament) is larger than population \(population)") }
         let recipe: Recipe
         do { recipe = try SearchSpace.recipe(file.root["training"], file: path) } catch { throw file.fail("\(error)") }
-        return SearchSpace(
+        var space = SearchSpace(
             name: (file.root["name"] as? String) ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
             seeds: try file.seeds(), mutator: try file.mutator(), population: population, tournament: tournament,
             hurdles: try file.int("hurdles", 0, min: 0), budget: try file.budget(), constraint: try file.constraint(),
             recipe: recipe, seed: UInt64(try file.int("seed", 1, min: 0)), corpus: try file.corpus(), text: file.text)
+        space.objective = try file.objective()
+        space.selection = try file.selection()
+        return space
     }
 
     /// The training recipe of a space file's text (as a study stores it).
@@ -228,6 +234,27 @@ struct SpaceFile {
             return lo...hi
         }
         return SizeConstraint(flopsPerToken: try range("flops_per_token"), parameters: try range("params"))
+    }
+
+    /// `objective: loss` (the default), `pareto` (loss and FLOPs per token), or
+    /// `{pareto: flops_per_token}` / `{pareto: params}`.
+    func objective() throws -> Objective {
+        switch root["objective"] {
+        case nil, "loss" as String: return .loss
+        case "pareto" as String: return .pareto(.flopsPerToken)
+        case let m as [String: Any] where m.count == 1:
+            if let axis = (m["pareto"] as? String).flatMap(Objective.CostAxis.init) { return .pareto(axis) }
+            fallthrough
+        default:
+            throw fail("objective: loss, pareto, or {pareto: flops_per_token | params}")
+        }
+    }
+
+    /// `selection: tournament` (the default) or `random` (children of the seeds, no selection).
+    func selection() throws -> Selection {
+        guard let node = root["selection"] else { return .tournament }
+        guard let name = node as? String, let s = Selection(rawValue: name) else { throw fail("selection: tournament or random") }
+        return s
     }
 
     func corpus() throws -> String? {

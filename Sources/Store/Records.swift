@@ -85,6 +85,13 @@ public struct Candidate: Codable, FetchableRecord, MutablePersistableRecord, Sen
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
+    /// The program's text named `STUDY-ID` (the text a child inherits names its seed).
+    public func listing(in study: Study) -> String {
+        var lines = program.split(separator: "\n", omittingEmptySubsequences: false)
+        if let i = lines.firstIndex(where: { $0.hasPrefix("program ") }) { lines[i] = "program \(study.name)-\(id ?? 0)" }
+        return lines.joined(separator: "\n")
+    }
+
     /// The failure with its reason, if it failed.
     public var failed: Failure? { failure.map { Failure($0, failureReason ?? "") } }
 }

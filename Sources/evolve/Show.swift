@@ -24,7 +24,7 @@ struct Show: ParsableCommand {
                 }
                 try printLineage(store, c)
                 print("")
-                try printProgram(try Program(text: c.program))
+                try printProgram(try Program(text: c.listing(in: s)))
             } else {
                 try printProgram(try Program.load(path: target))
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Program
+import Search
 import Store
 
 struct Top: ParsableCommand {
@@ -9,13 +10,33 @@ struct Top: ParsableCommand {
     @Option(name: .shortAndLong, help: "How many to list.")
     var n = 10
 
+    @Flag(help: "List the Pareto front over validation loss and --cost instead: the candidates nothing beats in both.")
+    var pareto = false
+
+    @Option(help: "The front's cost: flops_per_token or params.")
+    var cost = "flops_per_token"
+
     @OptionGroup var study: StudyOptions
 
     func run() throws {
         try reportingErrors {
             let (store, s) = try study.open()
-            let ranked = try store.candidates(study: s.id!).filter { $0.status == .done && $0.fitness != nil }
+            guard let axis = Objective.CostAxis(rawValue: cost) else {
+                throw CommandError(description: "--cost is flops_per_token or params, not '\(cost)'")
+            }
+            var ranked = try store.candidates(study: s.id!).filter { $0.status == .done && $0.fitness != nil }
                 .sorted { ($0.fitness!, $0.completion ?? 0) < ($1.fitness!, $1.completion ?? 0) }
+            if pareto {
+                // The front, cheapest first (one per program: twins share a result).
+                let unique = ranked.filter { $0.reusedFrom == nil }
+                let costs = try unique.map { c -> Double in
+                    let e = try store.evaluations(c.id!).last
+                    return Double((axis == .params ? e?.parameters : e?.flopsPerToken) ?? .max)
+                }
+                let ranks = paretoRanks(zip(unique, costs).map { ($0.fitness!, $1) })
+                ranked = zip(unique, zip(costs, ranks)).filter { $1.1 == 0 }.sorted { $0.1.0 < $1.1.0 }.map(\.0)
+                print("the Pareto front over val_loss and \(axis.rawValue): \(ranked.count) candidates")
+            }
             print("rank      id  gen  val_loss      params  flops/token  seconds  mutation")
             for (rank, c) in ranked.prefix(n).enumerated() {
                 let e = try store.evaluations(c.reusedFrom ?? c.id!).last

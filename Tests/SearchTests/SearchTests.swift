@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 import Testing
 @testable import Program
 @testable import Search
@@ -135,5 +136,57 @@ struct SearchTests {
             #expect("\(error)".contains(message), "\(error)")
             #expect(!"\(error)".contains("\n"))
         }
+    }
+
+    @Test func paretoRanksPeelFronts() {
+        // (loss, cost): a and b trade off, c is beaten by a, d by everything.
+        let ranks = paretoRanks([(1.0, 5.0), (2.0, 1.0), (1.5, 6.0), (3.0, 7.0), (1.0, 5.0)])
+        #expect(ranks == [0, 0, 1, 2, 0])
+    }
+
+    /// With a Pareto objective, a tournament's winner has the best rank among the
+    /// contenders: a contender on the population's front always beats one behind it.
+    @Test func paretoSelectionPicksFromTheFront() {
+        var rng = Xoshiro(seed: 8)
+        let population: [Candidate] = (0..<30).map { i in
+            var c = Candidate(studyId: 1, program: "", hash: "\(i)")
+            c.id = Int64(i)
+            c.fitness = 2 + rng.uniform()
+            return c
+        }
+        let costs = population.map { _ in 1e6 * (1 + rng.uniform()) }
+        let ranks = paretoRanks(zip(population, costs).map { ($0.fitness!, $1) })
+        #expect(ranks.contains(0) && ranks.contains { $0 > 0 })
+        var fromFront = 0
+        for _ in 0..<200 {
+            let contenders = (0..<5).map { _ in population[rng.below(population.count)] }
+            let w = winner(contenders, population: population, objective: .pareto(.flopsPerToken)) { c, _ in costs[Int(c.id!)] }
+            let best = contenders.map { ranks[Int($0.id!)] }.min()!
+            #expect(ranks[Int(w.id!)] == best)
+            if best == 0 { fromFront += 1 }
+            // Loss alone picks the lowest loss, front or not.
+            let byLoss = winner(contenders, population: population, objective: .loss) { _, _ in nil }
+            #expect(byLoss.fitness == contenders.map { $0.fitness! }.min())
+        }
+        #expect(fromFront > 0)
+    }
+
+    /// The default space holds the size: every child's FLOPs per token and parameters stay
+    /// within its bounds of the seed's, whatever the mutation.
+    @Test func constraintBoundsHoldForEveryChild() throws {
+        let space = try SearchSpace.load(path: packageRoot.appendingPathComponent("search-spaces/primer.yaml").path)
+        let bounds = try #require(space.constraint)
+        let seed = space.seeds[0], base = try seed.cost(vocabulary: 65)
+        var rng = Xoshiro(seed: 9), stats = Mutator.Stats(), parent = seed
+        for _ in 0..<150 {
+            let child = try space.mutator.mutate(parent, using: &rng, stats: &stats) {
+                bounds.admits($0, seed: seed, vocabulary: 65)
+            }.program
+            let c = try child.cost(vocabulary: 65)
+            #expect(bounds.flopsPerToken!.contains(Double(c.flopsPerToken) / Double(base.flopsPerToken)))
+            #expect(bounds.parameters!.contains(Double(c.parameters) / Double(base.parameters)))
+            parent = child     // a lineage, so that drift would show
+        }
+        #expect(stats.rejected.values.reduce(0, +) > 0, "the bounds never turned a child down: \(stats.rejected)")
     }
 }

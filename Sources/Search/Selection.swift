@@ -1,0 +1,65 @@
+import Program
+import Store
+
+/// What a tournament ranks candidates by.
+public enum Objective: Sendable, Equatable, CustomStringConvertible {
+    /// Validation loss alone (Primer's).
+    case loss
+    /// Validation loss and a cost, together: a candidate's rank is its Pareto rank in the
+    /// population (0: nothing is better in both), ties broken by loss.
+    case pareto(CostAxis)
+
+    public enum CostAxis: String, Sendable, CaseIterable {
+        case flopsPerToken = "flops_per_token", params
+    }
+
+    public var description: String {
+        switch self {
+        case .loss: return "loss"
+        case .pareto(let axis): return "pareto over loss and \(axis.rawValue)"
+        }
+    }
+}
+
+/// How parents are chosen.
+public enum Selection: String, Sendable, CaseIterable {
+    /// Regularized evolution: the best of S drawn from the last P completed.
+    case tournament
+    /// The control: every child is a mutation of a seed, drawn at random (no selection).
+    case random
+}
+
+/// Non-dominated sorting (as NSGA-II): rank 0 is the front — points no other point beats in
+/// both coordinates (lower is better in each); rank r is the front once ranks < r are gone.
+public func paretoRanks(_ points: [(Double, Double)]) -> [Int] {
+    func dominates(_ a: (Double, Double), _ b: (Double, Double)) -> Bool {
+        a.0 <= b.0 && a.1 <= b.1 && (a.0 < b.0 || a.1 < b.1)
+    }
+    var rank = [Int](repeating: -1, count: points.count), r = 0
+    while rank.contains(-1) {
+        let left = points.indices.filter { rank[$0] == -1 }
+        let front = left.filter { i in !left.contains { j in j != i && dominates(points[j], points[i]) } }
+        for i in front { rank[i] = r }
+        r += 1
+    }
+    return rank
+}
+
+/// A completed candidate's cost on an axis, from its program (nil if it does not validate).
+func cost(_ c: Candidate, _ axis: Objective.CostAxis, vocabulary: Int) -> Double? {
+    guard let p = try? Program(text: c.program), let cost = try? p.cost(vocabulary: vocabulary) else { return nil }
+    return Double(axis == .params ? cost.parameters : cost.flopsPerToken)
+}
+
+/// The tournament's winner among `contenders`, drawn from `population`; `cost` gives a
+/// member's cost on an axis (for a Pareto objective).
+func winner(_ contenders: [Candidate], population: [Candidate], objective: Objective,
+            cost: (Candidate, Objective.CostAxis) -> Double?) -> Candidate {
+    func loss(_ c: Candidate) -> Double { c.fitness ?? .infinity }
+    guard case .pareto(let axis) = objective else { return contenders.min { loss($0) < loss($1) }! }
+    let points = population.map { (loss($0), cost($0, axis) ?? .infinity) }
+    let ranks = paretoRanks(points)
+    var rankOf = [Int64: Int]()
+    for (c, r) in zip(population, ranks) { rankOf[c.id!] = r }
+    return contenders.min { (rankOf[$0.id!] ?? .max, loss($0)) < (rankOf[$1.id!] ?? .max, loss($1)) }!
+}
