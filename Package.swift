@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     // The arrows point one way (docs/architecture.md draws them): the IR and the engine share
     // only Primitives; Model is what the compiler makes and the trainer trains; Config reads
@@ -33,7 +34,8 @@ let package = Package(
         .target(name: "Program", dependencies: ["Primitives", .product(name: "Yams", package: "Yams")]),
         .target(name: "Model", dependencies: ["Tensor"], swiftSettings: optimised),
         .target(name: "Compiler", dependencies: ["Program", "Model", "Tensor", "Primitives"], swiftSettings: optimised),
-        .target(name: "Training", dependencies: ["Model", "Tensor", "Primitives"], swiftSettings: optimised),
+        .target(name: "Training", dependencies: ["Model", "Tensor", "Primitives", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: optimised),
         .target(name: "Config", dependencies: ["Program", "Training", .product(name: "Yams", package: "Yams")]),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Search", dependencies: ["Program", "Compiler", "Model", "Training", "Config", "Store", "Primitives",

@@ -1,3 +1,4 @@
+import Foundation
 import Model
 import Primitives
 import Program
@@ -25,6 +26,16 @@ public struct Compiler {
         }
         self.program = program
         self.vocabulary = vocabulary
+    }
+
+    /// Refuses, in one line, a model whose training would not fit in this machine's memory
+    /// (estimated from the program's shapes; nothing is allocated).
+    public func checkMemory(batch: Int, available: Double = Double(ProcessInfo.processInfo.physicalMemory)) throws {
+        let need = try program.memoryEstimate(batch: batch, vocabulary: vocabulary)
+        guard need <= 0.8 * available else {
+            throw CompileError(description: String(format: "%@: training it at batch %d needs about %.1f GB; this machine has %.1f GB",
+                                                   program.name, batch, need / 1e9, available / 1e9))
+        }
     }
 
     /// One graph of the model for `batch` rows, its parameters drawn from `seed`.

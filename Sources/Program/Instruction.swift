@@ -48,6 +48,10 @@ public struct Genes: Hashable, Codable, Sendable {
 
     public init() {}
 
+    /// The largest values validation accepts: beyond them no model fits a machine evolve runs
+    /// on (memory is checked against the machine as well, before anything is allocated).
+    public static let limits = (layers: 1024, dModel: 65_536, heads: 1024, context: 65_536, experts: 4096)
+
     enum CodingKeys: String, CodingKey {
         case layers, heads, context, altup, router, experts, topk, capacity, mpo
         case dModel = "d_model", altupMode = "altup_mode"

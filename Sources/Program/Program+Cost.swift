@@ -64,6 +64,27 @@ extension Program {
         }
     }
 
+    /// Bytes a training run of the whole model holds, roughly (an upper estimate, to refuse
+    /// a model the machine cannot hold before allocating it): parameters with their gradient
+    /// and Adam's two moments, every state of every layer as value and gradient for `batch`
+    /// rows (each kernel's saved buffers counted as one more copy), and the logits.
+    public func memoryEstimate(batch: Int, vocabulary: Int) throws -> Double {
+        let cost = try cost(vocabulary: vocabulary)
+        let tokens = Double(batch * genes.context)
+        var perToken = 0.0
+        func states(_ k: Int, _ input: StateShape) throws {
+            let shapes = try self.shapes(subprogram: k, input: input)
+            for (i, ins) in subprograms[k].instructions.enumerated() {
+                perToken += Double(width(shapes[i + 1]))
+                if ins.op == .call { try states(ins.dim, shapes[ins.input1]) }
+            }
+        }
+        try states(0, .residual)
+        let block = 3 * 4 * perToken * tokens * Double(genes.layers * max(genes.altup, 1))
+        let logits = 3 * 4 * tokens * Double(vocabulary + 4 * genes.dModel)
+        return 16 * Double(cost.parameters) + block + logits
+    }
+
     /// MPO experts of rows × cols: the shared central core plus each expert's others.
     func mpoParameters(_ rows: Int, _ cols: Int) -> Int {
         let shapes = mpoCoreShapes(rows: rows, cols: cols, cores: genes.mpo)

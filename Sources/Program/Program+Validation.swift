@@ -28,6 +28,14 @@ extension Program {
         guard g.layers >= 1, g.heads >= 1, g.context >= 1, g.dModel >= 8 else {
             throw ProgramError("genes: layers, heads and context must be positive and d_model at least 8")
         }
+        for (name, value, most) in [("layers", g.layers, Genes.limits.layers), ("d_model", g.dModel, Genes.limits.dModel),
+                                    ("heads", g.heads, Genes.limits.heads), ("context", g.context, Genes.limits.context),
+                                    ("experts", g.experts, Genes.limits.experts)] where value > most {
+            throw ProgramError("genes: \(name) \(value) is above the most evolve builds (\(most))")
+        }
+        guard g.capacity.isFinite, g.capacity > 0, g.capacity <= 64 else {
+            throw ProgramError("genes: capacity must be a number in (0, 64], found \(g.capacity)")
+        }
         guard g.dModel % 8 == 0, g.dModel % g.heads == 0 else {
             throw ProgramError("genes: d_model \(g.dModel) must divide by 8 and by heads \(g.heads)")
         }

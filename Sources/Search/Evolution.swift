@@ -147,10 +147,11 @@ public final class Evolution {
         do {
             program = try Program(text: c.program)
             compiler = try Compiler(program, vocabulary: data.tokenizer.vocabularySize)
+            try compiler.checkMemory(batch: space.recipe.batchSize)
         } catch {
             return Store.Outcome(fitness: .infinity, failure: Failure(.compile, "\(error)"))
         }
-        let (fingerprint, causal) = self.probe(compiler)
+        let (fingerprint, causal) = Search.probe(compiler, data: data, initStd: space.recipe.initStd)
         guard causal else { return Store.Outcome(fitness: .infinity, failure: Failure(.leaksFuture, "an output depends on a later token"),
                                                   fingerprint: fingerprint) }
         if let twin = try store.completed(fingerprint: fingerprint, study: study.id!), twin.id != c.id {
@@ -221,18 +222,17 @@ public final class Evolution {
         o.reusedFrom = twin.id
         return o
     }
+}
 
-    /// What the program computes, in a word — the per-position losses of a fixed-seed
-    /// initialisation on the first two validation windows (rounded to 4 decimals, so
-    /// summation order does not matter) with the parameter count; programs that differ in
-    /// text but compute the same function share it, as in AutoML-Zero's cache — and whether
-    /// it is causal (a program that sees later tokens would win by cheating).
-    func probe(_ compiler: Compiler) -> (fingerprint: String, causal: Bool) {
-        let model = ReplicatedModel(batch: 2, threads: 1) {
-            compiler.build(batch: $0, initStd: space.recipe.initStd, seed: 0x5EED_F1A9)
-        }
-        let (losses, causal) = Training.probe(model, on: data.validation)
-        let words = ["\(model.parameterCount)"] + losses.map { String(format: "%.4f", $0) }
-        return (String(StableHash.of(words.joined(separator: " ")), radix: 16), causal)
-    }
+/// What a program computes, in a word — the per-position losses of a fixed-seed
+/// initialisation on the first two validation windows (rounded to 4 decimals, so summation
+/// order does not matter) with the parameter count; programs that differ in text but
+/// compute the same function share it, as in AutoML-Zero's cache — and whether it is causal
+/// (a program that sees later tokens would win by cheating). The search and `evolve train`
+/// both ask it.
+public func probe(_ compiler: Compiler, data: Dataset, initStd: Double) -> (fingerprint: String, causal: Bool) {
+    let model = ReplicatedModel(batch: 2, threads: 1) { compiler.build(batch: $0, initStd: initStd, seed: 0x5EED_F1A9) }
+    let (losses, causal) = Training.probe(model, on: data.validation)
+    let words = ["\(model.parameterCount)"] + losses.map { String(format: "%.4f", $0) }
+    return (String(StableHash.of(words.joined(separator: " ")), radix: 16), causal)
 }

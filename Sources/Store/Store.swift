@@ -11,26 +11,59 @@ public struct StoreError: Error, CustomStringConvertible {
 /// exactly one worker, and a worker that stops sending heartbeats has its candidate re-queued.
 public final class Store: @unchecked Sendable {
     public let path: String
-    let pool: DatabasePool
+    let pool: any DatabaseWriter
+    public let readOnly: Bool
 
-    public init(path: String, busyTimeout: TimeInterval = 60) throws {
+    /// SQLite's header field that says which application a file belongs to: evolve's
+    /// databases carry 'evol', and evolve writes no other non-empty database.
+    static let applicationID: Int32 = 0x6576_6F6C
+
+    /// Opens (or creates) a study database. `readOnly` opens an existing one without writing
+    /// anything, not even its journal mode (the study commands that only read use it).
+    public init(path: String, busyTimeout: TimeInterval = 60, readOnly: Bool = false) throws {
         self.path = path
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        self.readOnly = readOnly
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         do {
-            pool = try DatabasePool(path: path, configuration: config)
+            let exists = ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) > 0
+            if readOnly && !exists { throw StoreError(description: "\(path): no such database") }
+            if exists { try Store.checkOwner(path) }
+            if readOnly {
+                config.readonly = true
+                pool = try DatabaseQueue(path: path, configuration: config)
+            } else {
+                try? FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
+                                                         withIntermediateDirectories: true)
+                pool = try DatabasePool(path: path, configuration: config)
+            }
             let migrator = Schema.migrator
             if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
                 throw StoreError(description: "\(path) was written by a newer evolve (its schema has migrations this build does not know); nothing was changed")
             }
+            guard !readOnly else { return }
             try migrator.migrate(pool)
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA application_id = \(Store.applicationID)") }
         } catch let e as StoreError {
             throw e
         } catch {
             throw Store.explain(error, path)
         }
+    }
+
+    /// Refuses a non-empty file that is not evolve's, reading it without writing: evolve's
+    /// own mark, or (databases from before the mark) evolve's tables and migrations.
+    static func checkOwner(_ path: String) throws {
+        var config = Configuration()
+        config.readonly = true
+        let (id, tables) = try DatabaseQueue(path: path, configuration: config).read { db in
+            (try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
+             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"))
+        }
+        if id == applicationID || tables.isEmpty { return }
+        if id == 0 && Set(["grdb_migrations", "study", "candidate", "evaluation"]).isSubset(of: tables) { return }
+        let what = id != 0 ? String(format: "application id 0x%08x", id) : "tables \(tables.prefix(5).joined(separator: ", "))"
+        throw StoreError(description: "\(path) is not an evolve database (it holds \(what)); nothing was changed")
     }
 
     /// A one-line reason for a database error.
@@ -51,6 +84,7 @@ public final class Store: @unchecked Sendable {
     }
 
     func write<T>(_ body: (Database) throws -> T) throws -> T {
+        guard !readOnly else { throw StoreError(description: "\(path) is open read-only") }
         do { return try pool.write(body) } catch let e as StoreError { throw e } catch { throw Store.explain(error, path) }
     }
 

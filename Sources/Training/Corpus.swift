@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -52,7 +53,7 @@ public enum Corpus {
         }.resume()
         done.wait()
         guard let data = box.data else { throw offline }
-        let digest = SHA256.hex([UInt8](data))
+        let digest = sha256Hex(data)
         guard digest == sha256 else {
             throw CorpusError(description: "corpus: downloaded \(name) has sha256 \(digest), expected \(sha256)")
         }
@@ -63,11 +64,20 @@ public enum Corpus {
 
 private final class DownloadBox: @unchecked Sendable { var data: Data? }
 
+/// The sha256 of some bytes as 64 hex digits (swift-crypto's: a well-kept implementation,
+/// used where a corpus is checked or a study remembers its corpus).
+public func sha256Hex(_ data: Data) -> String {
+    SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+}
+
 /// A tokenised corpus split into training and validation ids (first fraction / rest).
 public struct Dataset: Sendable {
     public let tokenizer: Tokenizer
     public let train: [Int32]
     public let validation: [Int32]
+    /// Where it was read from, and the file's sha256 (a study remembers it).
+    public private(set) var path: String?
+    public private(set) var sha256: String?
 
     public init(text: String, tokenizer kind: Tokenizer.Kind = .char, trainFraction: Double = 0.9) {
         tokenizer = Tokenizer(kind: kind, text: text)
@@ -85,6 +95,22 @@ public struct Dataset: Sendable {
             throw CorpusError(description: "corpus: \(path) is not UTF-8 text")
         }
         self.init(text: text, tokenizer: kind, trainFraction: trainFraction)
+        self.path = path
+        sha256 = sha256Hex(data)
+    }
+
+    /// Both splits must hold a window of `context` tokens and its next token: a one-line
+    /// error naming the minimum, before any model is built.
+    public func check(context: Int, trainFraction: Double) throws {
+        let name = path ?? "the corpus"
+        let total = train.count + validation.count
+        guard tokenizer.vocabularySize > 0, total > 0 else { throw CorpusError(description: "corpus: \(name) is empty") }
+        let need = context + 1
+        guard train.count >= need, validation.count >= need else {
+            let minimum = Int((Double(need) / min(trainFraction, 1 - trainFraction)).rounded(.up))
+            throw CorpusError(description: "corpus: \(name) has \(total) tokens; a context of \(context) needs \(need) in each split "
+                              + "(training \(train.count), validation \(validation.count)): at least about \(minimum) tokens")
+        }
     }
 }
 

@@ -11,6 +11,8 @@ public struct TrainResult: Sendable {
     public var seconds = 0.0                 // training steps only, evaluation excluded
     public var tokensPerSecond = 0.0
     public var losses: [Float] = []          // every step's batch loss
+    /// The step (from 1) whose batch loss was not finite; training stopped there.
+    public var divergedAt: Int?
 }
 
 /// Told after every training step: the step (from 1), of how many, its batch loss, the
@@ -56,15 +58,16 @@ public final class Trainer {
         let start = DispatchTime.now().uptimeNanoseconds
         for it in 0..<total {
             result.losses.append(step(it, total: schedule, data: data.train))
+            guard result.losses.last!.isFinite else { result.divergedAt = it + 1; break }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             progress?(it + 1, total, result.losses.last!, Double(it + 1) * tokensPerStep / elapsed, elapsed)
         }
         result.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        result.steps = total
-        result.tokensPerSecond = Double(total) * tokensPerStep / result.seconds
+        result.steps = result.losses.count
+        result.tokensPerSecond = Double(result.steps) * tokensPerStep / result.seconds
         let tail = result.losses.suffix(50)
         result.trainLoss = tail.reduce(0.0) { $0 + Double($1) } / Double(max(tail.count, 1))
-        result.valLoss = evaluate(model, on: data.validation)
+        result.valLoss = result.divergedAt == nil ? evaluate(model, on: data.validation) : .nan
         return result
     }
 }

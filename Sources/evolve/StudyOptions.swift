@@ -11,10 +11,11 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "The study's name, if the database holds several.")
     var study: String?
 
-    func open() throws -> (Store, Study) {
+    /// The study, its database opened read-only unless `writing`.
+    func open(writing: Bool = false) throws -> (Store, Study) {
         let path = try db ?? onlyDatabase()
         guard FileManager.default.fileExists(atPath: path) else { throw CommandError(description: "\(path): no such database") }
-        let store = try Store(path: path)
+        let store = try Store(path: path, readOnly: !writing)
         let all = try store.studies()
         if let study {
             guard let s = all.first(where: { $0.name == study }) else {
