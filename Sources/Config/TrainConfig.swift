@@ -68,6 +68,9 @@ public struct TrainConfig: Sendable, Equatable {
         try need(r.warmupSteps >= 0 && r.learningRate > 0, "training: learning_rate must be positive")
         try need((r.replicas ?? 1) >= 1, "training: replicas must be positive")
         try need((1...r.steps).contains(r.stopAfter ?? 1), "training: stop_after must be in 1...steps")
+        try need((0..<1).contains(r.beta1) && (0..<1).contains(r.beta2), "training: beta1 and beta2 must be in [0, 1)")
+        try need(r.weightDecay >= 0 && r.gradClip > 0 && r.initStd > 0 && r.minLearningRate >= 0,
+                 "training: weight_decay and min_learning_rate must be ≥ 0, grad_clip and init_std positive")
     }
 }
 
@@ -112,6 +115,9 @@ private func section<T: Codable>(_ node: Any?, _ type: T.Type, _ defaults: T, _ 
     guard let node else { return defaults }
     guard let map = node as? [String: Any] else { throw ConfigError(description: "\(place): expected a mapping") }
     try checkKeys(map, keys, place)
+    for (k, v) in map.sorted(by: { $0.key < $1.key }) {
+        if let d = v as? Double, !d.isFinite { throw ConfigError(description: "\(place): '\(k)' must be a finite number, found \(d)") }
+    }
     // Merge over the defaults through JSON so every field keeps its default when absent.
     var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(defaults)) as! [String: Any]
     for (k, v) in map { merged[k] = v }

@@ -44,7 +44,7 @@ extension Mutator {
         let places = (0...n).filter { site.live[$0] && ($0 == n || !site.readers[$0].isEmpty) }
         guard let s = places.randomElement(using: &rng), let ins = newInstruction(reading: s, site, &rng) else { return nil }
         let readers = s == n ? [] : (Bool.random(using: &rng) ? site.readers[s] : [site.readers[s].randomElement(using: &rng)!])
-        return (splicing(ins, after: s, readers: readers, into: site.body), "s\(s + 1) = \(ins.text)")
+        return (splicing(ins, after: s, readers: readers, into: site.body), "s\(s + 1) = \(ins.brief)")
     }
 
     /// An instruction that reads state s and makes a state of its shape: from the unary and
@@ -81,7 +81,7 @@ extension Mutator {
             Set(site.body[i].inputs).filter { site.shapes[$0] == site.shapes[i + 1] }.sorted().map { (i, $0) }
         }
         guard let (i, keep) = options.randomElement(using: &rng) else { return nil }
-        return (deleting(at: i, from: site.body, readersRead: keep), "s\(i + 1) = \(site.body[i].text)")
+        return (deleting(at: i, from: site.body, readersRead: keep), "s\(i + 1) = \(site.body[i].brief)")
     }
 
     /// A delete, then an insert into what is left; never the parent again.
@@ -120,7 +120,7 @@ extension Mutator {
         guard let (i, new) = options.randomElement(using: &rng) else { return nil }
         var body = site.body
         body[i] = new
-        return (body, "s\(i + 1): \(site.body[i].text) → \(new.text)")
+        return (body, "s\(i + 1): \(site.body[i].brief) → \(new.brief)")
     }
 
     func changeInput<R: RandomNumberGenerator>(_ site: Site, _ rng: inout R) -> ([Instruction], String)? {
@@ -134,7 +134,7 @@ extension Mutator {
         guard let o = options.randomElement(using: &rng) else { return nil }
         var body = site.body
         if o.slot == 0 { body[o.i].input1 = o.state } else { body[o.i].input2 = o.state }
-        return (body, "s\(o.i + 1): \(site.body[o.i].text) → \(body[o.i].text)")
+        return (body, "s\(o.i + 1): \(site.body[o.i].brief) → \(body[o.i].brief)")
     }
 
     /// Two operands of the same shape, in two live instructions, trade places (each still
@@ -169,7 +169,7 @@ extension Mutator {
             guard let d = dims.filter({ $0 != body[i].dim }).randomElement(using: &rng) else { return nil }
             body[i].dim = d
         }
-        return (body, "s\(i + 1): \(site.body[i].text) → \(body[i].text)")
+        return (body, "s\(i + 1): \(site.body[i].brief) → \(body[i].brief)")
     }
 }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The readable text form, one instruction per line as in Primer's program listings:
 ///
 ///     program vanilla
@@ -100,6 +102,13 @@ extension Instruction {
         if op.usesConstant { parts.append("c=\(constant)") }
         if op.usesDim { parts.append(op == .call ? "sub=\(dim)" : "dim=\(dim)") }
         return parts.joined(separator: " ")
+    }
+
+    /// The text form with the constant to 4 significant digits, for logs and mutation
+    /// descriptions (`text` keeps every digit, so that a program reads back exactly).
+    public var brief: String {
+        guard op.usesConstant else { return text }
+        return text.replacingOccurrences(of: "c=\(constant)", with: "c=" + String(format: "%.4g", constant))
     }
 
     init(words: [String]) throws {

@@ -33,7 +33,14 @@ public final class Evolution {
         self.store = store
         self.data = data
         self.threads = threads
-        study = try store.study(named: space.name, space: space.text, seed: Int64(space.seed))
+        if let existing = try store.existingStudy(named: space.name) {
+            try space.checkResumes(existing, corpus: data)
+            if existing.corpusSha256 == nil, let sha = data.sha256 {
+                try store.recordCorpus(study: existing.id!, sha256: sha, path: data.path)
+            }
+        }
+        study = try store.study(named: space.name, space: space.text, seed: Int64(space.seed),
+                                corpusSha256: data.sha256, corpusPath: data.path)
     }
 
     /// Why a candidate's training stopped short.
@@ -43,12 +50,14 @@ public final class Evolution {
     /// false if `shouldStop` ended it first.
     @discardableResult
     public func run(until target: Int) throws -> Bool {
-        try requeueDeadWorkers()
         let began = Date()
         var finished = 0
         var lastWrite = 0.0   // the previous completion's database time, charged to the next candidate
         while !shouldStop() {
             let t0 = Date()
+            // Before every claim: a candidate whose holder died goes back to the queue now,
+            // not when someone restarts the search.
+            try requeueDeadWorkers()
             guard let c = try store.claim(study: study.id!, worker: worker) ?? makeChild(limit: target) else { break }
             var outcome: Store.Outcome
             do {
@@ -91,7 +100,7 @@ public final class Evolution {
     /// once, any other after `lease` seconds of silence) go back to the queue.
     func requeueDeadWorkers() throws {
         for c in try store.running(study: study.id!) {
-            if let w = c.worker, w.isCertainlyDead { try store.requeue(c.id!) }
+            if let w = c.worker, w.isCertainlyDead { try store.requeue(c.id!, heldBy: w) }
         }
         try store.requeueStale(study: study.id!, olderThan: lease)
     }

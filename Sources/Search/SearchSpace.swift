@@ -1,6 +1,7 @@
 import Foundation
 import Config
 import Program
+import Store
 import Training
 import Yams
 
@@ -17,10 +18,13 @@ public enum Budget: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .steps(let n): return n
         case .tokens(let n): return max(1, n / tokensPerStep)
-        case .flops(let f): return max(1, Int(f / (3 * Double(flopsPerToken) * Double(tokensPerStep))))
-        case .seconds(let s): return max(1, Int(s / max(secondsPerStep(), 1e-9)))
+        case .flops(let f): return Budget.steps(f / (3 * Double(flopsPerToken) * Double(tokensPerStep)))
+        case .seconds(let s): return Budget.steps(s / max(secondsPerStep(), 1e-9))
         }
     }
+
+    /// A step count from a real number: at least 1, at most a billion.
+    static func steps(_ x: Double) -> Int { Int(min(max(x, 1), 1e9)) }
 
     public var description: String {
         switch self {
@@ -83,11 +87,26 @@ public struct SearchSpace: Sendable {
         var space = SearchSpace(
             name: (file.root["name"] as? String) ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
             seeds: try file.seeds(), mutator: try file.mutator(), population: population, tournament: tournament,
-            hurdles: try file.int("hurdles", 0, min: 0), budget: try file.budget(), constraint: try file.constraint(),
-            recipe: recipe, seed: UInt64(try file.int("seed", 1, min: 0)), corpus: try file.corpus(), text: file.text)
+            hurdles: try file.int("hurdles", 0, min: 0, max: 16), budget: try file.budget(), constraint: try file.constraint(),
+            recipe: recipe, seed: UInt64(try file.int("seed", 1, min: 0, max: Int.max)), corpus: try file.corpus(), text: file.text)
         space.objective = try file.objective()
         space.selection = try file.selection()
         return space
+    }
+
+    /// Refuses to resume `study` from this space on `corpus` unless both are what it started
+    /// with: the space file's keys and values (comments and layout may differ), and the
+    /// corpus's sha256. The error says what differs and how to start another study instead.
+    public func checkResumes(_ study: Study, corpus: Dataset) throws {
+        let how = "resume with what it started with, or start another with --force-new-study NAME or a new --db"
+        let differing = SpaceFile.differingKeys(study.space, text)
+        guard differing.isEmpty else {
+            throw SearchError("study \(study.name) was started from another version of its space file (\(differing.joined(separator: ", ")) differ); \(how)")
+        }
+        if let started = study.corpusSha256, let now = corpus.sha256, started != now {
+            throw SearchError("study \(study.name) trains on the corpus with sha256 \(started.prefix(12))… (\(study.corpusPath ?? "path unknown")); "
+                              + "\(corpus.path ?? "this corpus") has \(now.prefix(12))…; \(how)")
+        }
     }
 
     /// The training recipe of a space file's text (as a study stores it).
@@ -140,9 +159,9 @@ struct SpaceFile {
         }
     }
 
-    func int(_ key: String, _ fallback: Int, min: Int = 1) throws -> Int {
+    func int(_ key: String, _ fallback: Int, min: Int = 1, max: Int = 1_000_000) throws -> Int {
         guard let v = root[key] else { return fallback }
-        guard let i = v as? Int, i >= min else { throw fail("\(key) must be an integer ≥ \(min)") }
+        guard let i = v as? Int, (min...max).contains(i) else { throw fail("\(key) must be an integer from \(min) to \(max)") }
         return i
     }
 
@@ -212,12 +231,18 @@ struct SpaceFile {
         guard let m = b as? [String: Any], m.count == 1, let (kind, value) = m.first, let x = number(value), x > 0 else {
             throw fail("budget: one of {steps: N}, {tokens: N}, {flops: N}, {seconds: N}, with N > 0")
         }
+        // The largest budget of each kind: far beyond any search, and an Int either way.
+        let most: [String: Double] = ["steps": 1e9, "tokens": 1e15, "flops": 1e24, "seconds": 1e7]
+        guard let top = most[kind] else { throw fail("budget: unknown kind '\(kind)' (known: flops, seconds, steps, tokens)") }
+        guard x <= top else { throw fail("budget: \(kind) \(x) is above the most evolve accepts (\(top))") }
+        if kind == "steps" || kind == "tokens" {
+            guard x == x.rounded(), x >= 1 else { throw fail("budget: \(kind) must be a whole number ≥ 1, found \(x)") }
+        }
         switch kind {
         case "steps": return .steps(Int(x))
         case "tokens": return .tokens(Int(x))
         case "flops": return .flops(x)
-        case "seconds": return .seconds(x)
-        default: throw fail("budget: unknown kind '\(kind)' (known: flops, seconds, steps, tokens)")
+        default: return .seconds(x)
         }
     }
 
@@ -261,6 +286,22 @@ struct SpaceFile {
         guard let c = root["corpus"] else { return nil }
         guard let p = c as? String else { throw fail("corpus: a path to a text file") }
         return p.hasPrefix("/") ? p : dir.appendingPathComponent(p).path
+    }
+}
+
+extension SpaceFile {
+    /// The top-level keys whose values differ between two space files' texts.
+    static func differingKeys(_ a: String, _ b: String) -> [String] {
+        func root(_ t: String) -> [String: Any] { ((try? Yams.load(yaml: t)) as? [String: Any]) ?? [:] }
+        func canonical(_ v: Any?) -> String {
+            guard let v else { return "" }
+            if let data = try? JSONSerialization.data(withJSONObject: ["v": v], options: [.sortedKeys]) {
+                return String(decoding: data, as: UTF8.self)
+            }
+            return "\(v)"
+        }
+        let ra = root(a), rb = root(b)
+        return Set(ra.keys).union(rb.keys).sorted().filter { canonical(ra[$0]) != canonical(rb[$0]) }
     }
 }
 

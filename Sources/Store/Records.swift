@@ -8,6 +8,10 @@ public struct Study: Codable, FetchableRecord, MutablePersistableRecord, Sendabl
     public var space: String
     public var seed: Int64
     public var created: Date
+    /// The corpus it trains on: its sha256 (a resumed study must be given the same text) and
+    /// where it was read at the start (to say which file a worker needs).
+    public var corpusSha256: String?
+    public var corpusPath: String?
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

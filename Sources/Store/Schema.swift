@@ -67,6 +67,13 @@ enum Schema {
                 t.add(column: "drawnKind", .text)
             }
         }
+        // A study remembers its corpus, so that it is never resumed on other text.
+        m.registerMigration("v4") { db in
+            try db.alter(table: "study") { t in
+                t.add(column: "corpusSha256", .text)
+                t.add(column: "corpusPath", .text)
+            }
+        }
         return m
     }
 }

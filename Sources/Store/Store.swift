@@ -94,13 +94,28 @@ public final class Store: @unchecked Sendable {
 
     // MARK: - Studies
 
-    /// The study of this name, created with `space` and `seed` if it does not exist yet.
-    public func study(named name: String, space: String, seed: Int64) throws -> Study {
+    /// The study of this name, created with `space`, `seed` and the corpus if it does not
+    /// exist yet (the caller checks first that an existing one matches).
+    public func study(named name: String, space: String, seed: Int64, corpusSha256: String? = nil,
+                      corpusPath: String? = nil) throws -> Study {
         try write { db in
             if let s = try Study.filter(Column("name") == name).fetchOne(db) { return s }
-            var s = Study(name: name, space: space, seed: seed, created: Date())
+            var s = Study(name: name, space: space, seed: seed, created: Date(), corpusSha256: corpusSha256, corpusPath: corpusPath)
             try s.insert(db)
             return s
+        }
+    }
+
+    /// The study of this name, if there is one (reads only).
+    public func existingStudy(named name: String) throws -> Study? {
+        try read { db in try Study.filter(Column("name") == name).fetchOne(db) }
+    }
+
+    /// Records the corpus of a study made before studies remembered theirs.
+    public func recordCorpus(study: Int64, sha256: String, path: String?) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE study SET corpusSha256 = ?, corpusPath = ? WHERE id = ? AND corpusSha256 IS NULL",
+                           arguments: [sha256, path, study])
         }
     }
 
@@ -131,10 +146,14 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    public func requeue(_ id: Int64) throws {
+    /// A running candidate back to the queue; with `holder`, only while that worker holds it
+    /// (so a candidate another worker has claimed since is left alone).
+    public func requeue(_ id: Int64, heldBy holder: Worker? = nil) throws {
         try write { db in
-            try db.execute(sql: "UPDATE candidate SET status = 'queued', worker = NULL, heartbeat = NULL WHERE id = ? AND status = 'running'",
-                           arguments: [id])
+            try db.execute(sql: """
+                UPDATE candidate SET status = 'queued', worker = NULL, heartbeat = NULL
+                WHERE id = ? AND status = 'running' AND (? IS NULL OR worker = ?)
+                """, arguments: [id, holder, holder])
         }
     }
 

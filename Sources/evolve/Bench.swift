@@ -30,6 +30,8 @@ struct Bench: ParsableCommand {
     func run() throws {
         warnIfDebugBuild()
         try reportingErrors {
+            guard threads >= 1 else { throw CommandError(description: "--threads must be at least 1") }
+            guard steps >= 1 else { throw CommandError(description: "--steps must be at least 1") }
             let cfg = try config.map { try TrainConfig.load(path: $0) } ?? TrainConfig()
             // Throughput does not depend on the text: a synthetic corpus of 65 symbols
             // keeps the benchmark free of any download.

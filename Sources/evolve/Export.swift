@@ -24,6 +24,9 @@ struct Export: ParsableCommand {
             guard let c = try id.map({ try store.candidate($0) }) ?? store.best(study: s.id!), c.studyId == s.id else {
                 throw CommandError(description: id.map { "no candidate #\($0) in study \(s.name)" } ?? "study \(s.name) has no completed candidate yet")
             }
+            guard c.status == .done else {
+                throw CommandError(description: "#\(c.id!) \(c.failed.map { "failed (\($0))" } ?? "is \(c.status.rawValue)"); only a completed candidate can be exported")
+            }
             // A result taken from a twin was measured by training the twin: export what was trained.
             guard let trained = try store.candidate(c.reusedFrom ?? c.id!), trained.completion != nil,
                   let schedule = trained.scheduleSteps else {

@@ -8,7 +8,7 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write an HTML page about a study: fitness over time, best so far, population, hurdle bands, the best program's listing and lineage.")
 
-    @Option(name: .shortAndLong, help: "Where to write it (default: results/<study>.html).")
+    @Option(name: .shortAndLong, help: "Where to write it (default: beside the database, DB.html, or DB-STUDY.html when it holds several studies).")
     var output: String?
 
     @OptionGroup var study: StudyOptions
@@ -18,7 +18,9 @@ struct ReportCommand: ParsableCommand {
             let (store, s) = try study.open()
             let space = (try? Yams.load(yaml: s.space)) as? [String: Any]
             let page = try StudyReport(store: store, study: s, population: space?["population"] as? Int ?? 100).html()
-            let path = output ?? "results/\(s.name).html"
+            // Beside the database, under its name: never over a file of the repository.
+            let several = try store.studies().count > 1
+            let path = output ?? (store.path + (several ? "-\(s.name)" : "") + ".html")
             try write(page, to: path)
             print(keyValues(["study": s.name, "file": path]))
         }

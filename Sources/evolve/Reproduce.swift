@@ -29,6 +29,7 @@ struct Reproduce: ParsableCommand {
     func run() throws {
         warnIfDebugBuild()
         try reportingErrors {
+            try options.check()
             let seedList = seeds.split(separator: ",").compactMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
             guard !seedList.isEmpty, seedList.count == seeds.split(separator: ",").count else {
                 throw CommandError(description: "--seeds: a comma-separated list of integers, e.g. 1,2,3")

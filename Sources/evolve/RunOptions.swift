@@ -8,4 +8,10 @@ struct RunOptions: ParsableArguments {
 
     @Option(help: "Threads for BLAS and the engine.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    /// One-line errors for values no run can use.
+    func check() throws {
+        guard threads >= 1 else { throw CommandError(description: "--threads must be at least 1") }
+        if let c = corpus, c.isEmpty { throw CommandError(description: "--corpus needs a path") }
+    }
 }

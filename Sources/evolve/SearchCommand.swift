@@ -1,4 +1,5 @@
 import ArgumentParser
+import Compiler
 import Foundation
 import Search
 import Store
@@ -21,6 +22,9 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Worker processes on this machine sharing the database, each with threads/workers threads.")
     var workers = 1
 
+    @Option(help: "Start a new study of this name in the database instead of resuming the space's own (for another corpus or an edited space file).")
+    var forceNewStudy: String?
+
     @OptionGroup var options: RunOptions
 
     func run() throws {
@@ -28,23 +32,36 @@ struct SearchCommand: ParsableCommand {
         try reportingErrors {
             guard candidates >= 1 else { throw CommandError(description: "--candidates must be at least 1") }
             guard workers >= 1 else { throw CommandError(description: "--workers must be at least 1") }
-            let s = try SearchSpace.load(path: space)
+            try options.check()
+            var s = try SearchSpace.load(path: space)
+            if let name = forceNewStudy {
+                guard !name.isEmpty else { throw CommandError(description: "--force-new-study needs a name") }
+                s.name = name
+            }
+            // Everything is checked before the database is touched: the corpus against every
+            // seed's context, and every seed's memory at the space's batch.
+            let data = try Dataset(path: try Corpus.locate(options.corpus ?? s.corpus), tokenizer: s.recipe.tokenizer,
+                                   trainFraction: s.recipe.trainFraction)
+            for seed in s.seeds {
+                try data.check(context: seed.genes.context, trainFraction: s.recipe.trainFraction)
+                try Compiler(seed, vocabulary: data.tokenizer.vocabularySize).checkMemory(batch: s.recipe.batchSize)
+            }
             let path = db ?? "results/\(s.name).db"
             let store = try Store(path: path)
+            if let existing = try store.existingStudy(named: s.name) { try s.checkResumes(existing, corpus: data) }
             let stop = StopSignal.install()
             var finished = true
             if workers > 1 {
                 finished = try runWorkers(database: path, stop: stop)
             } else {
-                let data = try Dataset(path: try Corpus.locate(options.corpus ?? s.corpus), tokenizer: s.recipe.tokenizer,
-                                       trainFraction: s.recipe.trainFraction)
                 let evolution = try Evolution(space: s, store: store, data: data, threads: options.threads)
                 let display = SearchDisplay()
                 evolution.report = display.candidate
                 evolution.onStep = display.step
                 evolution.shouldStop = { stop.requested }
                 print("study \(s.name) in \(path): \(s.budget) per candidate, population \(s.population), "
-                      + "tournament \(s.tournament), \(s.hurdles) hurdle(s); until \(candidates) candidates")
+                      + "tournament \(s.tournament), \(s.hurdles) hurdle(s), objective \(s.objective), selection \(s.selection.rawValue)"
+                      + "; until \(candidates) candidates")
                 finished = try evolution.run(until: candidates)
                 display.finish()
             }
@@ -61,13 +78,17 @@ struct SearchCommand: ParsableCommand {
     }
 
     /// Runs `workers` copies of this search as child processes on one database, each line
-    /// of theirs prefixed with its number; a stop request is passed on to them.
+    /// of theirs prefixed with its number; a stop request is passed on to them. A child that
+    /// dies (killed, or crashed) is replaced, up to twice the number of workers in all; the
+    /// candidate it held is re-queued by the next live worker that looks.
     func runWorkers(database: String, stop: StopSignal) throws -> Bool {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let threads = max(1, options.threads / workers)
         var args = ["search", space, "--db", database, "--candidates", "\(candidates)", "--threads", "\(threads)"]
         if let c = options.corpus { args += ["--corpus", c] }
-        let children: [Process] = try (1...workers).map { w in
+        if let n = forceNewStudy { args += ["--force-new-study", n] }
+        let exited = DispatchSemaphore(value: 0)
+        func start(_ w: Int) throws -> Process {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: exe) ? exe : CommandLine.arguments[0])
             p.arguments = args
@@ -75,19 +96,41 @@ struct SearchCommand: ParsableCommand {
             p.standardOutput = pipe
             let lines = LineRelay(prefix: "w\(w) ")
             pipe.fileHandleForReading.readabilityHandler = { lines.take($0.availableData) }
+            p.terminationHandler = { _ in exited.signal() }
             try p.run()
             return p
         }
+        var children = try (1...workers).map { try start($0) }
+        let live = NSLock()
         print("\(workers) workers (\(threads) thread(s) each) on \(database), until \(candidates) candidates")
         stop.onFirst = {
             FileHandle.standardError.write("\nevolve: stopping the workers (Ctrl-C again to quit at once)\n".data(using: .utf8)!)
+            live.lock(); defer { live.unlock() }
             for c in children where c.isRunning { kill(c.processIdentifier, SIGTERM) }
         }
-        for c in children { c.waitUntilExit() }
+        var replacements = 0, failed = [Int32](), done = Set<Int>()
+        while true {
+            live.lock()
+            for (w, c) in children.enumerated() where !done.contains(w) && !c.isRunning {
+                let ok = c.terminationStatus == 0 || c.terminationStatus == 130
+                let how = c.terminationReason == .uncaughtSignal ? "signal \(c.terminationStatus)" : "exit status \(c.terminationStatus)"
+                if !ok && !stop.requested && replacements < 2 * workers, let again = try? start(w + 1) {
+                    replacements += 1
+                    FileHandle.standardError.write("evolve: worker w\(w + 1) died (\(how)); started another in its place\n".data(using: .utf8)!)
+                    children[w] = again
+                    continue
+                }
+                if !ok && !stop.requested { failed.append(c.terminationStatus) }
+                done.insert(w)
+            }
+            let running = done.count < children.count
+            live.unlock()
+            guard running else { break }
+            exited.wait()
+        }
         for c in children { (c.standardOutput as? Pipe)?.fileHandleForReading.readabilityHandler = nil }
-        let failed = children.filter { $0.terminationStatus != 0 && $0.terminationStatus != 130 }
         if !failed.isEmpty && !stop.requested {
-            throw CommandError(description: "\(failed.count) of \(workers) workers failed (exit status \(failed.map { "\($0.terminationStatus)" }.joined(separator: ", ")))")
+            throw CommandError(description: "\(failed.count) worker(s) kept dying (exit status \(failed.map { "\($0)" }.joined(separator: ", "))); the study is intact: run the same command to go on")
         }
         return !stop.requested
     }

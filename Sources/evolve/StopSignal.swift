@@ -1,7 +1,9 @@
 import Foundation
 
-/// Ctrl-C (SIGINT) and SIGTERM as a request to stop cleanly: the first of each kind sets
-/// `requested`, which the search polls between steps; a second Ctrl-C quits at once.
+/// Ctrl-C (SIGINT) and SIGTERM as a request to stop cleanly: the first sets `requested`,
+/// which the search polls between steps; a second signal of either kind quits at once —
+/// with `_exit`, which runs no exit handlers, so that no library tears down its state under
+/// a thread still using it.
 final class StopSignal: @unchecked Sendable {
     private let lock = NSLock()
     private var received: [Int32: Int] = [:]
@@ -33,9 +35,8 @@ final class StopSignal: @unchecked Sendable {
         lock.lock()
         let first = received.isEmpty
         received[sig, default: 0] += 1
-        let again = received[sig]! > 1
         lock.unlock()
-        if again && sig == SIGINT { exit(130) }
-        if first { onFirst() }
+        if !first { _exit(sig == SIGINT ? 130 : 143) }
+        onFirst()
     }
 }
