@@ -43,7 +43,9 @@ public final class Store: @unchecked Sendable {
             }
             guard !readOnly else { return }
             try migrator.migrate(pool)
-            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA application_id = \(Store.applicationID)") }
+            if try pool.read({ try Int32.fetchOne($0, sql: "PRAGMA application_id") }) != Store.applicationID {
+                try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA application_id = \(Store.applicationID)") }
+            }
         } catch let e as StoreError {
             throw e
         } catch {

@@ -47,8 +47,12 @@ struct SearchCommand: ParsableCommand {
                 try Compiler(seed, vocabulary: data.tokenizer.vocabularySize).checkMemory(batch: s.recipe.batchSize)
             }
             let path = db ?? "results/\(s.name).db"
+            if FileManager.default.fileExists(atPath: path) {   // checked read-only: a refusal writes nothing
+                if let existing = try Store(path: path, readOnly: true).existingStudy(named: s.name) {
+                    try s.checkResumes(existing, corpus: data)
+                }
+            }
             let store = try Store(path: path)
-            if let existing = try store.existingStudy(named: s.name) { try s.checkResumes(existing, corpus: data) }
             let stop = StopSignal.install()
             var finished = true
             if workers > 1 {

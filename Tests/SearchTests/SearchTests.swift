@@ -14,8 +14,8 @@ func tinySpace() throws -> SearchSpace {
 
 /// What a study holds, in completion order: program hash, fitness, parent.
 func history(_ path: String, _ space: SearchSpace) throws -> [String] {
-    let store = try Store(path: path)
-    let study = try store.study(named: space.name, space: "", seed: 0)
+    let store = try Store(path: path, readOnly: true)
+    guard let study = try store.existingStudy(named: space.name) else { return [] }
     return try store.completed(study: study.id!).map { "\($0.hash) \($0.fitness ?? .nan) \($0.parentId ?? 0)" }
 }
 
@@ -72,13 +72,12 @@ struct SearchTests {
     /// The probe tells a causal program from one that sees later tokens, and gives programs
     /// that compute the same function the same fingerprint.
     @Test func probeFingerprintsAndChecksCausality() throws {
-        let e = try Evolution(space: try tinySpace(), store: try Store(path: temporaryDatabase()), data: data, threads: 1)
-        let seed = try tinySpace().seeds[0]
+        let space = try tinySpace(), seed = space.seeds[0]
         func probe(_ edit: (inout [String]) -> Void) throws -> (fingerprint: String, causal: Bool, hash: String) {
             var lines = seed.text.split(separator: "\n").map(String.init)
             edit(&lines)
             let p = try Program(text: lines.joined(separator: "\n"))
-            let r = e.probe(try Compiler(p, vocabulary: data.tokenizer.vocabularySize))
+            let r = Search.probe(try Compiler(p, vocabulary: data.tokenizer.vocabularySize), data: data, initStd: space.recipe.initStd)
             return (r.fingerprint, r.causal, p.hash)
         }
         let base = try probe { _ in }
