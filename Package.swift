@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Program", "TestSupport"]),
-        .testTarget(name: "SearchTests", dependencies: ["Search", "Store", "Program", "Training", "Primitives", "TestSupport"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search", "Store", "Program", "Training", "Config", "Compiler", "Primitives", "TestSupport"]),
         .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
         .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Program", "Model", "Training", "Config", "Tensor", "Primitives", "TestSupport"]),
     ],

@@ -112,14 +112,16 @@ extension Instruction {
     }
 
     init(words: [String]) throws {
-        guard let op = Op(rawValue: words[0]) else {
-            throw ProgramError("unknown op '\(words[0])'")
+        guard let first = words.first else { throw ProgramError("an empty instruction") }
+        guard let op = Op(rawValue: first) else {
+            throw ProgramError("unknown op '\(first)'")
         }
         var states = [Int](), constant: Double?, dim: Int?
         for w in words.dropFirst() {
             if w.hasPrefix("s"), let i = Int(w.dropFirst()) {
                 states.append(i)
             } else if let (k, v) = keyValue(w), k == "c", let c = Double(v), op.usesConstant {
+                guard c.isFinite else { throw ProgramError("\(op.rawValue): c must be a finite number, found '\(v)'") }
                 constant = c
             } else if let (k, v) = keyValue(w), k == (op == .call ? "sub" : "dim"), let d = Int(v), op.usesDim {
                 dim = d

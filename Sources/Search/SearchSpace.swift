@@ -78,7 +78,13 @@ public struct SearchSpace: Sendable {
                        "budget", "constraint", "objective", "selection", "training", "seed", "corpus"]
 
     public static func load(path: String) throws -> SearchSpace {
-        let file = try SpaceFile(path: path)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw SearchError("\(path): cannot read the file") }
+        return try parse(text, path: path)
+    }
+
+    /// A space file's text; `path` names it in errors and anchors its relative paths.
+    public static func parse(_ text: String, path: String) throws -> SearchSpace {
+        let file = try SpaceFile(text: text, path: path)
         try file.checkKeys(file.root, keys, "")
         let population = try file.int("population", 100), tournament = try file.int("tournament", 10)
         guard tournament <= population else { throw file.fail("tournament \(tournament) is larger than population \(population)") }
@@ -139,8 +145,7 @@ struct SpaceFile {
     let root: [String: Any]
     var dir: URL { URL(fileURLWithPath: path).deletingLastPathComponent() }
 
-    init(path: String) throws {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw SearchError("\(path): cannot read the file") }
+    init(text: String, path: String) throws {
         self.path = path
         self.text = text
         let node: Any?

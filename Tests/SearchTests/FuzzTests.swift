@@ -1,0 +1,122 @@
+import Compiler
+import Config
+import Foundation
+import Primitives
+import Program
+import Testing
+@testable import Search
+import TestSupport
+
+/// A seeded fuzzer over everything evolve reads from a user — program text, program YAML,
+/// search spaces and configs — and the compiler behind them: real files, mutated (numbers
+/// swapped for extremes, lines dropped, doubled and swapped, words replaced, bytes cut or
+/// inserted), each parsed, validated, costed and, where it is valid and fits, compiled and
+/// run a step. Nothing may crash, and every refusal must be one line. The suite runs
+/// EVOLVE_FUZZ_INPUTS inputs (1,000 by default); `scripts/fuzz.sh 100000` runs more.
+@Suite("fuzz")
+struct FuzzTests {
+    enum Kind: String, CaseIterable { case programText = "program text", programYAML = "program YAML", space, config }
+
+    static func corpus() throws -> [(Kind, String)] {
+        let root = packageRoot.path
+        let seeds = try FileManager.default.contentsOfDirectory(atPath: root + "/search-spaces/seeds").sorted()
+        let programs = try seeds.map { try Program.load(path: root + "/search-spaces/seeds/" + $0) }
+        let spaces = try FileManager.default.contentsOfDirectory(atPath: root + "/search-spaces").filter { $0.hasSuffix(".yaml") }.sorted()
+        return programs.map { (.programText, $0.text) } + programs.map { (.programYAML, $0.yaml) }
+            + (try spaces.map { (.space, try String(contentsOfFile: root + "/search-spaces/" + $0, encoding: .utf8)) })
+            + [(.config, try String(contentsOfFile: root + "/configs/baseline.yaml", encoding: .utf8))]
+    }
+
+    static let extremes = ["0", "-1", "1e30", "1e-30", ".nan", ".inf", "-.inf", "99999999999999999999", "0.5", "65537",
+                           "1024", "3", "-0", "1e308", "2147483648", "NaN"]
+    static let words = Op.allCases.map(\.rawValue) + ["s0", "s1", "s99", "s-1", "dim=8", "dim=3", "sub=1", "sub=9", "c=", "=",
+        "subprogram", "program", "genes", "layers=0", "d_model=7", "heads=0", "altup=9", "router=x", "[", "]", "{", "}", ":",
+        "- ", "#", "é", "\t", "seeds:", "budget:", "steps:", "population:", "model:", "training:", "program:", "null", "~"]
+
+    /// One random edit of `text`.
+    static func mutate(_ text: String, _ rng: inout Xoshiro) -> String {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let i = rng.below(lines.count)
+        switch rng.below(8) {
+        case 0, 1:   // a number swapped for an extreme
+            var w = lines[i].split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            let numeric = w.indices.filter { w[$0].contains(where: \.isNumber) }
+            guard let j = numeric.isEmpty ? nil : numeric[rng.below(numeric.count)] else { break }
+            let digits = w[j].firstIndex(where: \.isNumber)!
+            w[j] = String(w[j][..<digits]) + extremes[rng.below(extremes.count)] + (w[j].hasSuffix(",") ? "," : "")
+            lines[i] = w.joined(separator: " ")
+        case 2: lines.remove(at: i)
+        case 3: lines.insert(lines[rng.below(lines.count)], at: i)
+        case 4: lines.swapAt(i, rng.below(lines.count))
+        case 5:   // a word replaced
+            var w = lines[i].split(separator: " ").map(String.init)
+            if w.isEmpty { w = [""] }
+            w[rng.below(w.count)] = words[rng.below(words.count)]
+            lines[i] = w.joined(separator: " ")
+        case 6:   // cut short
+            let all = lines.joined(separator: "\n")
+            return String(all.prefix(rng.below(all.count + 1)))
+        default:   // printable bytes inserted
+            let all = Array(lines.joined(separator: "\n").unicodeScalars)
+            let at = rng.below(all.count + 1)
+            let junk = (0..<(1 + rng.below(4))).map { _ in Unicode.Scalar(UInt8(32 + rng.below(95))) }
+            return String(String.UnicodeScalarView(all[..<at] + junk + all[at...]))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    struct Tally { var inputs = 0, refused = 0, valid = 0, compiled = 0 }
+
+    /// Parses one input of its kind; the programs it yields go through the compiler.
+    static func exercise(_ kind: Kind, _ text: String, _ tally: inout Tally) throws {
+        let dir = packageRoot.path + "/search-spaces/"
+        let programs: [Program]
+        switch kind {
+        case .programText: programs = [try Program(text: text, file: "fuzz.program")]
+        case .programYAML: programs = [try Program(yaml: text, file: "fuzz.yaml")]
+        case .space: programs = try SearchSpace.parse(text, path: dir + "fuzz.yaml").seeds
+        case .config:
+            let c = try TrainConfig.parse(text, file: "fuzz.yaml")
+            programs = [try c.resolvedProgram(file: dir + "fuzz.yaml")]
+        }
+        for p in programs {
+            try p.validate()
+            tally.valid += 1
+            // The text form reads back to itself (genes a program does not use are not written).
+            let back = try Program(text: p.text)
+            #expect(back.text == p.text && back.hash == p.hash, "the text form does not read back:\n\(p.text)")
+            _ = p.canonical.hash
+            _ = try p.cost(vocabulary: 7)
+            let compiler = try Compiler(p, vocabulary: 7)
+            try compiler.checkMemory(batch: 1, available: 5e7)   // small models only: fast, and the refusal exercised
+            let m = compiler.build(batch: 1, initStd: 0.02, seed: 1)
+            for i in 0..<m.tokens.count { m.tokens[i] = Int32(i % 7); m.targets[i] = Int32((i + 3) % 7) }
+            m.graph.forward()
+            m.graph.backward(from: m.objective)
+            tally.compiled += 1
+        }
+    }
+
+    @Test func nothingCrashesAndEveryRefusalIsOneLine() throws {
+        let n = Int(ProcessInfo.processInfo.environment["EVOLVE_FUZZ_INPUTS"] ?? "") ?? 1000
+        let corpus = try Self.corpus()
+        var rng = Xoshiro(seed: 2026)
+        var tally = Tally()
+        let start = Date()
+        for k in 0..<n {
+            let (kind, original) = corpus[k % corpus.count]
+            var text = original
+            for _ in 0..<(1 + rng.below(3)) { text = Self.mutate(text, &rng) }
+            tally.inputs += 1
+            do { try Self.exercise(kind, text, &tally) } catch {
+                tally.refused += 1
+                let line = "\(error)"
+                #expect(!line.isEmpty && !line.contains("\n"), "\(kind.rawValue) input \(k): a refusal of several lines:\n\(line)")
+            }
+        }
+        #expect(tally.valid > n / 20 && tally.compiled > n / 40, "\(tally)")
+        print(String(format: "fuzz: %d inputs (%@), 0 crashes, %d refused with a one-line error, %d valid programs, %d compiled and run, %.1f s",
+                     tally.inputs, Kind.allCases.map(\.rawValue).joined(separator: ", "), tally.refused, tally.valid, tally.compiled,
+                     Date().timeIntervalSince(start)))
+    }
+}
