@@ -2,22 +2,38 @@ import Foundation
 
 /// A small scatter/line chart rendered as inline SVG: no script, no external file, so the
 /// report opens anywhere and prints as it shows.
-struct Plot {
-    struct Series {
-        var name: String
-        var color: String
-        var points: [(x: Double, y: Double)]
-        var line = false      // a step line through the points instead of dots
+public struct Plot {
+    public struct Series {
+        public var name: String
+        public var color: String
+        public var points: [(x: Double, y: Double)]
+        /// A step line through the points instead of dots (a running best).
+        public var line = false
+        /// Dots joined by straight segments (a curve).
+        public var joined = false
+
+        public init(name: String, color: String, points: [(x: Double, y: Double)], line: Bool = false, joined: Bool = false) {
+            self.name = name; self.color = color; self.points = points; self.line = line; self.joined = joined
+        }
     }
 
-    var title: String
-    var xLabel: String
-    var yLabel: String
-    var series: [Series] = []
-    var width = 720.0, height = 300.0
+    public var title: String
+    public var xLabel: String
+    public var yLabel: String
+    public var series: [Series] = []
+    public var width = 720.0, height = 300.0
     let left = 64.0, right = 16.0, top = 44.0, bottom = 44.0
 
-    func svg() -> String {
+    public init(title: String, xLabel: String, yLabel: String, series: [Series], height: Double = 300) {
+        self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.series = series; self.height = height
+    }
+
+    /// A palette of distinguishable colours, by index.
+    public static func color(_ i: Int) -> String {
+        ["#4a7bd0", "#d0502a", "#3a9a5b", "#8d6cc4", "#d09a2a", "#555555", "#2ab0c0", "#c02a7a"][i % 8]
+    }
+
+    public func svg() -> String {
         let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
             + "viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">\n"
@@ -53,6 +69,10 @@ struct Plot {
                 }
                 out += "<path class=\"series\" d=\"\(d)\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\"/>\n"
             } else {
+                if s.joined {
+                    let d = pts.enumerated().map { "\($0.offset == 0 ? "M" : "L")\(f(px($0.element.x))),\(f(py($0.element.y)))" }.joined()
+                    out += "<path class=\"series\" d=\"\(d)\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.5\"/>\n"
+                }
                 out += "<g class=\"series\" fill=\"\(s.color)\" fill-opacity=\"0.7\">"
                 for p in pts { out += "<circle class=\"point\" cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3\"/>" }
                 out += "</g>\n"

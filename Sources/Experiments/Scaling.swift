@@ -1,0 +1,121 @@
+import Compiler
+import Foundation
+import Model
+import Program
+import Training
+
+/// Primer's headline evaluation: programs trained at several model sizes, the validation
+/// loss followed against training compute, and each program's compute speedup over the
+/// first (the reference): how many times less training compute it needs to reach the
+/// same loss, at each size.
+public struct Scaling: Sendable {
+    public struct Size: Sendable, Equatable, CustomStringConvertible {
+        public var dModel: Int
+        public var layers: Int
+        public var heads: Int
+        public init(dModel: Int, layers: Int, heads: Int) { self.dModel = dModel; self.layers = layers; self.heads = heads }
+        public var description: String { "d\(dModel)-L\(layers)" }
+    }
+
+    /// One training run: a program at a size and seed, and its validation loss at each checkpoint.
+    public struct Run: Sendable {
+        public var program: Int
+        public var size: Int
+        public var seed: UInt64
+        public var parameters: Int
+        public var flopsPerToken: Int
+        /// (training FLOPs so far — 3 × forward FLOPs per token × tokens —, validation loss).
+        public var curve: [(flops: Double, loss: Double)]
+    }
+
+    public var programs: [Program]
+    public var sizes: [Size]
+    /// Validation checkpoints per run, evenly spaced in steps (the last at the end).
+    public var checkpoints = 8
+
+    public init(programs: [Program], sizes: [Size]) { self.programs = programs; self.sizes = sizes }
+
+    /// Sizes that keep the layers' width-to-depth ratio of the baseline (d_model 128, 4
+    /// layers, 4 heads, head width 32): d_model w gets w/32 layers and w/32 heads.
+    public static func sizes(_ widths: [Int]) -> [Size] {
+        widths.map { Size(dModel: $0, layers: max(1, $0 / 32), heads: max(1, $0 / 32)) }
+    }
+
+    /// The program with a size's genes.
+    public func program(_ p: Int, at s: Int) -> Program {
+        var q = programs[p]
+        q.genes.dModel = sizes[s].dModel
+        q.genes.layers = sizes[s].layers
+        q.genes.heads = sizes[s].heads
+        return q
+    }
+
+    /// Trains every program at every size for every seed with the recipe; `progress`
+    /// hears each run as it ends.
+    public func run(recipe: Recipe, seeds: [UInt64], data: Dataset, threads: Int,
+                    progress: (Run, String) -> Void = { _, _ in }) throws -> [Run] {
+        var runs = [Run]()
+        for s in sizes.indices {
+            for seed in seeds {
+                for p in programs.indices {
+                    let run = try train(p, at: s, seed: seed, recipe: recipe, data: data, threads: threads)
+                    progress(run, "\(programs[p].name) \(sizes[s]) seed \(seed)")
+                    runs.append(run)
+                }
+            }
+        }
+        return runs
+    }
+
+    func train(_ p: Int, at s: Int, seed: UInt64, recipe: Recipe, data: Dataset, threads: Int) throws -> Run {
+        var r = recipe
+        r.seed = seed
+        let program = self.program(p, at: s)
+        let compiler = try Compiler(program, vocabulary: data.tokenizer.vocabularySize)
+        try compiler.checkMemory(batch: r.batchSize)
+        let model = compiler.replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
+        let trainer = Trainer(model: model, recipe: r)
+        let cost = try program.cost(vocabulary: data.tokenizer.vocabularySize)
+        let flopsPerStep = 3 * Double(cost.flopsPerToken) * Double(r.batchSize * program.genes.context)
+        let marks = Set((1...checkpoints).map { r.steps * $0 / checkpoints })
+        var curve = [(flops: Double, loss: Double)]()
+        for it in 0..<r.steps {
+            let loss = trainer.step(it, total: r.steps, data: data.train)
+            guard loss.isFinite else { throw ScalingError(description: "\(program.name) at \(sizes[s]) seed \(seed) diverged at step \(it + 1)") }
+            if marks.contains(it + 1) { curve.append((flopsPerStep * Double(it + 1), evaluate(model, on: data.validation))) }
+        }
+        return Run(program: p, size: s, seed: seed, parameters: model.parameterCount, flopsPerToken: cost.flopsPerToken, curve: curve)
+    }
+
+    /// The mean curve of a program at a size over its seeds (checkpoints line up: same steps).
+    public static func meanCurve(_ runs: [Run]) -> [(flops: Double, loss: Double)] {
+        guard let first = runs.first else { return [] }
+        return first.curve.indices.map { i in
+            (first.curve[i].flops, runs.map { $0.curve[i].loss }.reduce(0, +) / Double(runs.count))
+        }
+    }
+
+    /// Training FLOPs at which a decreasing loss curve first reaches `loss`, interpolated
+    /// linearly in log-FLOPs between checkpoints; nil if it never does.
+    public static func flops(toReach loss: Double, on curve: [(flops: Double, loss: Double)]) -> Double? {
+        guard let j = curve.firstIndex(where: { $0.loss <= loss }) else { return nil }
+        guard j > 0 else { return curve[0].flops }
+        let (a, b) = (curve[j - 1], curve[j])
+        let t = (a.loss - loss) / (a.loss - b.loss)
+        return exp(log(a.flops) + t * (log(b.flops) - log(a.flops)))
+    }
+
+    /// The compute speedup of `curve` over `reference`: the ratio of the training FLOPs each
+    /// needs to reach the worse of their two final losses (so both reach it). > 1: `curve`
+    /// needs less compute.
+    public static func speedup(_ curve: [(flops: Double, loss: Double)], over reference: [(flops: Double, loss: Double)]) -> Double? {
+        guard let a = curve.last, let b = reference.last else { return nil }
+        let target = max(a.loss, b.loss)
+        guard let mine = flops(toReach: target, on: curve), let theirs = flops(toReach: target, on: reference) else { return nil }
+        return theirs / mine
+    }
+}
+
+public struct ScalingError: Error, CustomStringConvertible {
+    public let description: String
+}

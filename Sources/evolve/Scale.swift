@@ -1,0 +1,164 @@
+import ArgumentParser
+import Config
+import Experiments
+import Foundation
+import Program
+import Report
+import Store
+import Training
+
+struct Scale: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train programs at several model sizes and seeds: validation loss against training compute, and each program's compute speedup over the first at every size (Primer's evaluation). Writes results/scale-NAME.md, .csv and .svg.")
+
+    @Argument(help: "Program files; the first is the reference. With --from-study, leave them out.")
+    var programs: [String] = []
+
+    @Flag(help: "Compare the study's best candidate against its seed (the study from --db / --study).")
+    var fromStudy = false
+
+    @Option(help: "Model widths (d_model); each gets d_model/32 layers and heads, as the baseline's 128 has 4.")
+    var sizes = "64,128,192"
+
+    @Option(help: "Training seeds, comma-separated.")
+    var seeds = "1,2"
+
+    @Option(help: "Training steps of every run (default: the recipe's).")
+    var steps: Int?
+
+    @Option(help: "A config whose training recipe to use (default: the baseline recipe).")
+    var config: String?
+
+    @Option(help: "The name in the output files (default: the programs' names).")
+    var name: String?
+
+    @Option(help: "Folder for the tables and the plot.")
+    var output = "results"
+
+    @OptionGroup var study: StudyOptions
+
+    @OptionGroup var options: RunOptions
+
+    func run() throws {
+        warnIfDebugBuild()
+        try reportingErrors {
+            try options.check()
+            let widths = try list(sizes, "--sizes").compactMap { Int($0) }
+            let seedList = try list(seeds, "--seeds").compactMap { UInt64($0) }
+            guard widths.allSatisfy({ $0 >= 32 && $0 % 32 == 0 }) else { throw CommandError(description: "--sizes: widths are multiples of 32, e.g. 64,128,192") }
+            guard widths.count >= 1, !seedList.isEmpty else { throw CommandError(description: "--sizes and --seeds need at least one value each") }
+            let scaling = Scaling(programs: try loadPrograms(), sizes: Scaling.sizes(widths))
+            var recipe = try config.map { try TrainConfig.load(path: $0).recipe } ?? Recipe()
+            if let steps {
+                guard steps >= scaling.checkpoints else { throw CommandError(description: "--steps must be at least \(scaling.checkpoints)") }
+                recipe.steps = steps
+            }
+            let data = try Dataset(path: try Corpus.locate(options.corpus), tokenizer: recipe.tokenizer, trainFraction: recipe.trainFraction)
+            for p in scaling.programs.indices { for s in scaling.sizes.indices {
+                try data.check(context: scaling.program(p, at: s).genes.context, trainFraction: recipe.trainFraction)
+                try scaling.program(p, at: s).validate()
+            } }
+            let label = name ?? scaling.programs.map(\.name).joined(separator: "-vs-")
+            let commit = gitCommit()
+            let runs = try scaling.run(recipe: recipe, seeds: seedList, data: data, threads: options.threads) { run, what in
+                print(String(format: "%@: val_loss %.4f after %.3g training FLOPs", what, run.curve.last!.loss, run.curve.last!.flops))
+            }
+            let table = ScaleTable(scaling: scaling, runs: runs, recipe: recipe, seeds: seedList,
+                                   command: (["evolve"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
+                                   commit: commit, machine: machineDescription(threads: options.threads))
+            let base = "\(output)/scale-\(label)"
+            try write(table.markdown(plot: "scale-\(label).svg"), to: base + ".md")
+            try write(table.csv, to: base + ".csv")
+            try write(table.plot, to: base + ".svg")
+            print(keyValues(["table": base + ".md", "plot": base + ".svg"] ) + " " + table.speedups.map { "speedup_\($0.size)=\($0.value.map { String(format: "%.2f", $0) } ?? "nan")" }.joined(separator: " "))
+        }
+    }
+
+    func list(_ text: String, _ flag: String) throws -> [String] {
+        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !parts.isEmpty, parts.allSatisfy({ Int($0) != nil && Int($0)! > 0 }) else {
+            throw CommandError(description: "\(flag): a comma-separated list of positive integers")
+        }
+        return parts
+    }
+
+    /// The files given, or a study's seed and best.
+    func loadPrograms() throws -> [Program] {
+        guard fromStudy else {
+            guard programs.count >= 2 else { throw CommandError(description: "give two or more program files (the first is the reference), or --from-study") }
+            return try programs.map { try TrainConfig.trainable($0).0 }
+        }
+        guard programs.isEmpty else { throw CommandError(description: "--from-study takes no program files") }
+        let (store, s) = try study.open()
+        guard let best = try store.best(study: s.id!), let root = try store.lineage(best.id!).first else {
+            throw CommandError(description: "study \(s.name) has no completed candidate yet")
+        }
+        return [try Program(text: root.program), try Program(text: best.listing(in: s))]
+    }
+}
+
+/// The tables and the plot of a scaling comparison.
+struct ScaleTable {
+    let scaling: Scaling
+    let runs: [Scaling.Run]
+    let recipe: Recipe
+    let seeds: [UInt64]
+    let command: String, commit: String, machine: String
+
+    func curve(_ p: Int, _ s: Int) -> [(flops: Double, loss: Double)] {
+        Scaling.meanCurve(runs.filter { $0.program == p && $0.size == s })
+    }
+
+    /// Per size, the last program's speedup over the first.
+    var speedups: [(size: String, value: Double?)] {
+        scaling.sizes.indices.map { s in
+            ("\(scaling.sizes[s].dModel)", Scaling.speedup(curve(scaling.programs.count - 1, s), over: curve(0, s)))
+        }
+    }
+
+    func markdown(plot: String) -> String {
+        var md = "# Scaling: \(scaling.programs.map(\.name).joined(separator: " vs "))\n\n"
+        md += "- command: `\(command)`\n- commit: `\(commit)`\n- machine: \(machine)\n"
+        md += "- recipe: \(recipe.steps) steps, batch \(recipe.batchSize), seeds \(seeds.map(String.init).joined(separator: ", ")); "
+        md += "validation loss on the whole split at \(scaling.checkpoints) checkpoints\n\n"
+        md += "Compute speedup: the ratio of the training FLOPs the reference (\(scaling.programs[0].name)) and a program need to reach "
+        md += "the worse of their two final losses, read off their seed-mean curves (log-FLOPs interpolation). > 1: the program needs less.\n\n"
+        md += "| size | program | params | FLOPs/token | final val_loss (mean ± sd) | speedup over \(scaling.programs[0].name) |\n|---|---|---|---|---|---|\n"
+        for s in scaling.sizes.indices {
+            for p in scaling.programs.indices {
+                let mine = runs.filter { $0.program == p && $0.size == s }
+                let finals = mine.map { $0.curve.last!.loss }
+                let mean = finals.reduce(0, +) / Double(finals.count)
+                let sd = finals.count > 1 ? (finals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(finals.count - 1)).squareRoot() : 0
+                let speedup = p == 0 ? "1 (reference)" : Scaling.speedup(curve(p, s), over: curve(0, s)).map { String(format: "%.2fx", $0) } ?? "n/a"
+                md += "| \(scaling.sizes[s]) | \(scaling.programs[p].name) | \(mine.first?.parameters ?? 0) | \(mine.first?.flopsPerToken ?? 0) | "
+                md += String(format: "%.4f ± %.4f", mean, sd) + " | \(speedup) |\n"
+            }
+        }
+        return md + "\n![validation loss against training FLOPs](\(plot))\n"
+    }
+
+    var csv: String {
+        var out = "program,size,d_model,layers,seed,params,flops_per_token,training_flops,val_loss\n"
+        for r in runs {
+            for point in r.curve {
+                out += "\"\(scaling.programs[r.program].name)\",\(scaling.sizes[r.size]),\(scaling.sizes[r.size].dModel),"
+                out += "\(scaling.sizes[r.size].layers),\(r.seed),\(r.parameters),\(r.flopsPerToken),\(point.flops),\(point.loss)\n"
+            }
+        }
+        return out
+    }
+
+    var plot: String {
+        var series = [Plot.Series]()
+        for s in scaling.sizes.indices {
+            for p in scaling.programs.indices {
+                series.append(Plot.Series(name: "\(scaling.programs[p].name) \(scaling.sizes[s].dModel)",
+                                          color: Plot.color(p * scaling.sizes.count + s),
+                                          points: curve(p, s).map { (log10($0.flops), $0.loss) }, joined: true))
+            }
+        }
+        return Plot(title: "Validation loss against training compute", xLabel: "log10 training FLOPs", yLabel: "validation loss",
+                    series: series, height: 360).svg()
+    }
+}
