@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Search", dependencies: ["Program", "Compiler", "Model", "Training", "Config", "Store", "Primitives",
                                                .product(name: "Yams", package: "Yams")]),
-        .target(name: "Report", dependencies: ["Store"]),
+        .target(name: "Report", dependencies: ["Store", "Program"]),
         .target(name: "Experiments", dependencies: ["Compiler", "Program", "Model", "Training", "Tensor", "Primitives"]),
         .executableTarget(
             name: "evolve",
@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Config", "Compiler", "Model", "Tensor", "Primitives", "TestSupport"]),
         .testTarget(name: "ProgramTests", dependencies: ["Program", "Primitives", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Program", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Program", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Store", "Program", "Training", "Config", "Compiler", "Primitives", "TestSupport"]),
         .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),

@@ -1,4 +1,5 @@
 import Foundation
+import Program
 import Store
 
 /// One HTML page about a study: fitness over time with the best so far, the population the
@@ -101,7 +102,23 @@ public struct StudyReport {
             let change = try store.changeAgainstParent(a).map { String(format: "%+.4f", $0) } ?? ""
             html += "<tr><td>#\(a.id!)</td><td>\(a.generation)</td><td>\(escape(a.mutation ?? "seed"))</td><td>\(loss)</td><td>\(change)</td></tr>\n"
         }
-        return html + "</table>\n<h3>Program</h3>\n<pre class=\"program\">\(escape(b.listing(in: study)))</pre>\n"
+        html += "</table>\n"
+        html += try blockFigure(b)
+        return html + "<h3>Program</h3>\n<pre class=\"program\">\(escape(b.listing(in: study)))</pre>\n"
+    }
+
+    /// The best program's dataflow beside its seed's, subprogram by subprogram, with the
+    /// nodes the search added (orange) and removed (dashed) marked.
+    func blockFigure(_ best: Candidate) throws -> String {
+        guard let root = try store.lineage(best.id!).first, root.id != best.id,
+              let seed = try? Program(text: root.program), let found = try? Program(text: best.listing(in: study)) else { return "" }
+        var html = "<h3>The block against its seed</h3>\n<p>Added by the search: orange; removed: dashed.</p>\n"
+        for k in 0..<max(seed.subprograms.count, found.subprograms.count) {
+            let (a, b) = ProgramGraph.pair(best: found, seed: seed, subprogram: k)
+            html += "<div class=\"pair\">" + a.svg(title: "\(seed.name), subprogram \(k)")
+                + b.svg(title: "#\(best.id!), subprogram \(k)") + "</div>\n"
+        }
+        return html
     }
 
     func page(title: String, body: String) -> String {
@@ -121,5 +138,6 @@ public struct StudyReport {
         table { border-collapse: collapse; margin: 0.5em 0; }
         td, th { padding: 2px 10px; border-bottom: 1px solid #ddd; text-align: left; }
         pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; }
+        div.pair { display: flex; gap: 16px; align-items: flex-start; overflow-x: auto; }
         """
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Program
 import Testing
 @testable import Report
 @testable import Store
@@ -110,4 +111,38 @@ func chromium(_ arguments: [String]) throws -> String {
     let data = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return String(decoding: data, as: UTF8.self)
+}
+
+@Suite("the block against its seed")
+struct ProgramGraphTests {
+    /// An insert is one added node, everything after it still matched; a delete is one
+    /// removed node of the seed.
+    @Test func marksWhatTheSearchChanged() throws {
+        let seed = try TestSupport.seed("vanilla")
+        var grown = seed
+        // s13 = GELU s12 → s14 = SQUARE s13, read by the MLP's down projection.
+        grown.subprograms[0].instructions = splice(seed.subprograms[0].instructions, Instruction(.square, 13), after: 13)
+        let (a, b) = ProgramGraph.pair(best: grown, seed: seed, subprogram: 0)
+        #expect(b.marks.values.filter { $0 == .added }.count == 1 && b.marks[14] == .added, "\(b.marks)")
+        #expect(!a.marks.values.contains(.removed))
+        var shrunk = seed
+        shrunk.subprograms[0].instructions.remove(at: 12)                 // the GELU; the down projection reads s12
+        shrunk.subprograms[0].instructions[12].input1 = 12
+        shrunk.subprograms[0].instructions[13].input2 = 13
+        let (c, d) = ProgramGraph.pair(best: shrunk, seed: seed, subprogram: 0)
+        #expect(c.marks.values.filter { $0 == .removed }.count == 1 && c.marks[13] == .removed, "\(c.marks)")
+        #expect(!d.marks.values.contains(.added), "\(d.marks)")
+        #expect(c.svg(title: "seed").contains("stroke-dasharray") && b.svg(title: "best").contains("#d0502a"))
+    }
+
+    /// `body` with `ins` as state s+1, read in place of s by the instruction after it.
+    func splice(_ body: [Instruction], _ ins: Instruction, after s: Int) -> [Instruction] {
+        var out = body
+        for j in s..<out.count {
+            if out[j].input1 > s || (out[j].input1 == s && j == s) { out[j].input1 += 1 }
+            if out[j].op.arity == 2, out[j].input2 > s { out[j].input2 += 1 }
+        }
+        out.insert(ins, at: s)
+        return out
+    }
 }

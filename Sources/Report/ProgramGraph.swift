@@ -1,0 +1,105 @@
+import Foundation
+import Program
+
+/// A subprogram's dataflow drawn as SVG, beside another's, with what differs marked — as
+/// Primer's figures show a found block against the vanilla one. Nodes are live states, in
+/// rows by depth (s0 at the top); an edge joins each input to its reader.
+struct ProgramGraph {
+    /// How a node compares with the other program's.
+    enum Mark { case same, added, removed }
+
+    let program: Program
+    let subprogram: Int
+    let marks: [Int: Mark]   // state → mark; states absent are dead (not drawn)
+
+    /// The best program's and its seed's graphs of subprogram k, each node marked: a node of
+    /// `best` is `same` when the seed has a node of the same op (and constant or dim) reading
+    /// the states matched to its inputs. An added node is looked through (it maps to the state
+    /// of its first input), so that everything after an insert still matches; the seed's
+    /// nodes left unmatched are `removed`.
+    static func pair(best: Program, seed: Program, subprogram k: Int) -> (seed: ProgramGraph, best: ProgramGraph) {
+        let b = k < best.subprograms.count ? best.subprograms[k].instructions : []
+        let s = k < seed.subprograms.count ? seed.subprograms[k].instructions : []
+        let liveB = live(b), liveS = live(s)
+        // Matching is repeated with the seed's unmatched nodes looked through too (a delete
+        // is an insert seen from the other side), until it settles.
+        var used = Set<Int>(), bestMarks = [Int: Mark]()
+        for pass in 0..<3 {
+            let removed = pass == 0 ? [] : Set(s.indices.filter { liveS.contains($0 + 1) && !used.contains($0) })
+            func through(_ x: Int) -> Int { x > 0 && removed.contains(x - 1) ? through(s[x - 1].input1) : x }
+            var map = [0: 0], now = Set<Int>(), marks = [0: Mark.same]
+            for (i, ins) in b.enumerated() where liveB.contains(i + 1) {
+                let inputs = ins.inputs.map { map[$0] ?? -1 }
+                let match = s.indices.first { j in
+                    let theirs = s[j].inputs.map(through)
+                    return !now.contains(j) && liveS.contains(j + 1) && key(s[j]) == key(ins)
+                        && (ins.op.isCommutative ? theirs.sorted() == inputs.sorted() : theirs == inputs)
+                }
+                if let j = match {
+                    now.insert(j); map[i + 1] = j + 1; marks[i + 1] = .same
+                } else {
+                    map[i + 1] = map[ins.input1] ?? -1; marks[i + 1] = .added
+                }
+            }
+            let settled = pass > 0 && now == used
+            (used, bestMarks) = (now, marks)
+            if settled { break }
+        }
+        var seedMarks = [0: Mark.same]
+        for j in s.indices where liveS.contains(j + 1) { seedMarks[j + 1] = used.contains(j) ? .same : .removed }
+        return (ProgramGraph(program: seed, subprogram: k, marks: seedMarks), ProgramGraph(program: best, subprogram: k, marks: bestMarks))
+    }
+
+    /// States the output depends on (the output included).
+    static func live(_ body: [Instruction]) -> Set<Int> {
+        var live: Set<Int> = [body.count]
+        for i in stride(from: body.count - 1, through: 0, by: -1) where live.contains(i + 1) { live.formUnion(body[i].inputs) }
+        return live
+    }
+
+    /// The op with its constant or dim, without state names.
+    static func key(_ ins: Instruction) -> String {
+        ins.brief.split(separator: " ").filter { !($0.hasPrefix("s") && Int($0.dropFirst()) != nil) }.joined(separator: " ")
+    }
+
+    func svg(title: String) -> String {
+        let body = subprogram < program.subprograms.count ? program.subprograms[subprogram].instructions : []
+        var depth = [0: 0], rows = [Int: [Int]]()
+        for (i, ins) in body.enumerated() where marks[i + 1] != nil {
+            depth[i + 1] = 1 + (ins.inputs.compactMap { depth[$0] }.max() ?? 0)
+        }
+        for s in depth.keys.sorted() { rows[depth[s]!, default: []].append(s) }
+        let boxW = 132.0, boxH = 22.0, gapX = 12.0, gapY = 20.0
+        let widest = rows.values.map(\.count).max() ?? 1
+        let width = Double(widest) * (boxW + gapX) + gapX, height = Double(rows.count) * (boxH + gapY) + 40
+        var at = [Int: (x: Double, y: Double)]()
+        for (d, states) in rows {
+            let offset = (width - Double(states.count) * (boxW + gapX) + gapX) / 2
+            for (n, s) in states.enumerated() { at[s] = (offset + Double(n) * (boxW + gapX), 30 + Double(d) * (boxH + gapY)) }
+        }
+        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"graph\" width=\"\(Int(width))\" height=\"\(Int(height))\">\n"
+        out += "<text x=\"\(gapX)\" y=\"16\" font-size=\"12\" font-weight=\"bold\">\(escape(title))</text>\n"
+        for (i, ins) in body.enumerated() {
+            guard let to = at[i + 1] else { continue }
+            for input in Set(ins.inputs) {
+                guard let from = at[input] else { continue }
+                out += "<line x1=\"\(f(from.x + boxW / 2))\" y1=\"\(f(from.y + boxH))\" x2=\"\(f(to.x + boxW / 2))\" y2=\"\(f(to.y))\" stroke=\"#aaa\"/>\n"
+            }
+        }
+        for (s, p) in at.sorted(by: { $0.key < $1.key }) {
+            let label = s == 0 ? "s0 input" : "s\(s) \(ProgramGraph.key(body[s - 1]))"
+            let (fill, stroke) = switch marks[s] ?? .same {
+                case .same: ("#f4f4f4", "#999")
+                case .added: ("#fde3d6", "#d0502a")
+                case .removed: ("#e4e4e4", "#777")
+            }
+            let dash = marks[s] == .removed ? " stroke-dasharray=\"4 3\"" : ""
+            out += "<g class=\"node \(marks[s].map { "\($0)" } ?? "same")\"><rect x=\"\(f(p.x))\" y=\"\(f(p.y))\" width=\"\(f(boxW))\" height=\"\(f(boxH))\" rx=\"4\" "
+                + "fill=\"\(fill)\" stroke=\"\(stroke)\"\(dash)/>"
+                + "<text x=\"\(f(p.x + 6))\" y=\"\(f(p.y + 15))\" font-size=\"11\" font-family=\"monospace\">\(escape(String(label.prefix(20))))</text></g>\n"
+        }
+        return out + "</svg>\n"
+    }
+
+    private func f(_ v: Double) -> String { String(format: "%.1f", v) }
+}
