@@ -263,22 +263,35 @@ public final class Store: @unchecked Sendable {
         try complete(id, Outcome(fitness: fitness, failure: failure))
     }
 
-    /// Makes the study's next candidate, running under `worker`, in one transaction: `make`
-    /// gets its number (0, 1, 2 … across all processes) and the completed candidates, so two
-    /// workers never make the same child. Nil once the study has `limit` candidates.
+    /// Makes the study's next candidate, running under `worker`: `make` gets its number (0,
+    /// 1, 2 … across all processes) and the completed candidates, and runs outside any
+    /// transaction (drawing and validating a child takes a while; other workers must not wait
+    /// on it). The write that follows only checks that neither the count nor the completed
+    /// list moved meanwhile, and inserts; if either did, the child is drawn again from the new
+    /// state — so two workers never make the same child, and every child is a function of
+    /// the database it was inserted into. Nil once the study has `limit` candidates.
     public func makeCandidate(study: Int64, limit: Int, worker: Worker,
                               _ make: (_ number: Int, _ completed: [Candidate]) throws -> Candidate) throws -> Candidate? {
-        try write { db in
-            let number = try Candidate.filter(Column("studyId") == study).fetchCount(db)
-            guard number < limit else { return nil }
-            let completed = try Candidate.filter(Column("studyId") == study && Column("completion") != nil)
-                .order(Column("completion")).fetchAll(db)
-            var c = try make(number, completed)
+        func state(_ db: Database) throws -> (number: Int, completed: Int) {
+            (try Candidate.filter(Column("studyId") == study).fetchCount(db),
+             try Candidate.filter(Column("studyId") == study && Column("completion") != nil).fetchCount(db))
+        }
+        while true {
+            let (seen, completed) = try read { db in
+                (try state(db), try Candidate.filter(Column("studyId") == study && Column("completion") != nil)
+                    .order(Column("completion")).fetchAll(db))
+            }
+            guard seen.number < limit else { return nil }
+            var c = try make(seen.number, completed)
             c.status = .running
             c.worker = worker
             c.heartbeat = Date()
-            try c.insert(db)
-            return c
+            let made: Candidate? = try write { db in
+                guard try state(db) == seen else { return nil }
+                try c.insert(db)
+                return c
+            }
+            if let made { return made }
         }
     }
 

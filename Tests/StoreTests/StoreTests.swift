@@ -48,11 +48,13 @@ struct StoreTests {
         let s = try stores[0].study(named: "t", space: "", seed: 0)
         let numbers = LockedIDs()
         DispatchQueue.concurrentPerform(iterations: 4) { w in
+            // `make` runs outside the write, so it may draw a number another worker then takes
+            // first (the draft is dropped and drawn again); each number is inserted once.
             while let c = try! stores[w].makeCandidate(study: s.id!, limit: 30, worker: testWorker(w), { n, _ in
-                numbers.append(Int64(n))
-                return Candidate(studyId: s.id!, program: "p", hash: "h\(n)")
+                Candidate(studyId: s.id!, program: "p", hash: "h\(n)")
             }) {
                 #expect(c.status == .running && c.worker == testWorker(w))
+                numbers.append(Int64(c.hash.dropFirst())!)
             }
         }
         #expect(numbers.ids.sorted() == (0..<30).map(Int64.init))
