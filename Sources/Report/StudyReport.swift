@@ -22,7 +22,7 @@ public struct StudyReport {
         let completed = try store.completed(study: study.id!)
         let counts = try store.counts(study: study.id!)
         var body = "<h1>Study \(escape(study.name))</h1>\n"
-        body += "<p class=\"summary\">\(escape(store.path)) · started \(escape("\(study.created)")) · "
+        body += "<p class=\"summary\">\(escape(store.location)) · started \(escape("\(study.created)")) · "
             + "\(counts.done + counts.failed) completed (\(counts.failed) failed), \(counts.running) running, \(counts.queued) queued</p>\n"
         body += fitnessPlot(completed)
         body += try populationPlot(completed)

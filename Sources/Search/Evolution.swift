@@ -59,7 +59,7 @@ public final class Evolution {
             // not when someone restarts the search.
             try requeueDeadWorkers()
             guard let c = try store.claim(study: study.id!, worker: worker) ?? makeChild(limit: target) else { break }
-            var outcome: Store.Outcome
+            var outcome: Outcome
             do {
                 outcome = try evaluate(c)
             } catch Interruption.stopped {
@@ -83,7 +83,7 @@ public final class Evolution {
     }
 
     /// "[12/100] #14 gen 3 insert …: val_loss 2.0312 · 2 bands · 3.1s (0.4% overhead) · best 1.9876 · 10.2/min"
-    func line(_ c: Candidate, _ o: Store.Outcome, finished: Int, since began: Date, target: Int) -> String {
+    func line(_ c: Candidate, _ o: Outcome, finished: Int, since began: Date, target: Int) -> String {
         let done = (try? store.counts(study: study.id!)).map { $0.done + $0.failed } ?? 0
         let best = (try? store.best(study: study.id!))?.fitness ?? .nan
         let train = o.trainSeconds ?? 0, over = o.overheadSeconds ?? 0
@@ -148,7 +148,7 @@ public final class Evolution {
     /// Trains a candidate band by band. Its fitness is the last band's validation loss; a
     /// program computed before — same canonical hash, or same functional fingerprint — takes
     /// the earlier result instead of training again.
-    func evaluate(_ c: Candidate) throws -> Store.Outcome {
+    func evaluate(_ c: Candidate) throws -> Outcome {
         if let twin = try store.completed(hash: c.hash, study: study.id!), twin.id != c.id {
             return reuse(twin, fingerprint: twin.fingerprint)
         }
@@ -158,10 +158,10 @@ public final class Evolution {
             compiler = try Compiler(program, vocabulary: data.tokenizer.vocabularySize)
             try compiler.checkMemory(batch: space.recipe.batchSize)
         } catch {
-            return Store.Outcome(fitness: .infinity, failure: Failure(.compile, "\(error)"))
+            return Outcome(fitness: .infinity, failure: Failure(.compile, "\(error)"))
         }
         let (fingerprint, causal) = Search.probe(compiler, data: data, initStd: space.recipe.initStd)
-        guard causal else { return Store.Outcome(fitness: .infinity, failure: Failure(.leaksFuture, "an output depends on a later token"),
+        guard causal else { return Outcome(fitness: .infinity, failure: Failure(.leaksFuture, "an output depends on a later token"),
                                                   fingerprint: fingerprint) }
         if let twin = try store.completed(fingerprint: fingerprint, study: study.id!), twin.id != c.id {
             return reuse(twin, fingerprint: fingerprint)
@@ -180,7 +180,7 @@ public final class Evolution {
             return Date().timeIntervalSince(t0) / 3
         }
         recipe.steps = steps
-        var outcome = Store.Outcome(fitness: .infinity, fingerprint: fingerprint, replicas: model.replicas.count,
+        var outcome = Outcome(fitness: .infinity, fingerprint: fingerprint, replicas: model.replicas.count,
                                     scheduleSteps: steps)
         let start = Date()
         try train(c, Trainer(model: model, recipe: recipe), cost: cost, tokensPerStep: tokensPerStep, into: &outcome)
@@ -190,7 +190,7 @@ public final class Evolution {
 
     /// The bands of one candidate's training, each ending in a validation loss recorded in
     /// the store; stops early at a hurdle it does not pass, or when the loss is not finite.
-    func train(_ c: Candidate, _ trainer: Trainer, cost: Cost, tokensPerStep: Int, into outcome: inout Store.Outcome) throws {
+    func train(_ c: Candidate, _ trainer: Trainer, cost: Cost, tokensPerStep: Int, into outcome: inout Outcome) throws {
         let steps = trainer.recipe.steps, model = trainer.model
         var step = 0, lastBeat = Date()
         let start = Date()
@@ -225,8 +225,8 @@ public final class Evolution {
         }
     }
 
-    func reuse(_ twin: Candidate, fingerprint: String?) -> Store.Outcome {
-        var o = Store.Outcome(fitness: twin.fitness ?? .infinity, failure: twin.failed, fingerprint: fingerprint,
+    func reuse(_ twin: Candidate, fingerprint: String?) -> Outcome {
+        var o = Outcome(fitness: twin.fitness ?? .infinity, failure: twin.failed, fingerprint: fingerprint,
                               replicas: twin.replicas, scheduleSteps: twin.scheduleSteps, trainSeconds: 0)
         o.reusedFrom = twin.id
         return o

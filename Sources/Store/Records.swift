@@ -124,3 +124,29 @@ public struct Evaluation: Codable, FetchableRecord, MutablePersistableRecord, Se
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
+
+/// What finishing a candidate records.
+public struct Outcome: Sendable {
+    public var fitness: Double
+    public var failure: Failure?
+    public var fingerprint: String?
+    public var replicas: Int?
+    public var scheduleSteps: Int?
+    public var trainSeconds: Double?
+    public var overheadSeconds: Double?
+    /// The completed candidate whose result this one took (same hash or fingerprint).
+    public var reusedFrom: Int64?
+    /// Bands trained (not stored: the evaluations say it).
+    public var bands = 0
+
+    public init(fitness: Double, failure: Failure? = nil, fingerprint: String? = nil, replicas: Int? = nil,
+                scheduleSteps: Int? = nil, trainSeconds: Double? = nil, overheadSeconds: Double? = nil) {
+        self.fitness = fitness; self.failure = failure; self.fingerprint = fingerprint; self.replicas = replicas
+        self.scheduleSteps = scheduleSteps; self.trainSeconds = trainSeconds; self.overheadSeconds = overheadSeconds
+    }
+}
+
+/// How many candidates of a study are in each state.
+public struct Counts: Equatable, Sendable {
+    public var queued = 0, running = 0, done = 0, failed = 0
+}

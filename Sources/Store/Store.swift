@@ -9,8 +9,9 @@ public struct StoreError: Error, CustomStringConvertible {
 /// Several processes may share it: every write is an IMMEDIATE transaction (GRDB's choice
 /// for a pool) that waits up to `busyTimeout` for the lock, a candidate is claimed by
 /// exactly one worker, and a worker that stops sending heartbeats has its candidate re-queued.
-public final class Store: @unchecked Sendable {
+public final class SQLiteStore: Store, @unchecked Sendable {
     public let path: String
+    public var location: String { path }
     let pool: any DatabaseWriter
     public let readOnly: Bool
 
@@ -28,7 +29,7 @@ public final class Store: @unchecked Sendable {
         do {
             let exists = ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) > 0
             if readOnly && !exists { throw StoreError(description: "\(path): no such database") }
-            if exists { try Store.checkOwner(path) }
+            if exists { try SQLiteStore.checkOwner(path) }
             if readOnly {
                 config.readonly = true
                 pool = try DatabaseQueue(path: path, configuration: config)
@@ -43,13 +44,13 @@ public final class Store: @unchecked Sendable {
             }
             guard !readOnly else { return }
             try migrator.migrate(pool)
-            if try pool.read({ try Int32.fetchOne($0, sql: "PRAGMA application_id") }) != Store.applicationID {
-                try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA application_id = \(Store.applicationID)") }
+            if try pool.read({ try Int32.fetchOne($0, sql: "PRAGMA application_id") }) != SQLiteStore.applicationID {
+                try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA application_id = \(SQLiteStore.applicationID)") }
             }
         } catch let e as StoreError {
             throw e
         } catch {
-            throw Store.explain(error, path)
+            throw SQLiteStore.explain(error, path)
         }
     }
 
@@ -87,11 +88,11 @@ public final class Store: @unchecked Sendable {
 
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         guard !readOnly else { throw StoreError(description: "\(path) is open read-only") }
-        do { return try pool.write(body) } catch let e as StoreError { throw e } catch { throw Store.explain(error, path) }
+        do { return try pool.write(body) } catch let e as StoreError { throw e } catch { throw SQLiteStore.explain(error, path) }
     }
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.read(body) } catch { throw Store.explain(error, path) }
+        do { return try pool.read(body) } catch { throw SQLiteStore.explain(error, path) }
     }
 
     // MARK: - Studies
@@ -130,15 +131,6 @@ public final class Store: @unchecked Sendable {
             try c.insert(db)
             return c
         }
-    }
-
-    /// Inserts a candidate already running under `worker` (made and claimed at once).
-    public func addRunning(_ candidate: Candidate, worker: Worker) throws -> Candidate {
-        var c = candidate
-        c.status = .running
-        c.worker = worker
-        c.heartbeat = Date()
-        return try add(c)
     }
 
     /// Running candidates of the study (to re-queue those whose worker has died).
@@ -216,27 +208,6 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// What finishing a candidate records.
-    public struct Outcome: Sendable {
-        public var fitness: Double
-        public var failure: Failure?
-        public var fingerprint: String?
-        public var replicas: Int?
-        public var scheduleSteps: Int?
-        public var trainSeconds: Double?
-        public var overheadSeconds: Double?
-        /// The completed candidate whose result this one took (same hash or fingerprint).
-        public var reusedFrom: Int64?
-        /// Bands trained (not stored: the evaluations say it).
-        public var bands = 0
-
-        public init(fitness: Double, failure: Failure? = nil, fingerprint: String? = nil, replicas: Int? = nil,
-                    scheduleSteps: Int? = nil, trainSeconds: Double? = nil, overheadSeconds: Double? = nil) {
-            self.fitness = fitness; self.failure = failure; self.fingerprint = fingerprint; self.replicas = replicas
-            self.scheduleSteps = scheduleSteps; self.trainSeconds = trainSeconds; self.overheadSeconds = overheadSeconds
-        }
-    }
-
     /// Marks a candidate done (fitness = its last band's loss) or failed, and gives it the
     /// next completion number — the order the search replays. With `worker`, only while that
     /// worker still holds it: false means its lease was lost (re-queued as silent) and the
@@ -257,10 +228,6 @@ public final class Store: @unchecked Sendable {
                                  outcome.trainSeconds, outcome.overheadSeconds, outcome.reusedFrom, id, worker, worker])
             return db.changesCount == 1
         }
-    }
-
-    public func complete(_ id: Int64, fitness: Double, failure: Failure? = nil) throws {
-        try complete(id, Outcome(fitness: fitness, failure: failure))
     }
 
     /// Makes the study's next candidate, running under `worker`: `make` gets its number (0,
@@ -328,27 +295,6 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// A child's change in loss against its parent at equal training steps: its last band's
-    /// loss minus the parent's at the end of the same band. Nil for a seed, or where either
-    /// has no finite loss there (a result taken from a twin counts as the twin's).
-    public func changeAgainstParent(_ c: Candidate) throws -> Double? {
-        guard let parentId = c.parentId, let parent = try candidate(parentId) else { return nil }
-        guard let last = try evaluations(c.reusedFrom ?? c.id!).last, let loss = last.loss else { return nil }
-        let theirs = try evaluations(parent.reusedFrom ?? parentId).first { $0.band == last.band && $0.steps == last.steps }
-        return theirs?.loss.map { loss - $0 }
-    }
-
-    /// The candidate and its ancestors, oldest first.
-    public func lineage(_ id: Int64) throws -> [Candidate] {
-        var chain = [Candidate]()
-        var next: Int64? = id
-        while let i = next, let c = try candidate(i) {
-            chain.append(c)
-            next = c.parentId
-        }
-        return chain.reversed()
-    }
-
     /// Every candidate of the study, in order of making.
     public func candidates(study: Int64) throws -> [Candidate] {
         try read { db in try Candidate.filter(Column("studyId") == study).order(Column("id")).fetchAll(db) }
@@ -362,9 +308,6 @@ public final class Store: @unchecked Sendable {
         try read { db in try Evaluation.filter(Column("candidateId") == candidate).order(Column("band")).fetchAll(db) }
     }
 
-    public struct Counts: Equatable, Sendable {
-        public var queued = 0, running = 0, done = 0, failed = 0
-    }
 
     public func counts(study: Int64) throws -> Counts {
         try read { db in

@@ -43,7 +43,7 @@ struct Export: ParsableCommand {
             let path = output ?? "results/\(s.name)-\(c.id!).yaml"
             let lineage = try store.lineage(c.id!).map { "#\($0.id!)" + ($0.mutation.map { " (\($0))" } ?? " (seed)") }
             var header = [
-                "Candidate #\(c.id!) of study \(s.name) in \(store.path), generation \(c.generation).",
+                "Candidate #\(c.id!) of study \(s.name) in \(store.location), generation \(c.generation).",
                 "Recorded val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "none") after "
                     + "\(recipe.stopAfter ?? schedule) steps of a \(schedule)-step schedule, seed \(trained.seed), "
                     + "\(trained.replicas ?? 1) replica(s).",

@@ -20,7 +20,7 @@ struct ReportCommand: ParsableCommand {
             let page = try StudyReport(store: store, study: s, population: space?["population"] as? Int ?? 100).html()
             // Beside the database, under its name: never over a file of the repository.
             let several = try store.studies().count > 1
-            let path = output ?? (store.path + (several ? "-\(s.name)" : "") + ".html")
+            let path = output ?? (store.location + (several ? "-\(s.name)" : "") + ".html")
             try write(page, to: path)
             print(keyValues(["study": s.name, "file": path]))
         }

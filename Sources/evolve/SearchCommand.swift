@@ -48,11 +48,11 @@ struct SearchCommand: ParsableCommand {
             }
             let path = db ?? "results/\(s.name).db"
             if FileManager.default.fileExists(atPath: path) {   // checked read-only: a refusal writes nothing
-                if let existing = try Store(path: path, readOnly: true).existingStudy(named: s.name) {
+                if let existing = try openStore(path, readOnly: true).existingStudy(named: s.name) {
                     try s.checkResumes(existing, corpus: data)
                 }
             }
-            let store = try Store(path: path)
+            let store = try openStore(path)
             let stop = StopSignal.install()
             var finished = true
             if workers > 1 {

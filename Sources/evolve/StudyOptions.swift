@@ -15,7 +15,7 @@ struct StudyOptions: ParsableArguments {
     func open(writing: Bool = false) throws -> (Store, Study) {
         let path = try db ?? onlyDatabase()
         guard FileManager.default.fileExists(atPath: path) else { throw CommandError(description: "\(path): no such database") }
-        let store = try Store(path: path, readOnly: !writing)
+        let store = try openStore(path, readOnly: !writing)
         let all = try store.studies()
         if let study {
             guard let s = all.first(where: { $0.name == study }) else {

@@ -9,7 +9,7 @@ struct StoreTests {
     @Test func studyAndCandidatesPersist() throws {
         let path = temporaryDatabase()
         do {
-            let store = try Store(path: path)
+            let store = try SQLiteStore(path: path)
             let s = try store.study(named: "tiny", space: "space text", seed: 7)
             let c = try store.add(Candidate(studyId: s.id!, program: "program p", hash: "h1"))
             try store.record(Evaluation(candidateId: c.id!, band: 0, loss: 2.5, steps: 10, tokens: 100,
@@ -17,7 +17,7 @@ struct StoreTests {
             try store.complete(c.id!, fitness: 2.5)
         }
         // Reopened: the same study, the completed candidate, its evaluation.
-        let store = try Store(path: path)
+        let store = try SQLiteStore(path: path)
         let s = try store.study(named: "tiny", space: "ignored: the study exists", seed: 0)
         #expect(s.space == "space text" && s.seed == 7)
         let done = try store.completed(study: s.id!)
@@ -27,7 +27,7 @@ struct StoreTests {
     }
 
     @Test func nonFiniteLossesKeepTheirKind() throws {
-        let store = try Store(path: temporaryDatabase())
+        let store = try SQLiteStore(path: temporaryDatabase())
         let s = try store.study(named: "t", space: "", seed: 0)
         for (i, x) in [Double.nan, .infinity, 1.5].enumerated() {
             let c = try store.add(Candidate(studyId: s.id!, program: "p", hash: "h\(i)"))
@@ -37,14 +37,14 @@ struct StoreTests {
         #expect(done.map(\.fitnessKind) == [.nan, .inf, .finite])
         #expect(done.map(\.fitness) == [nil, nil, 1.5])
         #expect(done.map(\.status) == [.failed, .failed, .done])
-        #expect(try store.counts(study: s.id!) == Store.Counts(queued: 0, running: 0, done: 1, failed: 2))
+        #expect(try store.counts(study: s.id!) == Counts(queued: 0, running: 0, done: 1, failed: 2))
     }
 
     /// Candidates made from several connections at once get distinct numbers, and no more
     /// are made than the limit.
     @Test func candidatesAreNumberedOnceUnderALimit() throws {
         let path = temporaryDatabase()
-        let stores = try (0..<4).map { _ in try Store(path: path) }
+        let stores = try (0..<4).map { _ in try SQLiteStore(path: path) }
         let s = try stores[0].study(named: "t", space: "", seed: 0)
         let numbers = LockedIDs()
         DispatchQueue.concurrentPerform(iterations: 4) { w in
@@ -63,7 +63,7 @@ struct StoreTests {
 
     /// Only the worker holding a candidate completes it; a re-queued one's late result is dropped.
     @Test func completionNeedsTheLease() throws {
-        let store = try Store(path: temporaryDatabase())
+        let store = try SQLiteStore(path: temporaryDatabase())
         let s = try store.study(named: "t", space: "", seed: 0)
         let c = try #require(try store.makeCandidate(study: s.id!, limit: 1, worker: testWorker(1)) { _, _ in
             Candidate(studyId: s.id!, program: "p", hash: "h")
@@ -72,9 +72,9 @@ struct StoreTests {
         #expect(try !store.heartbeat(c.id!, worker: testWorker(2)))
         try store.requeueStale(study: s.id!, olderThan: -1)       // "a" fell silent
         let again = try #require(try store.claim(study: s.id!, worker: testWorker(2)))
-        #expect(try !store.complete(again.id!, worker: testWorker(1), Store.Outcome(fitness: 1)))
-        #expect(try store.complete(again.id!, worker: testWorker(2), Store.Outcome(fitness: 2, fingerprint: "f")))
-        #expect(try !store.complete(again.id!, worker: testWorker(2), Store.Outcome(fitness: 3)))
+        #expect(try !store.complete(again.id!, worker: testWorker(1), Outcome(fitness: 1)))
+        #expect(try store.complete(again.id!, worker: testWorker(2), Outcome(fitness: 2, fingerprint: "f")))
+        #expect(try !store.complete(again.id!, worker: testWorker(2), Outcome(fitness: 3)))
         #expect(try store.completed(study: s.id!).map(\.fitness) == [2])
         #expect(try store.completed(fingerprint: "f", study: s.id!)?.id == c.id)
         #expect(try store.best(study: s.id!)?.id == c.id)
@@ -85,7 +85,7 @@ struct StoreTests {
     /// goes to exactly one of them.
     @Test func claimsAreExclusive() throws {
         let path = temporaryDatabase()
-        let a = try Store(path: path), b = try Store(path: path)
+        let a = try SQLiteStore(path: path), b = try SQLiteStore(path: path)
         let s = try a.study(named: "t", space: "", seed: 0)
         for i in 0..<40 { try a.add(Candidate(studyId: s.id!, program: "p", hash: "h\(i)")) }
         let claimed = LockedIDs()
@@ -98,7 +98,7 @@ struct StoreTests {
     }
 
     @Test func staleCandidatesAreRequeued() throws {
-        let store = try Store(path: temporaryDatabase())
+        let store = try SQLiteStore(path: temporaryDatabase())
         let s = try store.study(named: "t", space: "", seed: 0)
         try store.add(Candidate(studyId: s.id!, program: "p", hash: "h"))
         let c = try #require(try store.claim(study: s.id!, worker: testWorker(3)))
@@ -110,13 +110,13 @@ struct StoreTests {
 
     @Test func newerSchemaIsRefused() throws {
         let path = temporaryDatabase()
-        _ = try Store(path: path)
+        _ = try SQLiteStore(path: path)
         // A migration this build does not know, as a newer evolve would have left.
         try DatabaseQueue(path: path).write {
             try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v999-from-the-future')")
         }
-        #expect(throws: StoreError.self) { try Store(path: path) }
-        do { _ = try Store(path: path) } catch { #expect("\(error)".contains("newer evolve")) }
+        #expect(throws: StoreError.self) { try SQLiteStore(path: path) }
+        do { _ = try SQLiteStore(path: path) } catch { #expect("\(error)".contains("newer evolve")) }
     }
 
     @Test func notADatabaseIsRefused() throws {
@@ -124,7 +124,7 @@ struct StoreTests {
         try "this is not sqlite, just text that is long enough to be read as a header......".write(
             toFile: path, atomically: true, encoding: .utf8)
         do {
-            _ = try Store(path: path)
+            _ = try SQLiteStore(path: path)
             Issue.record("opened a text file as a database")
         } catch {
             #expect("\(error)".contains("not an evolve database"))
@@ -134,10 +134,10 @@ struct StoreTests {
     /// A writer holding the lock longer than the timeout: a one-line error, nothing lost.
     @Test func lockedDatabaseIsAClearError() throws {
         let path = temporaryDatabase()
-        let a = try Store(path: path)
+        let a = try SQLiteStore(path: path)
         let s = try a.study(named: "t", space: "", seed: 0)
         try a.add(Candidate(studyId: s.id!, program: "p", hash: "h"))
-        let b = try Store(path: path, busyTimeout: 0.2)
+        let b = try SQLiteStore(path: path, busyTimeout: 0.2)
         let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
             try! a.pool.write { _ in holding.signal(); release.wait() }
