@@ -211,7 +211,7 @@ public final class Evolution {
                     lastBeat = Date()
                 }
             }
-            let val = Training.evaluate(model, on: data.validation)
+            guard let val = Training.evaluate(model, on: data.validation, until: shouldStop) else { throw Interruption.stopped }
             try store.record(Evaluation(candidateId: c.id!, band: band, loss: val, steps: step, tokens: step * tokensPerStep,
                                         seconds: Date().timeIntervalSince(start), parameters: cost.parameters,
                                         flopsPerToken: cost.flopsPerToken))

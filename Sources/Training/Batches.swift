@@ -21,12 +21,19 @@ public struct BatchSampler {
 /// length — the same definition as the PyTorch reference, deterministic. A final partial
 /// batch is padded with window 0 and the padding's losses are not counted.
 public func evaluate(_ model: ReplicatedModel, on data: [Int32]) -> Double {
+    evaluate(model, on: data, until: { false })!
+}
+
+/// The same, asking `stop` before every batch: nil if it said stop (so that a search stops
+/// within a batch's time, even in the middle of a validation).
+public func evaluate(_ model: ReplicatedModel, on data: [Int32], until stop: () -> Bool) -> Double? {
     let b = model.batch, t = model.context
     let windows = (data.count - 1) / t
     guard windows > 0 else { return .nan }
     var total: Double = 0
     var w = 0
     while w < windows {
+        if stop() { return nil }
         let used = min(b, windows - w)
         data.withUnsafeBufferPointer { d in
             for row in 0..<b { model.setRow(row, tokens: d, start: (row < used ? w + row : 0) * t) }
