@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import Store
 import TestSupport
@@ -109,11 +110,7 @@ struct BadInputTests {
     @Test func foreignDatabasesAreNeverWritten() throws {
         let corpus = try syntheticCorpusFile()
         let foreign = temporaryDatabase()
-        let sqlite = Process()
-        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        sqlite.arguments = ["python3", "-c", "import sqlite3; c = sqlite3.connect('\(foreign)'); c.execute('create table notes(x)'); c.commit()"]
-        try sqlite.run()
-        sqlite.waitUntilExit()
+        try DatabaseQueue(path: foreign).write { try $0.execute(sql: "CREATE TABLE notes(x); INSERT INTO notes VALUES (1)") }
         let before = bytes(foreign)
         #expect(before[0] != nil)
         for args in [["status", "--db", foreign], ["top", "--db", foreign], ["report", "--db", foreign, "--output", "/tmp/x.html"],
