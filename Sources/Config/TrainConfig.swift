@@ -64,6 +64,8 @@ public struct TrainConfig: Sendable, Equatable {
             if !ok { throw ConfigError(description: "\(file): \(what)") }
         }
         try need(r.batchSize >= 1 && r.steps >= 1, "training: batch_size and steps must be positive")
+        try need(r.batchSize <= 65_536 && r.steps <= 1_000_000_000, "training: batch_size is at most 65536 and steps at most 1e9")
+        try need((r.replicas ?? 1) <= 1024, "training: replicas is at most 1024")
         try need(r.trainFraction > 0 && r.trainFraction < 1, "training: train_fraction must be in (0, 1)")
         try need(r.warmupSteps >= 0 && r.learningRate > 0, "training: learning_rate must be positive")
         try need((r.replicas ?? 1) >= 1, "training: replicas must be positive")
@@ -94,7 +96,7 @@ struct ModelSection: Codable {
         guard [layers, heads, dModel, context, mlpRatio].allSatisfy({ $0 >= 1 }) else {
             throw fail("layers, heads, d_model, context and mlp_ratio must be positive")
         }
-        guard Dims.vocabulary.contains(8 * mlpRatio) else {
+        guard mlpRatio <= 8, Dims.vocabulary.contains(8 * mlpRatio) else {
             throw fail("mlp_ratio \(mlpRatio) is not one of \(Dims.vocabulary.filter { $0 % 8 == 0 }.map { String($0 / 8) }.joined(separator: ", "))")
         }
         (b.genes.layers, b.genes.heads, b.genes.dModel, b.genes.context) = (layers, heads, dModel, context)

@@ -77,8 +77,11 @@ extension Mutator {
     /// Removes a live instruction whose readers can read one of its inputs instead (one of
     /// the same shape).
     func delete<R: RandomNumberGenerator>(_ site: Site, _ rng: inout R) -> ([Instruction], String)? {
+        // Without the last instruction the output is the state before it: only that input
+        // can stand in for it.
+        let last = site.body.count - 1
         let options = site.liveInstructions.flatMap { i in
-            Set(site.body[i].inputs).filter { site.shapes[$0] == site.shapes[i + 1] }.sorted().map { (i, $0) }
+            Set(site.body[i].inputs).filter { site.shapes[$0] == site.shapes[i + 1] && (i != last || $0 == i) }.sorted().map { (i, $0) }
         }
         guard let (i, keep) = options.randomElement(using: &rng) else { return nil }
         return (deleting(at: i, from: site.body, readersRead: keep), "s\(i + 1) = \(site.body[i].brief)")

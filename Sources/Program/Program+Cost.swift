@@ -10,8 +10,14 @@ public struct Cost: Equatable, Sendable, CustomStringConvertible {
         self.parameters = parameters; self.flopsPerToken = flopsPerToken
     }
 
-    static func + (a: Cost, b: Cost) -> Cost {
-        Cost(parameters: a.parameters + b.parameters, flopsPerToken: a.flopsPerToken + b.flopsPerToken)
+    /// a + b, or a one-line error where the count no longer fits (a model no machine holds).
+    static func + (a: Cost, b: Cost) throws -> Cost {
+        Cost(parameters: try sum(a.parameters, b.parameters), flopsPerToken: try sum(a.flopsPerToken, b.flopsPerToken))
+    }
+
+    /// Every count times n.
+    func times(_ n: Int) throws -> Cost {
+        Cost(parameters: try product(parameters, n), flopsPerToken: try product(flopsPerToken, n))
     }
 
     public var description: String { "params=\(parameters) flops_per_token=\(flopsPerToken)" }
@@ -25,10 +31,9 @@ extension Program {
         var block = try cost(subprogram: 0, input: .residual)
         // AltUp: per layer K² + K learned scalars; predict (2K²C), correct (3KC).
         let k = genes.altup
-        if k > 1 { block = block + Cost(parameters: k * k + k, flopsPerToken: 2 * k * k * c + 3 * k * c) }
-        let outside = Cost(parameters: vocabulary * c + genes.context * c + c,
-                           flopsPerToken: 2 * c * vocabulary)
-        return Cost(parameters: block.parameters * genes.layers, flopsPerToken: block.flopsPerToken * genes.layers) + outside
+        if k > 1 { block = try block + Cost(parameters: k * k + k, flopsPerToken: try product(2, k, k, c) + 3 * k * c) }
+        let outside = Cost(parameters: try product(vocabulary + genes.context + 1, c), flopsPerToken: try product(2, c, vocabulary))
+        return try block.times(genes.layers) + outside
     }
 
     /// One run of subprogram k on an input of the given shape (calls included).
@@ -36,7 +41,7 @@ extension Program {
         let shapes = try self.shapes(subprogram: k, input: input)
         var total = Cost()
         for (i, ins) in subprograms[k].instructions.enumerated() {
-            total = total + (try cost(of: ins, input: shapes[ins.input1], output: shapes[i + 1]))
+            total = try total + (try cost(of: ins, input: shapes[ins.input1], output: shapes[i + 1]))
         }
         return total
     }
@@ -48,19 +53,19 @@ extension Program {
         case .elementwise: return Cost(flopsPerToken: outW)
         case .reduction: return Cost(flopsPerToken: inW)
         case .learnedVector: return Cost(parameters: inW, flopsPerToken: inW)
-        case .projection(let taps): return Cost(parameters: taps * inW * outW, flopsPerToken: 2 * taps * inW * outW)
+        case .projection(let taps): return Cost(parameters: try product(taps, inW, outW), flopsPerToken: try product(2, taps, inW, outW))
         case .depthwise(let taps): return Cost(parameters: taps * inW, flopsPerToken: 2 * taps * inW)
-        case .scores: return Cost(flopsPerToken: 2 * t * inW)
-        case .attend: return Cost(flopsPerToken: 2 * t * outW)
+        case .scores: return Cost(flopsPerToken: try product(2, t, inW))
+        case .attend: return Cost(flopsPerToken: try product(2, t, outW))
         case .callee: return try cost(subprogram: ins.dim, input: a)
         case .sparseFFN:
             // E blocks of keys and values; each token runs topk of them; Switch adds a
             // router, Avg-K scores every block's mean key.
             let g = ins.dim * genes.dModel / 8, e = genes.experts
-            let router = genes.router == .hash ? 0 : 2 * inW * e
-            let experts = genes.mpo > 0 ? mpoParameters(inW, g) + mpoParameters(g, inW) : 2 * e * inW * g
-            return Cost(parameters: experts + (genes.router == .switch ? inW * e : 0),
-                        flopsPerToken: genes.topk * 4 * inW * g + router)
+            let router = genes.router == .hash ? 0 : try product(2, inW, e)
+            let experts = genes.mpo > 0 ? try sum(mpoParameters(inW, g), mpoParameters(g, inW)) : try product(2, e, inW, g)
+            return Cost(parameters: try sum(experts, genes.router == .switch ? try product(inW, e) : 0),
+                        flopsPerToken: try sum(try product(genes.topk, 4, inW, g), router))
         }
     }
 
@@ -70,7 +75,7 @@ extension Program {
     /// rows (each kernel's saved buffers counted as one more copy), and the logits.
     public func memoryEstimate(batch: Int, vocabulary: Int) throws -> Double {
         let cost = try cost(vocabulary: vocabulary)
-        let tokens = Double(batch * genes.context)
+        let tokens = Double(batch) * Double(genes.context)
         var perToken = 0.0
         func states(_ k: Int, _ input: StateShape) throws {
             let shapes = try self.shapes(subprogram: k, input: input)
@@ -86,11 +91,11 @@ extension Program {
     }
 
     /// MPO experts of rows × cols: the shared central core plus each expert's others.
-    func mpoParameters(_ rows: Int, _ cols: Int) -> Int {
+    func mpoParameters(_ rows: Int, _ cols: Int) throws -> Int {
         let shapes = mpoCoreShapes(rows: rows, cols: cols, cores: genes.mpo)
-        let sizes = shapes.map { $0.reduce(1, *) }
+        let sizes = try shapes.map { try product($0[0], $0[1], $0[2], $0[3]) }
         let central = sizes[shapes.count / 2]
-        return central + genes.experts * (sizes.reduce(0, +) - central)
+        return try sum(central, try product(genes.experts, sizes.reduce(0, +) - central))
     }
 
     /// Values per token of a state.
@@ -123,4 +128,21 @@ public func factors(_ n: Int, _ parts: Int) -> [Int] {
     var f = [Int](repeating: 1, count: parts)
     for q in primes.sorted(by: >) { f[f.indices.min { f[$0] < f[$1] }!] *= q }
     return f
+}
+
+/// The product of counts, or a one-line error where it does not fit in an Int.
+func product(_ xs: Int...) throws -> Int {
+    var p = 1
+    for x in xs {
+        let (r, overflow) = p.multipliedReportingOverflow(by: x)
+        guard !overflow else { throw ProgramError("the model is too large to count: its size overflows") }
+        p = r
+    }
+    return p
+}
+
+func sum(_ a: Int, _ b: Int) throws -> Int {
+    let (r, overflow) = a.addingReportingOverflow(b)
+    guard !overflow else { throw ProgramError("the model is too large to count: its size overflows") }
+    return r
 }

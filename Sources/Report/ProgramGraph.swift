@@ -26,7 +26,8 @@ struct ProgramGraph {
         var used = Set<Int>(), bestMarks = [Int: Mark]()
         for pass in 0..<3 {
             let removed = pass == 0 ? [] : Set(s.indices.filter { liveS.contains($0 + 1) && !used.contains($0) })
-            func through(_ x: Int) -> Int { x > 0 && removed.contains(x - 1) ? through(s[x - 1].input1) : x }
+            // An insert reads the state it was spliced after as its later input; look through that one.
+            func through(_ x: Int) -> Int { x > 0 && removed.contains(x - 1) ? through(s[x - 1].inputs.max()!) : x }
             var map = [0: 0], now = Set<Int>(), marks = [0: Mark.same]
             for (i, ins) in b.enumerated() where liveB.contains(i + 1) {
                 let inputs = ins.inputs.map { map[$0] ?? -1 }
@@ -38,7 +39,7 @@ struct ProgramGraph {
                 if let j = match {
                     now.insert(j); map[i + 1] = j + 1; marks[i + 1] = .same
                 } else {
-                    map[i + 1] = map[ins.input1] ?? -1; marks[i + 1] = .added
+                    map[i + 1] = map[ins.inputs.max()!] ?? -1; marks[i + 1] = .added
                 }
             }
             let settled = pass > 0 && now == used

@@ -63,7 +63,7 @@ public final class Evolution {
             do {
                 outcome = try evaluate(c)
             } catch Interruption.stopped {
-                try store.requeue(c.id!)
+                try store.requeue(c.id!, heldBy: worker)
                 return false
             } catch Interruption.leaseLost {
                 report("#\(c.id!): lease lost (silent too long, re-queued by another worker); its result is dropped")
@@ -120,7 +120,9 @@ public final class Evolution {
                 // Random sampling (the control), or the seeds still training elsewhere: a mutation of a seed.
                 let seed = space.selection == .random ? rng.below(space.seeds.count) : number % space.seeds.count
                 let child = try mutate(space.seeds[seed], &rng)
-                return Candidate(studyId: study.id!, program: child.program.text, hash: child.program.hash,
+                // Its parent is that seed's candidate (made first, as number `seed`).
+                let parent = try store.candidates(study: study.id!).first { $0.generation == 0 && $0.hash == space.seeds[seed].hash }
+                return Candidate(studyId: study.id!, program: child.program.text, hash: child.program.hash, parentId: parent?.id,
                                  mutation: child.description, mutationKind: child.kind.rawValue, drawnKind: child.drawn.rawValue,
                                  generation: 1, seed: trainSeed)
             }

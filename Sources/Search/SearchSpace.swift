@@ -90,14 +90,21 @@ public struct SearchSpace: Sendable {
         guard tournament <= population else { throw file.fail("tournament \(tournament) is larger than population \(population)") }
         let recipe: Recipe
         do { recipe = try SearchSpace.recipe(file.root["training"], file: path) } catch { throw file.fail("\(error)") }
+        let name = (file.root["name"] as? String) ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        guard SearchSpace.isName(name) else { throw file.fail("name '\(name)' must be one word of letters, digits, '.', '-' and '_'") }
         var space = SearchSpace(
-            name: (file.root["name"] as? String) ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
+            name: name,
             seeds: try file.seeds(), mutator: try file.mutator(), population: population, tournament: tournament,
             hurdles: try file.int("hurdles", 0, min: 0, max: 16), budget: try file.budget(), constraint: try file.constraint(),
             recipe: recipe, seed: UInt64(try file.int("seed", 1, min: 0, max: Int.max)), corpus: try file.corpus(), text: file.text)
         space.objective = try file.objective()
         space.selection = try file.selection()
         return space
+    }
+
+    /// Whether a study name is one word (it names files and programs).
+    public static func isName(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 100 && s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) }
     }
 
     /// Refuses to resume `study` from this space on `corpus` unless both are what it started
@@ -198,7 +205,7 @@ struct SpaceFile {
                 guard let kind = MutationKind(rawValue: k) else {
                     throw fail("mutations: unknown kind '\(k)' (known: \(MutationKind.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
-                guard let w = number(v), w >= 0 else { throw fail("mutations: \(k) needs a weight ≥ 0") }
+                guard let w = number(v), w >= 0, w <= 1e6 else { throw fail("mutations: \(k) needs a weight from 0 to 1e6") }
                 m.weights[kind] = w
             }
         }

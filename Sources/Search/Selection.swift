@@ -57,9 +57,10 @@ func winner(_ contenders: [Candidate], population: [Candidate], objective: Objec
             cost: (Candidate, Objective.CostAxis) -> Double?) -> Candidate {
     func loss(_ c: Candidate) -> Double { c.fitness ?? .infinity }
     guard case .pareto(let axis) = objective else { return contenders.min { loss($0) < loss($1) }! }
-    let points = population.map { (loss($0), cost($0, axis) ?? .infinity) }
-    let ranks = paretoRanks(points)
+    // Failed members (no finite loss) rank behind every finished one, whatever their cost.
+    let finished = population.filter { loss($0).isFinite }
+    let ranks = paretoRanks(finished.map { (loss($0), cost($0, axis) ?? .infinity) })
     var rankOf = [Int64: Int]()
-    for (c, r) in zip(population, ranks) { rankOf[c.id!] = r }
+    for (c, r) in zip(finished, ranks) { rankOf[c.id!] = r }
     return contenders.min { (rankOf[$0.id!] ?? .max, loss($0)) < (rankOf[$1.id!] ?? .max, loss($1)) }!
 }

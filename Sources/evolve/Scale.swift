@@ -93,6 +93,7 @@ struct Scale: ParsableCommand {
         guard let best = try store.best(study: s.id!), let root = try store.lineage(best.id!).first else {
             throw CommandError(description: "study \(s.name) has no completed candidate yet")
         }
+        guard root.id != best.id else { throw CommandError(description: "study \(s.name)'s best is its seed (#\(best.id!)): nothing to compare") }
         return [try Program(text: root.program), try Program(text: best.listing(in: s))]
     }
 }

@@ -35,7 +35,9 @@ struct SearchCommand: ParsableCommand {
             try options.check()
             var s = try SearchSpace.load(path: space)
             if let name = forceNewStudy {
-                guard !name.isEmpty else { throw CommandError(description: "--force-new-study needs a name") }
+                guard SearchSpace.isName(name) else {
+                    throw CommandError(description: "--force-new-study: '\(name)' must be one word of letters, digits, '.', '-' and '_'")
+                }
                 s.name = name
             }
             // Everything is checked before the database is touched: the corpus against every
@@ -47,7 +49,8 @@ struct SearchCommand: ParsableCommand {
                 try Compiler(seed, vocabulary: data.tokenizer.vocabularySize).checkMemory(batch: s.recipe.batchSize)
             }
             let path = db ?? "results/\(s.name).db"
-            if FileManager.default.fileExists(atPath: path) {   // checked read-only: a refusal writes nothing
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            if size > 0 {   // checked read-only: a refusal writes nothing
                 if let existing = try openStore(path, readOnly: true).existingStudy(named: s.name) {
                     try s.checkResumes(existing, corpus: data)
                 }
@@ -104,14 +107,19 @@ struct SearchCommand: ParsableCommand {
             try p.run()
             return p
         }
-        var children = try (1...workers).map { try start($0) }
+        // The stop request reaches the children from the first moment: set before they start.
+        var children = [Process]()
         let live = NSLock()
-        print("\(workers) workers (\(threads) thread(s) each) on \(database), until \(candidates) candidates")
         stop.onFirst = {
             FileHandle.standardError.write("\nevolve: stopping the workers (Ctrl-C again to quit at once)\n".data(using: .utf8)!)
             live.lock(); defer { live.unlock() }
             for c in children where c.isRunning { kill(c.processIdentifier, SIGTERM) }
         }
+        live.lock()
+        do { children = try (1...workers).map { try start($0) } } catch { live.unlock(); throw error }
+        if stop.requested { for c in children { kill(c.processIdentifier, SIGTERM) } }
+        live.unlock()
+        print("\(workers) workers (\(threads) thread(s) each) on \(database), until \(candidates) candidates")
         var replacements = 0, failed = [Int32](), done = Set<Int>()
         while true {
             live.lock()

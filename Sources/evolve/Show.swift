@@ -49,6 +49,7 @@ struct Show: ParsableCommand {
     }
 
     func printProgram(_ p: Program) throws {
+        let cost = try p.cost(vocabulary: vocabulary)   // first: a program too large to count prints nothing
         for (k, sub) in p.subprograms.enumerated() {
             print(k == 0 ? "subprogram 0 (the decoder block, input s0 \(StateShape.residual))" : "subprogram \(k)")
             // Shapes for the first call site (subprogram 0: the residual stream).
@@ -60,7 +61,6 @@ struct Show: ParsableCommand {
                 print(line.padding(toLength: max(36, line.count + 2), withPad: " ", startingAt: 0) + shape)
             }
         }
-        let cost = try p.cost(vocabulary: vocabulary)
         let g = p.genes
         print(keyValues([
             "program": p.name, "hash": p.hash, "layers": "\(g.layers)", "d_model": "\(g.dModel)",

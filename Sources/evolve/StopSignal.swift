@@ -8,10 +8,15 @@ final class StopSignal: @unchecked Sendable {
     private let lock = NSLock()
     private var received: [Int32: Int] = [:]
     private var sources: [DispatchSourceSignal] = []
-    /// Runs on the first signal of any kind (a search with workers forwards it to them).
-    var onFirst: () -> Void = {
+    private var firstHandler: () -> Void = {
         FileHandle.standardError.write("\nevolve: stopping; the candidate in training goes back to the queue (Ctrl-C again to quit at once)\n"
             .data(using: .utf8)!)
+    }
+
+    /// Runs on the first signal of any kind (a search with workers forwards it to them).
+    var onFirst: () -> Void {
+        get { lock.lock(); defer { lock.unlock() }; return firstHandler }
+        set { lock.lock(); firstHandler = newValue; lock.unlock() }
     }
 
     var requested: Bool {

@@ -21,6 +21,7 @@ struct Top: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let (store, s) = try study.open()
+            guard n >= 1 else { throw CommandError(description: "-n must be at least 1") }
             guard let axis = Objective.CostAxis(rawValue: cost) else {
                 throw CommandError(description: "--cost is flops_per_token or params, not '\(cost)'")
             }

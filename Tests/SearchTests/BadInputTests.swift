@@ -74,6 +74,19 @@ struct BadInputTests {
             (search(tiny, ["--threads", "0"]), "--threads must be at least 1"),
             (["train", bigProgram, "--corpus", corpus], "above the most evolve builds"),
             (["export", "1", "--db", db, "--output", "/dev/null/x.yaml"], "cannot write"),
+            (search(try space { $0.replacingOccurrences(of: "  insert: 1", with: "  insert: .inf") }), "needs a weight from 0 to 1e6"),
+            (search(try space(replacing("name", with: "name: tiny two"))), "must be one word"),
+            (search(tiny, ["--force-new-study", "a b"]), "must be one word"),
+            (["show", try file("""
+                program huge
+                genes layers=1024 d_model=65536 heads=1 context=1 router=switch experts=4096 topk=4096
+                subprogram 0
+                  s1 = DENSE s0 dim=64
+                  s2 = SPARSE_FFN s1 dim=64
+                  s3 = SPARSE_FFN s2 dim=64
+                  s4 = DENSE s3 dim=8
+                """, "program")], "too large to count"),
+            (["top", "-n", "0", "--db", db], "-n must be at least 1"),
         ]
         for (args, message) in cases { try refuses(args, message) }
         // A study is never resumed on other text, or from an edited space.
@@ -100,6 +113,9 @@ struct BadInputTests {
         try refuses(["train", inf, "--corpus", corpus], "'learning_rate' must be a finite number")
         try refuses(["train", huge, "--corpus", corpus], "diverged at step")
         try refuses(["train", wide, "--corpus", corpus], "above the most evolve builds")
+        try refuses(["train", try file("model:\n  mlp_ratio: 2305843009213693952\n", "yaml"), "--corpus", corpus], "mlp_ratio")
+        try refuses(["train", try file("training:\n  batch_size: 1000000000000000000\n", "yaml"), "--corpus", corpus],
+                    "batch_size is at most 65536")
         try refuses(["train", noMask, "--corpus", corpus, "--steps", "5"], "reads later tokens")
         try refuses(["train", vanilla, "--corpus", corpus, "--threads", "0"], "--threads must be at least 1")
         let allowed = try runEvolve(["train", noMask, "--corpus", corpus, "--steps", "5", "--allow-noncausal"])
@@ -118,6 +134,14 @@ struct BadInputTests {
             try refuses(args, "is not an evolve database")
         }
         #expect(bytes(foreign)[0] == before[0] && (bytes(foreign)[1] ?? Data()).isEmpty)
+    }
+
+    /// An empty file is a new database, not a foreign one.
+    @Test func anEmptyFileIsANewDatabase() throws {
+        let db = temporaryDatabase()
+        FileManager.default.createFile(atPath: db, contents: Data())
+        let r = try runEvolve(["search", tiny, "--db", db, "--candidates", "2", "--corpus", try syntheticCorpusFile(), "--threads", "1"])
+        #expect(r.status == 0 && r.lastLine.hasPrefix("completed=2 "), "\(r.output)")
     }
 
     /// A failed candidate has nothing to export; a study's report goes beside its database.
