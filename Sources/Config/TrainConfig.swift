@@ -5,6 +5,7 @@ import Yams
 
 public struct ConfigError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = oneLine(description) }
 }
 
 /// A config file: `model:` and `training:` sections, each key optional (defaults are

@@ -146,5 +146,11 @@ private func keyValue(_ word: String) -> (String, String)? {
 /// A malformed or invalid program: one line naming the place and the reason.
 public struct ProgramError: Error, CustomStringConvertible, Equatable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// Line breaks (a path or a value that holds one) are written as \n: an error is one line.
+    public init(_ description: String) { self.description = oneLine(description) }
+}
+
+/// Text with its line breaks written as \n, for one-line messages.
+public func oneLine(_ s: String) -> String {
+    s.replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
 }

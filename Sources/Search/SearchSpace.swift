@@ -142,7 +142,7 @@ public struct SearchSpace: Sendable {
 
 public struct SearchError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = oneLine(description) }
 }
 
 /// A space file being read: its YAML root, and a one-line error naming the file.

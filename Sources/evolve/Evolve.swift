@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Program
 
 @main
 struct Evolve: ParsableCommand {
@@ -19,7 +20,7 @@ struct CommandError: Error, CustomStringConvertible {
 /// Runs `body`, turning any error into one line on standard error and exit status 1.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let code as ExitCode { throw code } catch {
-        FileHandle.standardError.write("evolve: \(error)\n".data(using: .utf8)!)
+        FileHandle.standardError.write("evolve: \(oneLine("\(error)"))\n".data(using: .utf8)!)
         throw ExitCode.failure
     }
 }

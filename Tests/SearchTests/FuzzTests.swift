@@ -12,7 +12,8 @@ import TestSupport
 /// swapped for extremes, lines dropped, doubled and swapped, words replaced, bytes cut or
 /// inserted), each parsed, validated, costed and, where it is valid and fits, compiled and
 /// run a step. Nothing may crash, and every refusal must be one line. The suite runs
-/// EVOLVE_FUZZ_INPUTS inputs (1,000 by default); `scripts/fuzz.sh 100000` runs more.
+/// EVOLVE_FUZZ_INPUTS inputs (1,000 by default) from EVOLVE_FUZZ_SEED (2026);
+/// `scripts/fuzz.sh 100000` runs more.
 @Suite("fuzz")
 struct FuzzTests {
     enum Kind: String, CaseIterable { case programText = "program text", programYAML = "program YAML", space, config }
@@ -100,7 +101,7 @@ struct FuzzTests {
     @Test func nothingCrashesAndEveryRefusalIsOneLine() throws {
         let n = Int(ProcessInfo.processInfo.environment["EVOLVE_FUZZ_INPUTS"] ?? "") ?? 1000
         let corpus = try Self.corpus()
-        var rng = Xoshiro(seed: 2026)
+        var rng = Xoshiro(seed: UInt64(ProcessInfo.processInfo.environment["EVOLVE_FUZZ_SEED"] ?? "") ?? 2026)
         var tally = Tally()
         let start = Date()
         for k in 0..<n {
