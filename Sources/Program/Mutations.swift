@@ -16,10 +16,7 @@ struct Site {
     /// Nil for a subprogram nothing calls, or one whose shapes do not infer.
     init?(_ p: Program, _ k: Int) {
         guard let input = p.inputShape(ofSubprogram: k), let shapes = try? p.shapes(subprogram: k, input: input) else { return nil }
-        let body = p.subprograms[k].instructions, n = body.count
-        var live = [Bool](repeating: false, count: n + 1)
-        live[n] = true
-        for i in stride(from: n - 1, through: 0, by: -1) where live[i + 1] { for s in body[i].inputs { live[s] = true } }
+        let body = p.subprograms[k].instructions, n = body.count, live = p.subprograms[k].liveStates
         var readers = [[Int]](repeating: [], count: n + 1)
         for (i, ins) in body.enumerated() where live[i + 1] { for s in Set(ins.inputs) { readers[s].append(i) } }
         (program, self.k, self.body, self.shapes, self.live, self.readers) = (p, k, body, shapes, live, readers)

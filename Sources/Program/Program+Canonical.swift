@@ -41,12 +41,7 @@ extension Program {
         let ins = subprograms[k].instructions
         let n = ins.count
         guard n > 0 else { return [] }
-        // Live states: those the output depends on.
-        var live = [Bool](repeating: false, count: n + 1)
-        live[n] = true
-        for i in stride(from: n - 1, through: 0, by: -1) where live[i + 1] {
-            for s in ins[i].inputs { live[s] = true }
-        }
+        let live = subprograms[k].liveStates
         // Up-hash: what a state computes (its expression). Calls hash their callee's body.
         var up = [UInt64](repeating: StableHash.of("input"), count: n + 1)
         for i in 0..<n {
@@ -93,7 +88,7 @@ extension Program {
             let callee = Program(name: "", genes: genes, subprograms: [subprograms[ins.dim]] + subprograms.dropFirst())
             return "CALL " + callee.hash
         }
-        return ins.text.split(separator: " ").filter { !$0.hasPrefix("s") || $0.hasPrefix("sub") }.joined(separator: " ")
+        return ins.operatorText
     }
 }
 
@@ -111,5 +106,19 @@ public enum StableHash {
             for shift in stride(from: 0, to: 64, by: 8) { h = (h ^ ((p >> UInt64(shift)) & 0xff)) &* 0x100_0000_01b3 }
         }
         return h
+    }
+}
+
+extension Subprogram {
+    /// live[s]: whether the output (the last state) depends on state s — dead code is what
+    /// the canonical form drops and what a mutation need not touch.
+    public var liveStates: [Bool] {
+        let n = instructions.count
+        var live = [Bool](repeating: false, count: n + 1)
+        live[n] = true
+        for i in stride(from: n - 1, through: 0, by: -1) where live[i + 1] {
+            for s in instructions[i].inputs { live[s] = true }
+        }
+        return live
     }
 }

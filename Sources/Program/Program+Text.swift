@@ -98,10 +98,18 @@ extension Program {
 extension Instruction {
     /// `OP s1 [s2] [c=CONSTANT] [dim=D]`; a CALL reads `sub=K` for its subprogram.
     public var text: String {
-        var parts = [op.rawValue] + inputs.map { "s\($0)" }
+        ([op.rawValue] + inputs.map { "s\($0)" } + operands).joined(separator: " ")
+    }
+
+    /// What the instruction does apart from what it reads: the op with its constant and dim
+    /// (or callee). The canonical form hashes it; the report matches nodes by it.
+    public var operatorText: String { ([op.rawValue] + operands).joined(separator: " ") }
+
+    private var operands: [String] {
+        var parts = [String]()
         if op.usesConstant { parts.append("c=\(constant)") }
         if op.usesDim { parts.append(op == .call ? "sub=\(dim)" : "dim=\(dim)") }
-        return parts.joined(separator: " ")
+        return parts
     }
 
     /// The text form with the constant to 4 significant digits, for logs and mutation

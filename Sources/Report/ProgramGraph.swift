@@ -53,15 +53,12 @@ struct ProgramGraph {
 
     /// States the output depends on (the output included).
     static func live(_ body: [Instruction]) -> Set<Int> {
-        var live: Set<Int> = [body.count]
-        for i in stride(from: body.count - 1, through: 0, by: -1) where live.contains(i + 1) { live.formUnion(body[i].inputs) }
-        return live
+        let live = Subprogram(body).liveStates
+        return Set(live.indices.filter { live[$0] })
     }
 
-    /// The op with its constant or dim, without state names.
-    static func key(_ ins: Instruction) -> String {
-        ins.brief.split(separator: " ").filter { !($0.hasPrefix("s") && Int($0.dropFirst()) != nil) }.joined(separator: " ")
-    }
+    /// The op with its constant and dim: what a node does, apart from what it reads.
+    static func key(_ ins: Instruction) -> String { ins.operatorText }
 
     func svg(title: String) -> String {
         let body = subprogram < program.subprograms.count ? program.subprograms[subprogram].instructions : []

@@ -142,9 +142,7 @@ public final class Evolution {
     func mutate(_ parent: Program, _ rng: inout Xoshiro) throws -> Mutator.Child {
         var stats = Mutator.Stats()
         let vocabulary = data.tokenizer.vocabularySize
-        return try space.mutator.mutate(parent, using: &rng, stats: &stats) { child in
-            space.constraint?.admits(child, seed: space.seeds[0], vocabulary: vocabulary) ?? true
-        }
+        return try space.mutator.mutate(parent, using: &rng, stats: &stats) { space.admits($0, vocabulary: vocabulary) }
     }
 
     /// Trains a candidate band by band. Its fitness is the last band's validation loss; a

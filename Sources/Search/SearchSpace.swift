@@ -102,6 +102,11 @@ public struct SearchSpace: Sendable {
         return space
     }
 
+    /// Whether a child is inside the space's size constraint (always, without one).
+    public func admits(_ child: Program, vocabulary: Int) -> Bool {
+        constraint?.admits(child, seed: seeds[0], vocabulary: vocabulary) ?? true
+    }
+
     /// Whether a study name is one word (it names files and programs).
     public static func isName(_ s: String) -> Bool {
         !s.isEmpty && s.count <= 100 && s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) }

@@ -25,8 +25,8 @@ struct Mutations: ParsableCommand {
             var rng = Xoshiro(seed: s.seed)
             var stats = Mutator.Stats(), made = [MutationKind: Int]()
             for n in 0..<children {
-                let child = try s.mutator.mutate(s.seeds[n % s.seeds.count], using: &rng, stats: &stats) { child in
-                    s.constraint?.admits(child, seed: s.seeds[0], vocabulary: vocabulary) ?? true
+                let child = try s.mutator.mutate(s.seeds[n % s.seeds.count], using: &rng, stats: &stats) {
+                    s.admits($0, vocabulary: vocabulary)
                 }
                 made[child.kind, default: 0] += 1
             }

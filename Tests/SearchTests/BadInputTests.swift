@@ -162,14 +162,8 @@ struct BadInputTests {
     /// candidate goes back to the queue, and the study finishes on its own.
     @Test func aKilledWorkerIsReplaced() throws {
         let corpus = try syntheticCorpusFile(), db = temporaryDatabase()
-        let p = Process()
-        p.executableURL = try evolveExecutable()
-        p.arguments = ["search", tiny, "--db", db, "--candidates", "12", "--corpus", corpus, "--workers", "4", "--threads", "4"]
-        p.currentDirectoryURL = packageRoot
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
+        let (p, out) = try startEvolve(["search", tiny, "--db", db, "--candidates", "12", "--corpus", corpus,
+                                        "--workers", "4", "--threads", "4"])
         // Wait until a worker holds a candidate, then kill the holder.
         var killed = false
         let deadline = Date().addingTimeInterval(60)

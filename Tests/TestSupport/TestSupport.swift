@@ -49,9 +49,9 @@ public struct EvolveRun: Sendable {
     public var lastLine: String { output.split(separator: "\n").last.map(String.init) ?? "" }
 }
 
-/// Runs `evolve` with `arguments` from the package root; with `signal`, sends it that signal
-/// after `after` seconds (if it is still running).
-public func runEvolve(_ arguments: [String], signal: Int32? = nil, after: Double = 0) throws -> EvolveRun {
+/// Starts `evolve` with `arguments` from the package root, its standard output and error in
+/// one pipe; the caller reads the pipe and waits.
+public func startEvolve(_ arguments: [String]) throws -> (Process, Pipe) {
     let p = Process()
     p.executableURL = try evolveExecutable()
     p.arguments = arguments
@@ -60,6 +60,13 @@ public func runEvolve(_ arguments: [String], signal: Int32? = nil, after: Double
     p.standardOutput = pipe
     p.standardError = pipe
     try p.run()
+    return (p, pipe)
+}
+
+/// Runs `evolve` with `arguments` from the package root; with `signal`, sends it that signal
+/// after `after` seconds (if it is still running).
+public func runEvolve(_ arguments: [String], signal: Int32? = nil, after: Double = 0) throws -> EvolveRun {
+    let (p, pipe) = try startEvolve(arguments)
     var sent = false
     if let signal {
         let deadline = Date().addingTimeInterval(after)
