@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     // The arrows point one way (docs/architecture.md draws them): the IR and the engine share
     // only Primitives; Model is what the compiler makes and the trainer trains; Config reads
@@ -37,7 +40,11 @@ let package = Package(
         .target(name: "Training", dependencies: ["Model", "Tensor", "Primitives", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimised),
         .target(name: "Config", dependencies: ["Program", "Training", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
+                                              .product(name: "PostgresNIO", package: "postgres-nio"),
+                                              .product(name: "NIOCore", package: "swift-nio"),
+                                              .product(name: "NIOPosix", package: "swift-nio"),
+                                              .product(name: "Logging", package: "swift-log")]),
         .target(name: "Search", dependencies: ["Program", "Compiler", "Model", "Training", "Config", "Store", "Primitives",
                                                .product(name: "Yams", package: "Yams")]),
         .target(name: "Report", dependencies: ["Store", "Program"]),

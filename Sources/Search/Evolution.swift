@@ -25,7 +25,8 @@ public final class Evolution {
     public var onStep: ((_ candidate: Candidate, _ step: Int, _ of: Int, _ loss: Float) -> Void)?
     /// Polled between steps: true stops the search, handing the current candidate back.
     public var shouldStop: () -> Bool = { false }
-    /// Seconds without a heartbeat after which a candidate of another host is re-queued.
+    /// Seconds without a heartbeat (by the database's clock) after which a candidate of
+    /// another host is re-queued; heartbeats go every sixth of it.
     public var lease: TimeInterval = 300
 
     public init(space: SearchSpace, store: Store, data: Dataset, threads: Int) throws {
@@ -39,8 +40,10 @@ public final class Evolution {
                 try store.recordCorpus(study: existing.id!, sha256: sha, path: data.path)
             }
         }
+        let seeds = space.seeds.map(\.text)
         study = try store.study(named: space.name, space: space.text, seed: Int64(space.seed),
-                                corpusSha256: data.sha256, corpusPath: data.path)
+                                corpusSha256: data.sha256, corpusPath: data.path, seeds: seeds)
+        if study.seeds == nil { try store.recordSeeds(study: study.id!, seeds) }
     }
 
     /// Why a candidate's training stopped short.
@@ -63,7 +66,7 @@ public final class Evolution {
             do {
                 outcome = try evaluate(c)
             } catch Interruption.stopped {
-                try store.requeue(c.id!, heldBy: worker)
+                try store.requeue(c.id!, lease: c.lease)
                 return false
             } catch Interruption.leaseLost {
                 report("#\(c.id!): lease lost (silent too long, re-queued by another worker); its result is dropped")
@@ -71,7 +74,7 @@ public final class Evolution {
             }
             outcome.overheadSeconds = Date().timeIntervalSince(t0) - (outcome.trainSeconds ?? 0) + lastWrite
             let w0 = Date()
-            guard try store.complete(c.id!, worker: worker, outcome) else {
+            guard try store.complete(c.id!, lease: c.lease, outcome) else {
                 report("#\(c.id!): lease lost before it completed; its result is dropped")
                 continue
             }
@@ -100,7 +103,7 @@ public final class Evolution {
     /// once, any other after `lease` seconds of silence) go back to the queue.
     func requeueDeadWorkers() throws {
         for c in try store.running(study: study.id!) {
-            if let w = c.worker, w.isCertainlyDead { try store.requeue(c.id!, heldBy: w) }
+            if let w = c.worker, w.isCertainlyDead { try store.requeue(c.id!, lease: c.lease) }
         }
         try store.requeueStale(study: study.id!, olderThan: lease)
     }
@@ -206,15 +209,16 @@ public final class Evolution {
                     outcome.failure = Failure(.diverged, "training loss \(loss) at step \(step)")
                     return
                 }
-                if Date().timeIntervalSince(lastBeat) > 5 {
-                    guard try store.heartbeat(c.id!, worker: worker) else { throw Interruption.leaseLost }
+                if Date().timeIntervalSince(lastBeat) > min(5, lease / 6), let token = c.lease {
+                    guard try store.heartbeat(c.id!, lease: token) else { throw Interruption.leaseLost }
                     lastBeat = Date()
                 }
             }
             guard let val = Training.evaluate(model, on: data.validation, until: shouldStop) else { throw Interruption.stopped }
-            try store.record(Evaluation(candidateId: c.id!, band: band, loss: val, steps: step, tokens: step * tokensPerStep,
-                                        seconds: Date().timeIntervalSince(start), parameters: cost.parameters,
-                                        flopsPerToken: cost.flopsPerToken))
+            guard try store.record(Evaluation(candidateId: c.id!, band: band, loss: val, steps: step, tokens: step * tokensPerStep,
+                                              seconds: Date().timeIntervalSince(start), parameters: cost.parameters,
+                                              flopsPerToken: cost.flopsPerToken), lease: c.lease)
+            else { throw Interruption.leaseLost }
             outcome.fitness = val
             guard val.isFinite else { outcome.failure = Failure(.diverged, "validation loss \(val) after step \(step)"); return }
             // A hurdle: go on only while better than the median of those that reached this band.

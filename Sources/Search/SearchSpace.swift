@@ -83,8 +83,10 @@ public struct SearchSpace: Sendable {
     }
 
     /// A space file's text; `path` names it in errors and anchors its relative paths.
-    public static func parse(_ text: String, path: String) throws -> SearchSpace {
-        let file = try SpaceFile(text: text, path: path)
+    /// `seeds`, if given, are the seed programs' texts (a study's), read instead of the files.
+    public static func parse(_ text: String, path: String, seeds given: [String]? = nil) throws -> SearchSpace {
+        var file = try SpaceFile(text: text, path: path)
+        file.givenSeeds = given
         try file.checkKeys(file.root, keys, "")
         let population = try file.int("population", 100), tournament = try file.int("tournament", 10)
         guard tournament <= population else { throw file.fail("tournament \(tournament) is larger than population \(population)") }
@@ -155,6 +157,8 @@ struct SpaceFile {
     let path: String
     let text: String
     let root: [String: Any]
+    /// The seeds' texts, where they come from a study rather than from files.
+    var givenSeeds: [String]?
     var dir: URL { URL(fileURLWithPath: path).deletingLastPathComponent() }
 
     init(text: String, path: String) throws {
@@ -185,7 +189,13 @@ struct SpaceFile {
     /// The seed programs (paths relative to the file), with the file's `genes:` if any.
     func seeds() throws -> [Program] {
         guard let paths = root["seeds"] as? [String], !paths.isEmpty else { throw fail("seeds: a list of program files is needed") }
-        var seeds = try paths.map { try Program.load(path: $0.hasPrefix("/") ? $0 : dir.appendingPathComponent($0).path) }
+        var seeds: [Program]
+        if let given = givenSeeds {
+            guard given.count == paths.count else { throw fail("the study keeps \(given.count) seed(s); its space names \(paths.count)") }
+            seeds = try given.map { try Program(text: $0) }
+        } else {
+            seeds = try paths.map { try Program.load(path: $0.hasPrefix("/") ? $0 : dir.appendingPathComponent($0).path) }
+        }
         guard let g = root["genes"] as? [String: Any] else { return seeds }
         let data = try JSONSerialization.data(withJSONObject: g)
         guard let genes = try? JSONDecoder().decode(Genes.self, from: data) else { throw fail("genes: not valid genes") }

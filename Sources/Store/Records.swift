@@ -1,8 +1,7 @@
 import Foundation
-import GRDB
 
 /// One search: a space file and a seed, and every candidate it has made.
-public struct Study: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+public struct Study: Codable, Sendable {
     public var id: Int64?
     public var name: String
     public var space: String
@@ -12,8 +11,11 @@ public struct Study: Codable, FetchableRecord, MutablePersistableRecord, Sendabl
     /// where it was read at the start (to say which file a worker needs).
     public var corpusSha256: String?
     public var corpusPath: String?
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    /// The seed programs' texts, so that a worker on another host needs no files but the corpus.
+    public var seeds: [String]?
+    /// How many candidates the study is to make (the last `evolve search --candidates`); a
+    /// worker that joins from another host works until it is reached.
+    public var target: Int?
 }
 
 /// How a number came out: non-finite losses are stored as a kind, not as a value.
@@ -47,7 +49,7 @@ public struct Failure: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A program the search has made, from queued to done or failed.
-public struct Candidate: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+public struct Candidate: Codable, Sendable {
     public var id: Int64?
     public var studyId: Int64
     public var program: String
@@ -77,6 +79,9 @@ public struct Candidate: Codable, FetchableRecord, MutablePersistableRecord, Sen
     public var trainSeconds: Double?
     public var overheadSeconds: Double?
     public var reusedFrom: Int64?
+    /// The token of the claim that holds it: every write of a worker names it, and one that
+    /// names an older claim (the candidate was re-queued and claimed again) is refused.
+    public var lease: Int64?
 
     public init(studyId: Int64, program: String, hash: String, parentId: Int64? = nil, mutation: String? = nil,
                 mutationKind: String? = nil, drawnKind: String? = nil, generation: Int = 0, seed: Int64 = 0) {
@@ -86,8 +91,6 @@ public struct Candidate: Codable, FetchableRecord, MutablePersistableRecord, Sen
         status = .queued
         created = Date()
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     /// The program's text named `STUDY-ID` (the text a child inherits names its seed).
     public func listing(in study: Study) -> String {
@@ -101,7 +104,7 @@ public struct Candidate: Codable, FetchableRecord, MutablePersistableRecord, Sen
 }
 
 /// One hurdle band of a candidate's training.
-public struct Evaluation: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+public struct Evaluation: Codable, Sendable {
     public var id: Int64?
     public var candidateId: Int64
     public var band: Int
@@ -112,6 +115,8 @@ public struct Evaluation: Codable, FetchableRecord, MutablePersistableRecord, Se
     public var seconds: Double
     public var parameters: Int
     public var flopsPerToken: Int
+    /// The lease it was recorded under.
+    public var lease: Int64?
 
     public init(candidateId: Int64, band: Int, loss: Double, steps: Int, tokens: Int, seconds: Double,
                 parameters: Int, flopsPerToken: Int) {
@@ -121,8 +126,6 @@ public struct Evaluation: Codable, FetchableRecord, MutablePersistableRecord, Se
         self.steps = steps; self.tokens = tokens; self.seconds = seconds
         self.parameters = parameters; self.flopsPerToken = flopsPerToken
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// What finishing a candidate records.

@@ -1,28 +1,47 @@
 import Foundation
 
+public struct StoreError: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) {
+        self.description = description.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+}
+
 /// What the search, the study commands and the report need from a study database. Each
-/// engine implements it (SQLite: `SQLiteStore`); what follows from these calls alone is
+/// engine implements it (`SQLStore` over SQLite or PostgreSQL); what follows from these calls alone is
 /// written once, in the extension below, for every engine.
 public protocol Store: AnyObject, Sendable {
     /// The database's path or URL, for messages.
     var location: String { get }
 
     // Studies
-    func study(named name: String, space: String, seed: Int64, corpusSha256: String?, corpusPath: String?) throws -> Study
+    func study(named name: String, space: String, seed: Int64, corpusSha256: String?, corpusPath: String?,
+               seeds: [String]?) throws -> Study
     func existingStudy(named name: String) throws -> Study?
     func recordCorpus(study: Int64, sha256: String, path: String?) throws
+    /// Records the seeds of a study made before studies kept them.
+    func recordSeeds(study: Int64, _ seeds: [String]) throws
+    /// Records how many candidates the study is to make (workers elsewhere read it).
+    func setTarget(study: Int64, _ candidates: Int) throws
     func studies() throws -> [Study]
 
     // Making, claiming and finishing candidates
     @discardableResult func add(_ candidate: Candidate) throws -> Candidate
     func makeCandidate(study: Int64, limit: Int, worker: Worker,
                        _ make: (_ number: Int, _ completed: [Candidate]) throws -> Candidate) throws -> Candidate?
+    /// The oldest queued candidate, now running under `worker` with a fresh lease token; nil if none.
     func claim(study: Int64, worker: Worker) throws -> Candidate?
-    @discardableResult func heartbeat(_ id: Int64, worker: Worker) throws -> Bool
-    func requeue(_ id: Int64, heldBy holder: Worker?) throws
+    /// Renews a lease (by the database's clock); false if it has been lost.
+    @discardableResult func heartbeat(_ id: Int64, lease: Int64) throws -> Bool
+    /// A running candidate back to the queue; with `lease`, only while that lease holds it.
+    func requeue(_ id: Int64, lease: Int64?) throws
+    /// Running candidates silent for `seconds` (by the database's clock) go back to the queue.
     @discardableResult func requeueStale(study: Int64, olderThan seconds: TimeInterval) throws -> Int
-    func record(_ evaluation: Evaluation) throws
-    @discardableResult func complete(_ id: Int64, worker: Worker?, _ outcome: Outcome) throws -> Bool
+    /// Records a band's evaluation; with `lease`, only while that lease holds the candidate.
+    @discardableResult func record(_ evaluation: Evaluation, lease: Int64?) throws -> Bool
+    /// Marks a candidate done or failed with the next completion number — the order the search
+    /// replays; with `lease`, only while that lease holds it (false: the result is dropped).
+    @discardableResult func complete(_ id: Int64, lease: Int64?, _ outcome: Outcome) throws -> Bool
 
     // Reading
     func running(study: Int64) throws -> [Candidate]
@@ -39,13 +58,15 @@ public protocol Store: AnyObject, Sendable {
 
 extension Store {
     public func study(named name: String, space: String, seed: Int64) throws -> Study {
-        try study(named: name, space: space, seed: seed, corpusSha256: nil, corpusPath: nil)
+        try study(named: name, space: space, seed: seed, corpusSha256: nil, corpusPath: nil, seeds: nil)
     }
 
-    public func requeue(_ id: Int64) throws { try requeue(id, heldBy: nil) }
+    public func requeue(_ id: Int64) throws { try requeue(id, lease: nil) }
+
+    public func record(_ evaluation: Evaluation) throws { try record(evaluation, lease: nil) }
 
     @discardableResult
-    public func complete(_ id: Int64, _ outcome: Outcome) throws -> Bool { try complete(id, worker: nil, outcome) }
+    public func complete(_ id: Int64, _ outcome: Outcome) throws -> Bool { try complete(id, lease: nil, outcome) }
 
     /// Inserts a candidate already running under `worker` (made and claimed at once).
     public func addRunning(_ candidate: Candidate, worker: Worker) throws -> Candidate {
@@ -82,10 +103,22 @@ extension Store {
     }
 }
 
-/// Opens the study database at `location` (a file path: SQLite).
-public func openStore(_ location: String, readOnly: Bool = false) throws -> Store {
-    if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
-        throw StoreError(description: "\(location): only SQLite databases (a file path) are supported by this build")
-    }
-    return try SQLiteStore(path: location, readOnly: readOnly)
+/// Whether `location` names a PostgreSQL database (a URL) rather than a SQLite file.
+public func isPostgresURL(_ location: String) -> Bool {
+    location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
+}
+
+/// Opens the study database at `location`: a URL `postgres://user[:password]@host[:port]/dbname`
+/// (PostgreSQL), or a file path (SQLite).
+public func openStore(_ location: String, readOnly: Bool = false, busyTimeout: TimeInterval = 60) throws -> SQLStore {
+    if isPostgresURL(location) { return SQLStore(try PostgresDatabase(url: location, readOnly: readOnly)) }
+    return SQLStore(try SQLiteDatabase(path: location, busyTimeout: busyTimeout, readOnly: readOnly))
+}
+
+/// The database at `location` opened read-only, or nil where there is none yet (no file, an
+/// empty one, or a PostgreSQL database without evolve's tables): a check that writes nothing.
+public func openExistingStore(_ location: String) throws -> SQLStore? {
+    if isPostgresURL(location) { return try PostgresDatabase.existing(url: location).map(SQLStore.init) }
+    let size = (try? FileManager.default.attributesOfItem(atPath: location)[.size] as? Int) ?? 0
+    return size > 0 ? SQLStore(try SQLiteDatabase(path: location, readOnly: true)) : nil
 }

@@ -13,8 +13,11 @@ struct SearchCommand: ParsableCommand {
     @Argument(help: "A search-space file (see search-spaces/).")
     var space: String
 
-    @Option(help: "The study database (default: results/<space name>.db).")
+    @Option(help: "The study database: a file (SQLite) or postgres://user[:password]@host[:port]/dbname (default: $EVOLVE_DB, else results/<space name>.db).")
     var db: String?
+
+    @Option(help: "Seconds a worker may go without a heartbeat (by the database's clock) before its candidate goes back to the queue.")
+    var lease: Double = 300
 
     @Option(help: "Stop when the study has made this many candidates and all have completed.")
     var candidates = 100
@@ -32,6 +35,7 @@ struct SearchCommand: ParsableCommand {
         try reportingErrors {
             guard candidates >= 1 else { throw CommandError(description: "--candidates must be at least 1") }
             guard workers >= 1 else { throw CommandError(description: "--workers must be at least 1") }
+            guard lease.isFinite, lease >= 1 else { throw CommandError(description: "--lease must be at least 1 second") }
             try options.check()
             var s = try SearchSpace.load(path: space)
             if let name = forceNewStudy {
@@ -48,12 +52,10 @@ struct SearchCommand: ParsableCommand {
                 try data.check(context: seed.genes.context, trainFraction: s.recipe.trainFraction)
                 try Compiler(seed, vocabulary: data.tokenizer.vocabularySize).checkMemory(batch: s.recipe.batchSize)
             }
-            let path = db ?? "results/\(s.name).db"
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            if size > 0 {   // checked read-only: a refusal writes nothing
-                if let existing = try openStore(path, readOnly: true).existingStudy(named: s.name) {
-                    try s.checkResumes(existing, corpus: data)
-                }
+            let path = db ?? databaseFromEnvironment ?? "results/\(s.name).db"
+            // Checked read-only: a refusal writes nothing.
+            if let existing = try openExistingStore(path)?.existingStudy(named: s.name) {
+                try s.checkResumes(existing, corpus: data)
             }
             let store = try openStore(path)
             let stop = StopSignal.install()
@@ -62,25 +64,10 @@ struct SearchCommand: ParsableCommand {
                 finished = try runWorkers(database: path, stop: stop)
             } else {
                 let evolution = try Evolution(space: s, store: store, data: data, threads: options.threads)
-                let display = SearchDisplay()
-                evolution.report = display.candidate
-                evolution.onStep = display.step
-                evolution.shouldStop = { stop.requested }
-                print("study \(s.name) in \(path): \(s.budget) per candidate, population \(s.population), "
-                      + "tournament \(s.tournament), \(s.hurdles) hurdle(s), objective \(s.objective), selection \(s.selection.rawValue)"
-                      + "; until \(candidates) candidates")
-                finished = try evolution.run(until: candidates)
-                display.finish()
+                try store.setTarget(study: evolution.study.id!, candidates)
+                finished = try work(evolution, until: candidates, lease: lease, stop: stop)
             }
-            let study = try store.study(named: s.name, space: s.text, seed: Int64(s.seed))
-            let running = try store.counts(study: study.id!).running
-            if !finished {
-                print("stopped; run the same command to resume")
-            } else if running > 0 {
-                print("nothing left to start here; \(running) candidate(s) still training in other processes")
-            }
-            print(try statusLine(store, study))
-            if !finished { throw ExitCode(130) }
+            try finish(store, try store.study(named: s.name, space: s.text, seed: Int64(s.seed)), finished: finished)
         }
     }
 
@@ -91,7 +78,7 @@ struct SearchCommand: ParsableCommand {
     func runWorkers(database: String, stop: StopSignal) throws -> Bool {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let threads = max(1, options.threads / workers)
-        var args = ["search", space, "--db", database, "--candidates", "\(candidates)", "--threads", "\(threads)"]
+        var args = ["search", space, "--db", database, "--candidates", "\(candidates)", "--threads", "\(threads)", "--lease", "\(lease)"]
         if let c = options.corpus { args += ["--corpus", c] }
         if let n = forceNewStudy { args += ["--force-new-study", n] }
         let exited = DispatchSemaphore(value: 0)
@@ -167,4 +154,31 @@ final class LineRelay: @unchecked Sendable {
         }
         fflush(stdout)
     }
+}
+
+/// One worker's search in this process, with its progress on the terminal; false if stopped.
+func work(_ evolution: Evolution, until candidates: Int, lease: Double, stop: StopSignal) throws -> Bool {
+    let s = evolution.space
+    evolution.lease = lease
+    let display = SearchDisplay()
+    evolution.report = display.candidate
+    evolution.onStep = display.step
+    evolution.shouldStop = { stop.requested }
+    print("study \(s.name) in \(evolution.store.location): \(s.budget) per candidate, population \(s.population), "
+          + "tournament \(s.tournament), \(s.hurdles) hurdle(s), objective \(s.objective), selection \(s.selection.rawValue)"
+          + "; until \(candidates) candidates")
+    defer { display.finish() }
+    return try evolution.run(until: candidates)
+}
+
+/// The closing lines of a search or a worker: how it ended, and the study's key=value line.
+func finish(_ store: Store, _ study: Study, finished: Bool) throws {
+    let running = try store.counts(study: study.id!).running
+    if !finished {
+        print("stopped; run the same command to resume")
+    } else if running > 0 {
+        print("nothing left to start here; \(running) candidate(s) still training in other processes")
+    }
+    print(try statusLine(store, study))
+    if !finished { throw ExitCode(130) }
 }

@@ -5,7 +5,7 @@ import Store
 /// Which study a command reads: `--db` (default: the one database in results/) and, if the
 /// database holds several studies, `--study`.
 struct StudyOptions: ParsableArguments {
-    @Option(help: "The study database (default: the only .db file in results/).")
+    @Option(help: "The study database: a file or a postgres:// URL (default: $EVOLVE_DB, else the only .db file in results/).")
     var db: String?
 
     @Option(help: "The study's name, if the database holds several.")
@@ -13,8 +13,10 @@ struct StudyOptions: ParsableArguments {
 
     /// The study, its database opened read-only unless `writing`.
     func open(writing: Bool = false) throws -> (Store, Study) {
-        let path = try db ?? onlyDatabase()
-        guard FileManager.default.fileExists(atPath: path) else { throw CommandError(description: "\(path): no such database") }
+        let path = try db ?? databaseFromEnvironment ?? onlyDatabase()
+        guard isPostgresURL(path) || FileManager.default.fileExists(atPath: path) else {
+            throw CommandError(description: "\(path): no such database")
+        }
         let store = try openStore(path, readOnly: !writing)
         let all = try store.studies()
         if let study {
@@ -30,7 +32,7 @@ struct StudyOptions: ParsableArguments {
         return (store, s)
     }
 
-    private func onlyDatabase() throws -> String {
+    func onlyDatabase() throws -> String {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: "results")) ?? []).filter { $0.hasSuffix(".db") }.sorted()
         switch files.count {
         case 0: throw CommandError(description: "no database in results/; run a search first or pass --db PATH")
@@ -38,4 +40,9 @@ struct StudyOptions: ParsableArguments {
         default: throw CommandError(description: "several databases in results/ (\(files.joined(separator: ", "))); pick one with --db")
         }
     }
+}
+
+/// `$EVOLVE_DB`, where set: the database every study command uses without `--db`.
+var databaseFromEnvironment: String? {
+    ProcessInfo.processInfo.environment["EVOLVE_DB"].flatMap { $0.isEmpty ? nil : $0 }
 }

@@ -9,7 +9,7 @@ import TestSupport
 /// at the hurdle), and one failure — made directly in the store, no training needed.
 func syntheticStudy(_ n: Int) throws -> (Store, Study) {
     let path = temporaryDatabase()
-    let store = try SQLiteStore(path: path)
+    let store = try openStore(path)
     let study = try store.study(named: "demo <&>", space: "name: demo\npopulation: 10\n", seed: 1)
     var parent: Int64?
     for i in 0..<n {

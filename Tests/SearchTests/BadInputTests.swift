@@ -147,7 +147,7 @@ struct BadInputTests {
     /// A failed candidate has nothing to export; a study's report goes beside its database.
     @Test func failedCandidatesAndReports() throws {
         let (db, _) = try study()
-        let store = try SQLiteStore(path: db)
+        let store = try openStore(db)
         let s = try #require(try store.studies().first)
         var failed = Candidate(studyId: s.id!, program: "program x\n", hash: "x")
         failed = try store.add(failed)
@@ -169,7 +169,7 @@ struct BadInputTests {
         let deadline = Date().addingTimeInterval(60)
         while !killed && Date() < deadline && p.isRunning {
             usleep(100_000)
-            guard let store = try? SQLiteStore(path: db, readOnly: true), let s = try? store.studies().first,
+            guard let store = try? openStore(db, readOnly: true), let s = try? store.studies().first,
                   let held = try? store.running(study: s.id!).first?.worker else { continue }
             killed = kill(held.pid, SIGKILL) == 0
         }
@@ -178,7 +178,7 @@ struct BadInputTests {
         #expect(killed, "no worker was seen holding a candidate")
         #expect(p.terminationStatus == 0, "\(output)")
         #expect(output.contains("started another in its place"), "\(output)")
-        let store = try SQLiteStore(path: db, readOnly: true)
+        let store = try openStore(db, readOnly: true)
         let s = try #require(try store.studies().first)
         let all = try store.candidates(study: s.id!)
         #expect(all.count == 12 && all.allSatisfy { $0.completion != nil }, "\(all.map(\.status))")

@@ -49,7 +49,7 @@ struct ProcessTests {
 
         let tiny = try tinySpace()
         #expect(try history(killed, tiny) == history(straight, tiny))
-        let store = try SQLiteStore(path: killed)
+        let store = try openStore(killed)
         let study = try store.study(named: tiny.name, space: "", seed: 0)
         let all = try store.candidates(study: study.id!)
         #expect(all.count == n)
@@ -74,7 +74,7 @@ struct ProcessTests {
         #expect(!r.output.lowercased().contains("locked"), "\(r.output)")
         #expect(Set(r.output.split(separator: "\n").compactMap { $0.split(separator: " ").first }
             .filter { $0.hasPrefix("w") }).count == 8, "every worker reported")
-        let store = try SQLiteStore(path: db)
+        let store = try openStore(db)
         let study = try store.study(named: "tiny", space: "", seed: 0)
         let all = try store.candidates(study: study.id!)
         #expect(all.count == n)
@@ -88,7 +88,7 @@ struct ProcessTests {
         let corpus = try syntheticCorpusFile()
         let db = temporaryDatabase()
         #expect(try search(db, corpus, candidates: 8).status == 0)
-        let store = try SQLiteStore(path: db)
+        let store = try openStore(db)
         let study = try store.study(named: "tiny", space: "", seed: 0)
         let best = try #require(try store.best(study: study.id!))
         // The best, and a candidate stopped at its hurdle (measured part-way through its schedule).

@@ -14,7 +14,7 @@ func tinySpace() throws -> SearchSpace {
 
 /// What a study holds, in completion order: program hash, fitness, parent.
 func history(_ path: String, _ space: SearchSpace) throws -> [String] {
-    let store = try SQLiteStore(path: path, readOnly: true)
+    let store = try openStore(path, readOnly: true)
     guard let study = try store.existingStudy(named: space.name) else { return [] }
     return try store.completed(study: study.id!).map { "\($0.hash) \($0.fitness ?? .nan) \($0.parentId ?? 0)" }
 }
@@ -24,7 +24,7 @@ struct SearchTests {
     let data = Dataset(text: syntheticText())
 
     func run(_ path: String, until n: Int) throws {
-        let e = try Evolution(space: try tinySpace(), store: try SQLiteStore(path: path), data: data, threads: 2)
+        let e = try Evolution(space: try tinySpace(), store: try openStore(path), data: data, threads: 2)
         e.report = { _ in }
         try e.run(until: n)
     }
@@ -54,7 +54,7 @@ struct SearchTests {
     @Test func deadWorkersCandidatesAreRequeued() throws {
         let path = temporaryDatabase()
         try run(path, until: 3)
-        let store = try SQLiteStore(path: path)
+        let store = try openStore(path)
         let space = try tinySpace()
         let study = try store.study(named: space.name, space: "", seed: 0)
         // A candidate "claimed" by a process that no longer exists (pid 2^22 - 1 is above Linux's default maximum).

@@ -4,12 +4,13 @@ import Testing
 @testable import Store
 import TestSupport
 
+/// The store's behaviour, on every engine (`Engine.all`): the same calls, the same answers.
 @Suite("store")
 struct StoreTests {
-    @Test func studyAndCandidatesPersist() throws {
-        let path = temporaryDatabase()
+    @Test(arguments: Engine.all) func studyAndCandidatesPersist(_ engine: Engine) throws {
+        let path = try temporaryDatabase(engine)
         do {
-            let store = try SQLiteStore(path: path)
+            let store = try openStore(path)
             let s = try store.study(named: "tiny", space: "space text", seed: 7)
             let c = try store.add(Candidate(studyId: s.id!, program: "program p", hash: "h1"))
             try store.record(Evaluation(candidateId: c.id!, band: 0, loss: 2.5, steps: 10, tokens: 100,
@@ -17,7 +18,7 @@ struct StoreTests {
             try store.complete(c.id!, fitness: 2.5)
         }
         // Reopened: the same study, the completed candidate, its evaluation.
-        let store = try SQLiteStore(path: path)
+        let store = try openStore(path)
         let s = try store.study(named: "tiny", space: "ignored: the study exists", seed: 0)
         #expect(s.space == "space text" && s.seed == 7)
         let done = try store.completed(study: s.id!)
@@ -26,8 +27,8 @@ struct StoreTests {
         #expect(try store.completed(hash: "h1", study: s.id!)?.id == done[0].id)
     }
 
-    @Test func nonFiniteLossesKeepTheirKind() throws {
-        let store = try SQLiteStore(path: temporaryDatabase())
+    @Test(arguments: Engine.all) func nonFiniteLossesKeepTheirKind(_ engine: Engine) throws {
+        let store = try openStore(try temporaryDatabase(engine))
         let s = try store.study(named: "t", space: "", seed: 0)
         for (i, x) in [Double.nan, .infinity, 1.5].enumerated() {
             let c = try store.add(Candidate(studyId: s.id!, program: "p", hash: "h\(i)"))
@@ -42,9 +43,9 @@ struct StoreTests {
 
     /// Candidates made from several connections at once get distinct numbers, and no more
     /// are made than the limit.
-    @Test func candidatesAreNumberedOnceUnderALimit() throws {
-        let path = temporaryDatabase()
-        let stores = try (0..<4).map { _ in try SQLiteStore(path: path) }
+    @Test(arguments: Engine.all) func candidatesAreNumberedOnceUnderALimit(_ engine: Engine) throws {
+        let path = try temporaryDatabase(engine)
+        let stores = try (0..<4).map { _ in try openStore(path) }
         let s = try stores[0].study(named: "t", space: "", seed: 0)
         let numbers = LockedIDs()
         DispatchQueue.concurrentPerform(iterations: 4) { w in
@@ -61,20 +62,28 @@ struct StoreTests {
         #expect(try stores[0].candidates(study: s.id!).map(\.hash) == (0..<30).map { "h\($0)" })
     }
 
-    /// Only the worker holding a candidate completes it; a re-queued one's late result is dropped.
-    @Test func completionNeedsTheLease() throws {
-        let store = try SQLiteStore(path: temporaryDatabase())
+    /// Only the lease holding a candidate writes to it; a re-queued one's late results are refused.
+    @Test(arguments: Engine.all) func writesNeedTheLease(_ engine: Engine) throws {
+        let store = try openStore(try temporaryDatabase(engine))
         let s = try store.study(named: "t", space: "", seed: 0)
         let c = try #require(try store.makeCandidate(study: s.id!, limit: 1, worker: testWorker(1)) { _, _ in
             Candidate(studyId: s.id!, program: "p", hash: "h")
         })
-        #expect(try store.heartbeat(c.id!, worker: testWorker(1)))
-        #expect(try !store.heartbeat(c.id!, worker: testWorker(2)))
-        try store.requeueStale(study: s.id!, olderThan: -1)       // "a" fell silent
+        let first = try #require(c.lease)
+        #expect(try store.heartbeat(c.id!, lease: first))
+        #expect(try store.record(evaluation(c.id!, band: 0, loss: 3), lease: first))
+        try store.requeueStale(study: s.id!, olderThan: -1)       // worker 1 fell silent
+        #expect(try !store.heartbeat(c.id!, lease: first))
         let again = try #require(try store.claim(study: s.id!, worker: testWorker(2)))
-        #expect(try !store.complete(again.id!, worker: testWorker(1), Outcome(fitness: 1)))
-        #expect(try store.complete(again.id!, worker: testWorker(2), Outcome(fitness: 2, fingerprint: "f")))
-        #expect(try !store.complete(again.id!, worker: testWorker(2), Outcome(fitness: 3)))
+        let second = try #require(again.lease)
+        #expect(second != first && again.worker == testWorker(2))
+        #expect(try !store.record(evaluation(c.id!, band: 0, loss: 9), lease: first))
+        #expect(try store.record(evaluation(c.id!, band: 0, loss: 4), lease: second))
+        #expect(try !store.complete(again.id!, lease: first, Outcome(fitness: 1)))
+        #expect(try store.complete(again.id!, lease: second, Outcome(fitness: 2, fingerprint: "f")))
+        #expect(try !store.complete(again.id!, lease: second, Outcome(fitness: 3)))
+        // One evaluation per band, the one written under the lease that completed it.
+        #expect(try store.evaluations(c.id!).map { [$0.loss, $0.lease.map(Double.init)] } == [[4, Double(second)]])
         #expect(try store.completed(study: s.id!).map(\.fitness) == [2])
         #expect(try store.completed(fingerprint: "f", study: s.id!)?.id == c.id)
         #expect(try store.best(study: s.id!)?.id == c.id)
@@ -83,9 +92,9 @@ struct StoreTests {
 
     /// Two connections (as two processes would have) claim from one queue: every candidate
     /// goes to exactly one of them.
-    @Test func claimsAreExclusive() throws {
-        let path = temporaryDatabase()
-        let a = try SQLiteStore(path: path), b = try SQLiteStore(path: path)
+    @Test(arguments: Engine.all) func claimsAreExclusive(_ engine: Engine) throws {
+        let path = try temporaryDatabase(engine)
+        let a = try openStore(path), b = try openStore(path)
         let s = try a.study(named: "t", space: "", seed: 0)
         for i in 0..<40 { try a.add(Candidate(studyId: s.id!, program: "p", hash: "h\(i)")) }
         let claimed = LockedIDs()
@@ -97,8 +106,8 @@ struct StoreTests {
         #expect(Set(claimed.ids).count == 40)
     }
 
-    @Test func staleCandidatesAreRequeued() throws {
-        let store = try SQLiteStore(path: temporaryDatabase())
+    @Test(arguments: Engine.all) func staleCandidatesAreRequeued(_ engine: Engine) throws {
+        let store = try openStore(try temporaryDatabase(engine))
         let s = try store.study(named: "t", space: "", seed: 0)
         try store.add(Candidate(studyId: s.id!, program: "p", hash: "h"))
         let c = try #require(try store.claim(study: s.id!, worker: testWorker(3)))
@@ -108,15 +117,59 @@ struct StoreTests {
         #expect(try store.claim(study: s.id!, worker: testWorker(4))?.id == c.id)
     }
 
-    @Test func newerSchemaIsRefused() throws {
-        let path = temporaryDatabase()
-        _ = try SQLiteStore(path: path)
+    /// A study keeps what a worker on another host needs: its seeds and its target.
+    @Test(arguments: Engine.all) func studyKeepsSeedsAndTarget(_ engine: Engine) throws {
+        let path = try temporaryDatabase(engine)
+        let store = try openStore(path)
+        let s = try store.study(named: "t", space: "x: 1", seed: 3, corpusSha256: "abc", corpusPath: "/c.txt", seeds: ["p1", "p2"])
+        try store.setTarget(study: s.id!, 40)
+        let again = try #require(try openExistingStore(path)?.existingStudy(named: "t"))
+        #expect(again.seeds == ["p1", "p2"] && again.target == 40 && again.corpusSha256 == "abc" && again.corpusPath == "/c.txt")
+        #expect(abs(again.created.timeIntervalSince(s.created)) < 0.01)
+    }
+
+    @Test(arguments: Engine.all) func newerSchemaIsRefused(_ engine: Engine) throws {
+        let path = try temporaryDatabase(engine)
         // A migration this build does not know, as a newer evolve would have left.
-        try DatabaseQueue(path: path).write {
-            try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v999-from-the-future')")
+        let table = engine == .sqlite ? "grdb_migrations" : "evolve_migrations"
+        try openStore(path).database.write { try $0.execute("INSERT INTO \(table) (identifier) VALUES ('v999-from-the-future')", []) }
+        #expect(throws: StoreError.self) { try openStore(path) }
+        do { _ = try openStore(path) } catch { #expect("\(error)".contains("newer evolve")) }
+        do { _ = try openStore(path, readOnly: true) } catch { #expect("\(error)".contains("newer evolve")) }
+    }
+
+    /// A PostgreSQL database that holds other tables is not evolve's to write into.
+    @Test(.enabled(if: Engine.postgresServer != nil)) func foreignPostgresDatabaseIsRefused() throws {
+        let url = try temporaryDatabase(.postgres)
+        let empty = try #require(try PostgresDatabase.existing(url: url) == nil ? url : nil)
+        try PostgresDatabase(target: PostgresURL(empty), readOnly: false, timeout: 10).write {
+            try $0.execute("CREATE TABLE notes (x INTEGER)", [])
         }
-        #expect(throws: StoreError.self) { try SQLiteStore(path: path) }
-        do { _ = try SQLiteStore(path: path) } catch { #expect("\(error)".contains("newer evolve")) }
+        do {
+            _ = try openStore(url)
+            Issue.record("wrote into a database that holds other tables")
+        } catch {
+            #expect("\(error)".contains("is not an evolve database (it holds tables notes)"))
+        }
+    }
+
+    @Test func badPostgresURLsAreOneLineErrors() {
+        for (url, why) in [("postgres://host/db", "no user"), ("postgres://u@/db", "no host"), ("postgres://u@h", "no database name"),
+                           ("postgres://u:secret@h:99999/db", "port out of range")] {
+            do {
+                _ = try openStore(url)
+                Issue.record("opened \(url)")
+            } catch {
+                #expect("\(error)".contains(why) && !"\(error)".contains("secret"), "\(error)")
+            }
+        }
+    }
+
+    /// CI starts a PostgreSQL server (.ci/run); without it the suite would run on SQLite alone.
+    @Test func postgresIsTestedInCI() {
+        if ProcessInfo.processInfo.environment["CI"] != nil && Engine.postgresServer == nil {
+            Issue.record("CI is set but EVOLVE_TEST_POSTGRES is not: .ci/run starts a server with scripts/postgres-cluster.sh")
+        }
     }
 
     @Test func notADatabaseIsRefused() throws {
@@ -124,7 +177,7 @@ struct StoreTests {
         try "this is not sqlite, just text that is long enough to be read as a header......".write(
             toFile: path, atomically: true, encoding: .utf8)
         do {
-            _ = try SQLiteStore(path: path)
+            _ = try openStore(path)
             Issue.record("opened a text file as a database")
         } catch {
             #expect("\(error)".contains("not an evolve database"))
@@ -134,13 +187,13 @@ struct StoreTests {
     /// A writer holding the lock longer than the timeout: a one-line error, nothing lost.
     @Test func lockedDatabaseIsAClearError() throws {
         let path = temporaryDatabase()
-        let a = try SQLiteStore(path: path)
+        let a = try openStore(path)
         let s = try a.study(named: "t", space: "", seed: 0)
         try a.add(Candidate(studyId: s.id!, program: "p", hash: "h"))
-        let b = try SQLiteStore(path: path, busyTimeout: 0.2)
+        let b = try openStore(path, busyTimeout: 0.2)
         let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
-            try! a.pool.write { _ in holding.signal(); release.wait() }
+            try! a.database.write { _ in holding.signal(); release.wait() }
         }
         holding.wait()
         do {
@@ -152,6 +205,10 @@ struct StoreTests {
         release.signal()
         #expect(try a.claim(study: s.id!, worker: testWorker(1)) != nil)
     }
+}
+
+func evaluation(_ id: Int64, band: Int, loss: Double) -> Evaluation {
+    Evaluation(candidateId: id, band: band, loss: loss, steps: 10, tokens: 100, seconds: 1, parameters: 5, flopsPerToken: 9)
 }
 
 final class LockedIDs: @unchecked Sendable {

@@ -103,3 +103,25 @@ public func replicated(_ p: Program, vocabulary: Int, recipe r: Recipe, threads:
     try Compiler(p, vocabulary: vocabulary)
         .replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
 }
+
+/// The engines the store's tests run on: SQLite always, PostgreSQL where
+/// $EVOLVE_TEST_POSTGRES names a server to make test databases on (`.ci/run` starts one with
+/// scripts/postgres-cluster.sh; CI without it fails `postgresIsTestedInCI`).
+public enum Engine: String, Sendable, CustomStringConvertible {
+    case sqlite, postgres
+    public var description: String { rawValue }
+    public static var all: [Engine] { postgresServer == nil ? [.sqlite] : [.sqlite, .postgres] }
+    public static var postgresServer: String? {
+        ProcessInfo.processInfo.environment["EVOLVE_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+/// A new, empty database on `engine`: a file path, or a PostgreSQL URL of a fresh database.
+public func temporaryDatabase(_ engine: Engine) throws -> String {
+    switch engine {
+    case .sqlite: return temporaryDatabase()
+    case .postgres:
+        let name = "evolve_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        return try createPostgresDatabase(server: Engine.postgresServer!, name: name)
+    }
+}

@@ -1,9 +1,9 @@
 import GRDB
 
-/// The database layout, as a list of migrations: a new version adds a migration, never
+/// The SQLite database layout, as a list of migrations: a new version adds a migration, never
 /// edits one. A database that has migrations this build does not know was written by a
 /// newer evolve, and is refused rather than misread.
-enum Schema {
+enum SQLiteSchema {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
@@ -72,6 +72,16 @@ enum Schema {
             try db.alter(table: "study") { t in
                 t.add(column: "corpusSha256", .text)
                 t.add(column: "corpusPath", .text)
+            }
+        }
+        // Leases across hosts: a token per claim that fences a worker's writes, the lease an
+        // evaluation was recorded under, and the seeds' texts (a worker elsewhere needs no files).
+        m.registerMigration("v5") { db in
+            try db.alter(table: "candidate") { t in t.add(column: "lease", .integer) }
+            try db.alter(table: "evaluation") { t in t.add(column: "lease", .integer) }
+            try db.alter(table: "study") { t in
+                t.add(column: "seeds", .text)
+                t.add(column: "target", .integer)
             }
         }
         return m

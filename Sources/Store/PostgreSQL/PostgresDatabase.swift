@@ -1,0 +1,213 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// The PostgreSQL engine, through postgres-nio: one server shared by workers on any number of
+/// hosts. Claims skip rows another transaction has locked (`FOR UPDATE SKIP LOCKED`); leases
+/// are timed by the server's clock; a transaction left open by a worker that vanished is
+/// ended by the server (`idle_in_transaction_session_timeout`), and a statement that gets no
+/// answer within `timeout` (a cut link) closes the connection with a one-line error.
+public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
+    public let location: String
+    public let readOnly: Bool
+    public let dialect = Dialect(
+        now: "clock_timestamp()",
+        secondsAgo: "clock_timestamp() - make_interval(secs => ?)",
+        skipLocked: " FOR UPDATE SKIP LOCKED",
+        nextLease: "nextval('candidate_lease')")
+
+    let target: PostgresURL
+    let timeout: TimeInterval
+    private let lock = NSLock()
+    private var connection: PostgresConnection?
+    private static let logger = Logger(label: "evolve.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Connects, checks that the database is empty or evolve's, and migrates it (unless
+    /// `readOnly`). A database with migrations this build does not know is refused.
+    public convenience init(url: String, readOnly: Bool = false, timeout: TimeInterval = 30) throws {
+        try self.init(target: try PostgresURL(url), readOnly: readOnly, timeout: timeout)
+        guard try PostgresSchema.prepare(self, migrate: !readOnly) else { throw StoreError(description: "\(location) holds no evolve study yet") }
+    }
+
+    /// The database opened read-only, or nil where it holds no evolve schema yet.
+    public static func existing(url: String, timeout: TimeInterval = 30) throws -> PostgresDatabase? {
+        let db = try PostgresDatabase(target: try PostgresURL(url), readOnly: true, timeout: timeout)
+        return try PostgresSchema.prepare(db, migrate: false) ? db : nil
+    }
+
+    init(target: PostgresURL, readOnly: Bool, timeout: TimeInterval) throws {
+        self.target = target
+        location = target.redacted
+        self.readOnly = readOnly
+        self.timeout = timeout
+    }
+
+    deinit { _ = connection?.close() as EventLoopFuture<Void>? }
+
+    public func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+        try transaction("BEGIN", body)
+    }
+
+    public func read<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+        try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    /// `body` between `begin` and COMMIT on this store's connection (one at a time).
+    func transaction<T>(_ begin: String, _ body: (SQLConnection) throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        let c = Connection(database: self, connection: try connected())
+        try c.execute(begin, [])
+        do {
+            let result = try body(c)
+            try c.execute("COMMIT", [])
+            return result
+        } catch {
+            _ = try? c.execute("ROLLBACK", [])
+            throw explain(error)
+        }
+    }
+
+    /// The open connection, or a new one (after a failure closed the last).
+    private func connected() throws -> PostgresConnection {
+        if let c = connection, !c.isClosed { return c }
+        var config = PostgresConnection.Configuration(host: target.host, port: target.port, username: target.user,
+                                                      password: target.password, database: target.database, tls: .disable)
+        config.options.connectTimeout = .seconds(Int64(timeout))
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        do {
+            let c = try PostgresConnection.connect(on: loop, configuration: config, id: 1, logger: Self.logger).wait()
+            connection = c
+            // A worker that vanishes mid-transaction must not hold its locks for ever.
+            let session = Connection(database: self, connection: c)
+            try session.execute("SET idle_in_transaction_session_timeout = '\(Int(timeout))s'", [])
+            try session.execute("SET application_name = 'evolve'", [])
+            return c
+        } catch {
+            throw explain(error)
+        }
+    }
+
+    /// A one-line reason for a failure: the server's message, or what happened to the link.
+    func explain(_ error: Error) -> StoreError {
+        if let e = error as? StoreError { return e }
+        if let e = error as? PSQLError {
+            if let info = e.serverInfo, let message = info[.message] {
+                if info[.sqlState] == "3D000" { return StoreError(description: "\(location): \(message) (create it first, e.g. createdb)") }
+                return StoreError(description: "\(location): \(message)")
+            }
+            switch e.code {
+            case .connectionError:
+                return StoreError(description: "\(location): cannot connect to the server (\(e.underlying.map { "\($0)" } ?? "no answer"))")
+            case .serverClosedConnection, .clientClosedConnection, .uncleanShutdown:
+                return StoreError(description: "\(location): the connection to the server was lost")
+            default:
+                return StoreError(description: "\(location): \(e.code)")
+            }
+        }
+        if let e = error as? PostgresDecodingError {
+            return StoreError(description: "\(location): column \(e.columnName) holds a \(e.postgresType), not what evolve wrote there")
+        }
+        return StoreError(description: "\(location): \(error)")
+    }
+
+    struct Connection: SQLConnection {
+        let database: PostgresDatabase
+        let connection: PostgresConnection
+
+        func rows(_ sql: String, _ values: [SQLValue]) throws -> [SQLRow] {
+            try run(sql, values).rows.map { PostgresRowReader(row: $0.makeRandomAccess()) }
+        }
+
+        func execute(_ sql: String, _ values: [SQLValue]) throws -> Int {
+            try run(sql, values).metadata.rows ?? 0
+        }
+
+        func serialize(_ key: Int64) throws {
+            _ = try run("SELECT pg_advisory_xact_lock(?)", [.integer(key)])
+        }
+
+        /// One statement, its `?`s numbered `$1, $2, …`; closes the connection if the server
+        /// does not answer within the timeout (the link may be cut: the lease will lapse).
+        func run(_ sql: String, _ values: [SQLValue]) throws -> PostgresQueryResult {
+            var binds = PostgresBindings(capacity: values.count)
+            for v in values {
+                switch v {
+                case .null: binds.appendNull()
+                case .integer(let x): binds.append(x)
+                case .real(let x): binds.append(x)
+                case .text(let x): binds.append(x)
+                case .date(let x): binds.append(x)
+                }
+            }
+            var numbered = "", n = 0
+            for ch in sql {
+                if ch == "?" { n += 1; numbered += "$\(n)" } else { numbered.append(ch) }
+            }
+            let c = connection
+            let watchdog = c.eventLoop.scheduleTask(in: .milliseconds(Int64(database.timeout * 1000))) { _ = c.close() as EventLoopFuture<Void> }
+            defer { watchdog.cancel() }
+            do {
+                return try c.query(PostgresQuery(unsafeSQL: numbered, binds: binds), logger: PostgresDatabase.logger).wait()
+            } catch {
+                if c.isClosed { throw StoreError(description: "\(database.location): no answer from the server in \(Int(database.timeout)) s; the connection was closed") }
+                throw database.explain(error)
+            }
+        }
+    }
+
+    struct PostgresRowReader: SQLRow {
+        let row: PostgresRandomAccessRow
+        func cell(_ column: String) -> PostgresCell? {
+            let name = column.lowercased()   // unquoted names are folded to lower case
+            return row.contains(name) ? row[name] : nil
+        }
+        func integer(_ column: String) throws -> Int64? { try cell(column)?.decode(Int64?.self) }
+        func real(_ column: String) throws -> Double? { try cell(column)?.decode(Double?.self) }
+        func text(_ column: String) throws -> String? { try cell(column)?.decode(String?.self) }
+        func date(_ column: String) throws -> Date? { try cell(column)?.decode(Date?.self) }
+    }
+}
+
+/// `postgres://user[:password]@host[:port]/dbname`, parsed; `redacted` hides the password.
+struct PostgresURL {
+    var user: String, password: String?, host: String, port: Int, database: String
+
+    init(_ text: String) throws {
+        let bad = { (why: String) in StoreError(description: "\(text.replacingOccurrences(of: #":[^:@/]*@"#, with: ":***@", options: .regularExpression)): \(why); expected postgres://user[:password]@host[:port]/dbname") }
+        guard let u = URLComponents(string: text), ["postgres", "postgresql"].contains(u.scheme ?? "") else { throw bad("not a URL") }
+        guard let host = u.host, !host.isEmpty else { throw bad("no host") }
+        guard let user = u.user, !user.isEmpty else { throw bad("no user") }
+        let name = u.path.hasPrefix("/") ? String(u.path.dropFirst()) : u.path
+        guard !name.isEmpty, !name.contains("/") else { throw bad("no database name") }
+        if let p = u.port, !(1...65535).contains(p) { throw bad("port out of range") }
+        self.user = user.removingPercentEncoding ?? user
+        password = u.password.map { $0.removingPercentEncoding ?? $0 }
+        self.host = host
+        port = u.port ?? 5432
+        database = name.removingPercentEncoding ?? name
+    }
+
+    var redacted: String { "postgres://\(user)\(password == nil ? "" : ":***")@\(host):\(port)/\(database)" }
+}
+
+/// Makes a database on a server (the test suite's, one per test); `server` is the URL of a
+/// database to connect to first (e.g. `postgres://postgres@127.0.0.1:5432/postgres`).
+public func createPostgresDatabase(server: String, name: String) throws -> String {
+    var url = try PostgresURL(server)
+    let admin = try PostgresDatabase(target: url, readOnly: true, timeout: 30)
+    _ = try admin.withConnection { try $0.run("CREATE DATABASE \(name)", []) }
+    url.database = name
+    return "postgres://\(url.user)\(url.password.map { ":\($0)" } ?? "")@\(url.host):\(url.port)/\(name)"
+}
+
+extension PostgresDatabase {
+    /// `body` outside any transaction (CREATE DATABASE cannot run in one).
+    func withConnection<T>(_ body: (Connection) throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(Connection(database: self, connection: try connected()))
+    }
+}

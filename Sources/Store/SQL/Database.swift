@@ -1,0 +1,64 @@
+import Foundation
+
+/// A value bound into, or read out of, a statement. The store's SQL is written once with
+/// `?` placeholders; each engine binds these in its own way.
+public enum SQLValue: Sendable, Equatable {
+    case null, integer(Int64), real(Double), text(String), date(Date)
+
+    public init(_ x: Int64?) { self = x.map(SQLValue.integer) ?? .null }
+    public init(_ x: Int?) { self = x.map { .integer(Int64($0)) } ?? .null }
+    public init(_ x: Double?) { self = x.map(SQLValue.real) ?? .null }
+    public init(_ x: String?) { self = x.map(SQLValue.text) ?? .null }
+    public init(_ x: Date?) { self = x.map(SQLValue.date) ?? .null }
+}
+
+/// One result row, read by column name (engines fold names to lower case).
+public protocol SQLRow {
+    func integer(_ column: String) throws -> Int64?
+    func real(_ column: String) throws -> Double?
+    func text(_ column: String) throws -> String?
+    func date(_ column: String) throws -> Date?
+}
+
+/// A connection inside a transaction (or a read).
+public protocol SQLConnection {
+    /// The rows a statement returns (SELECT, or anything with RETURNING).
+    func rows(_ sql: String, _ values: [SQLValue]) throws -> [SQLRow]
+    /// Runs a statement; the number of rows it changed.
+    @discardableResult func execute(_ sql: String, _ values: [SQLValue]) throws -> Int
+    /// Holds `key` until the transaction ends, so that writers of the same kind go one at a
+    /// time (numbering completions, inserting a study's next candidate). SQLite's writers
+    /// already do: a no-op there.
+    func serialize(_ key: Int64) throws
+}
+
+/// What differs between the engines' SQL, as fragments the store splices in.
+public struct Dialect: Sendable {
+    /// The database server's clock, as a timestamp: leases never read a worker's clock.
+    public var now: String
+    /// The server's clock minus `?` seconds (one placeholder).
+    public var secondsAgo: String
+    /// Appended to the SELECT that picks a candidate to claim: others skip the row it locks.
+    public var skipLocked: String
+    /// A fresh lease token, never handed out before.
+    public var nextLease: String
+}
+
+/// One engine: SQLite through GRDB, PostgreSQL through postgres-nio. The store's logic
+/// (`SQLStore`) is written once on top of this.
+public protocol SQLDatabase: AnyObject, Sendable {
+    var location: String { get }
+    var dialect: Dialect { get }
+    var readOnly: Bool { get }
+    /// `body` in one transaction, committed when it returns, rolled back when it throws.
+    func write<T>(_ body: (SQLConnection) throws -> T) throws -> T
+    /// `body` on a consistent snapshot; it must not write.
+    func read<T>(_ body: (SQLConnection) throws -> T) throws -> T
+}
+
+extension SQLConnection {
+    @discardableResult func execute(_ sql: String, _ values: SQLValue...) throws -> Int { try execute(sql, values) }
+    func rows(_ sql: String, _ values: SQLValue...) throws -> [SQLRow] { try rows(sql, values) }
+    /// The column `n` of the first row (`SELECT COUNT(*) AS n …`).
+    func number(_ sql: String, _ values: SQLValue...) throws -> Int64? { try rows(sql, values).first?.integer("n") }
+}

@@ -1,0 +1,110 @@
+import Foundation
+
+/// The records as table rows: the columns each is written with, and how it is read back.
+/// One place for both engines (their tables have the same columns).
+protocol Row {
+    static var table: String { get }
+    /// Every column but `id`, with its value.
+    var columns: [(String, SQLValue)] { get }
+    init(row: SQLRow) throws
+}
+
+struct MissingColumn: Error, CustomStringConvertible {
+    let table: String, column: String
+    var description: String { "\(table).\(column) is empty where a value is needed (the database is damaged)" }
+}
+
+extension SQLRow {
+    func required<T>(_ column: String, _ table: String, _ read: (String) throws -> T?) throws -> T {
+        guard let v = try read(column) else { throw MissingColumn(table: table, column: column) }
+        return v
+    }
+    func int(_ column: String) throws -> Int? { try integer(column).map { Int($0) } }
+    func enumeration<E: RawRepresentable>(_ column: String) throws -> E? where E.RawValue == String {
+        try text(column).flatMap(E.init(rawValue:))
+    }
+}
+
+extension Study: Row {
+    static let table = "study"
+
+    var columns: [(String, SQLValue)] {
+        [("name", .text(name)), ("space", .text(space)), ("seed", .integer(seed)), ("created", .date(created)),
+         ("corpusSha256", SQLValue(corpusSha256)), ("corpusPath", SQLValue(corpusPath)),
+         ("seeds", SQLValue(seeds.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) })),
+         ("target", SQLValue(target))]
+    }
+
+    init(row r: SQLRow) throws {
+        let t = Study.table
+        self.init(id: try r.integer("id"), name: try r.required("name", t, r.text), space: try r.required("space", t, r.text),
+                  seed: try r.required("seed", t, r.integer), created: try r.required("created", t, r.date),
+                  corpusSha256: try r.text("corpusSha256"), corpusPath: try r.text("corpusPath"),
+                  seeds: try r.text("seeds").flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) },
+                  target: try r.int("target"))
+    }
+}
+
+extension Candidate: Row {
+    static let table = "candidate"
+
+    var columns: [(String, SQLValue)] {
+        [("studyId", .integer(studyId)), ("program", .text(program)), ("hash", .text(hash)), ("parentId", SQLValue(parentId)),
+         ("mutation", SQLValue(mutation)), ("mutationKind", SQLValue(mutationKind)), ("drawnKind", SQLValue(drawnKind)),
+         ("generation", SQLValue(generation)), ("seed", .integer(seed)), ("status", .text(status.rawValue)),
+         ("failure", SQLValue(failure?.rawValue)), ("failureReason", SQLValue(failureReason)), ("fitness", SQLValue(fitness)),
+         ("fitnessKind", SQLValue(fitnessKind?.rawValue)), ("worker", SQLValue(worker?.description)),
+         ("heartbeat", SQLValue(heartbeat)), ("completion", SQLValue(completion)), ("created", .date(created)),
+         ("fingerprint", SQLValue(fingerprint)), ("replicas", SQLValue(replicas)), ("scheduleSteps", SQLValue(scheduleSteps)),
+         ("trainSeconds", SQLValue(trainSeconds)), ("overheadSeconds", SQLValue(overheadSeconds)),
+         ("reusedFrom", SQLValue(reusedFrom)), ("lease", SQLValue(lease))]
+    }
+
+    init(row r: SQLRow) throws {
+        let t = Candidate.table
+        self.init(studyId: try r.required("studyId", t, r.integer), program: try r.required("program", t, r.text),
+                  hash: try r.required("hash", t, r.text), parentId: try r.integer("parentId"), mutation: try r.text("mutation"),
+                  mutationKind: try r.text("mutationKind"), drawnKind: try r.text("drawnKind"),
+                  generation: try r.required("generation", t, r.int), seed: try r.required("seed", t, r.integer))
+        id = try r.integer("id")
+        status = try r.required("status", t, r.enumeration)
+        failure = try r.enumeration("failure")
+        failureReason = try r.text("failureReason")
+        fitness = try r.real("fitness")
+        fitnessKind = try r.enumeration("fitnessKind")
+        worker = try r.text("worker").flatMap(Worker.init)
+        heartbeat = try r.date("heartbeat")
+        completion = try r.integer("completion")
+        created = try r.required("created", t, r.date)
+        fingerprint = try r.text("fingerprint")
+        replicas = try r.int("replicas")
+        scheduleSteps = try r.int("scheduleSteps")
+        trainSeconds = try r.real("trainSeconds")
+        overheadSeconds = try r.real("overheadSeconds")
+        reusedFrom = try r.integer("reusedFrom")
+        lease = try r.integer("lease")
+    }
+}
+
+extension Evaluation: Row {
+    static let table = "evaluation"
+
+    var columns: [(String, SQLValue)] {
+        [("candidateId", .integer(candidateId)), ("band", SQLValue(band)), ("loss", SQLValue(loss)),
+         ("lossKind", .text(lossKind.rawValue)), ("steps", SQLValue(steps)), ("tokens", SQLValue(tokens)),
+         ("seconds", .real(seconds)), ("parameters", SQLValue(parameters)), ("flopsPerToken", SQLValue(flopsPerToken)),
+         ("lease", SQLValue(lease))]
+    }
+
+    init(row r: SQLRow) throws {
+        let t = Evaluation.table
+        self.init(candidateId: try r.required("candidateId", t, r.integer), band: try r.required("band", t, r.int),
+                  loss: .nan, steps: try r.required("steps", t, r.int), tokens: try r.required("tokens", t, r.int),
+                  seconds: try r.required("seconds", t, r.real), parameters: try r.required("parameters", t, r.int),
+                  flopsPerToken: try r.required("flopsPerToken", t, r.int))
+        id = try r.integer("id")
+        loss = try r.real("loss")
+        lossKind = try r.required("lossKind", t, r.enumeration)
+        lease = try r.integer("lease")
+    }
+}

@@ -1,0 +1,261 @@
+import Foundation
+
+/// The study store, written once over an engine (`SQLDatabase`): SQLite for one machine,
+/// PostgreSQL for many. Several processes (and hosts) may share one database: a candidate is
+/// claimed by exactly one worker, under a lease token that every later write of that worker
+/// names; a worker silent for longer than the lease (by the database's clock) has its
+/// candidate re-queued, and what it sends afterwards is refused.
+public final class SQLStore: Store, @unchecked Sendable {
+    public let database: SQLDatabase
+    public var location: String { database.location }
+    var dialect: Dialect { database.dialect }
+
+    public init(_ database: SQLDatabase) { self.database = database }
+
+    func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+        guard !database.readOnly else { throw StoreError(description: "\(location) is open read-only") }
+        return try database.write(body)
+    }
+
+    func read<T>(_ body: (SQLConnection) throws -> T) throws -> T { try database.read(body) }
+
+    /// Inserts a record; its new id.
+    func insert<R: Row>(_ record: R, _ db: SQLConnection) throws -> Int64 {
+        let columns = record.columns
+        let sql = "INSERT INTO \(R.table) (\(columns.map(\.0).joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) RETURNING id"
+        guard let id = try db.rows(sql, columns.map(\.1)).first?.integer("id") else {
+            throw StoreError(description: "\(location): an insert into \(R.table) returned no id")
+        }
+        return id
+    }
+
+    func fetch<R: Row>(_ type: R.Type, _ db: SQLConnection, where condition: String, _ values: SQLValue...,
+                       order: String = "id") throws -> [R] {
+        try db.rows("SELECT * FROM \(R.table) WHERE \(condition) ORDER BY \(order)", values).map(R.init(row:))
+    }
+
+    // MARK: - Studies
+
+    public func study(named name: String, space: String, seed: Int64, corpusSha256: String?, corpusPath: String?,
+                      seeds: [String]?) throws -> Study {
+        try write { db in
+            try db.serialize(0)
+            if let s = try fetch(Study.self, db, where: "name = ?", .text(name)).first { return s }
+            var s = Study(name: name, space: space, seed: seed, created: Date(), corpusSha256: corpusSha256,
+                          corpusPath: corpusPath, seeds: seeds)
+            s.id = try insert(s, db)
+            return s
+        }
+    }
+
+    public func existingStudy(named name: String) throws -> Study? {
+        try read { db in try fetch(Study.self, db, where: "name = ?", .text(name)).first }
+    }
+
+    public func recordCorpus(study: Int64, sha256: String, path: String?) throws {
+        try write { db in
+            try db.execute("UPDATE study SET corpusSha256 = ?, corpusPath = ? WHERE id = ? AND corpusSha256 IS NULL",
+                           .text(sha256), SQLValue(path), .integer(study))
+        }
+    }
+
+    public func recordSeeds(study: Int64, _ seeds: [String]) throws {
+        var s = Study(name: "", space: "", seed: 0, created: Date())
+        s.seeds = seeds
+        let value = s.columns.first { $0.0 == "seeds" }!.1
+        try write { db in try db.execute("UPDATE study SET seeds = ? WHERE id = ? AND seeds IS NULL", value, .integer(study)) }
+    }
+
+    public func setTarget(study: Int64, _ candidates: Int) throws {
+        try write { db in try db.execute("UPDATE study SET target = ? WHERE id = ?", SQLValue(candidates), .integer(study)) }
+    }
+
+    public func studies() throws -> [Study] {
+        try read { db in try fetch(Study.self, db, where: "1 = 1") }
+    }
+
+    // MARK: - Candidates
+
+    @discardableResult
+    public func add(_ candidate: Candidate) throws -> Candidate {
+        try write { db in
+            var c = candidate
+            c.id = try insert(c, db)
+            return c
+        }
+    }
+
+    public func makeCandidate(study: Int64, limit: Int, worker: Worker,
+                              _ make: (_ number: Int, _ completed: [Candidate]) throws -> Candidate) throws -> Candidate? {
+        func state(_ db: SQLConnection) throws -> [Int64?] {
+            [try db.number("SELECT COUNT(*) AS n FROM candidate WHERE studyId = ?", .integer(study)),
+             try db.number("SELECT COUNT(*) AS n FROM candidate WHERE studyId = ? AND completion IS NOT NULL", .integer(study))]
+        }
+        while true {
+            let (seen, completed) = try read { db in
+                (try state(db), try fetch(Candidate.self, db, where: "studyId = ? AND completion IS NOT NULL", .integer(study),
+                                          order: "completion"))
+            }
+            let number = Int(seen[0] ?? 0)
+            guard number < limit else { return nil }
+            var c = try make(number, completed)
+            c.status = .running
+            c.worker = worker
+            let made: Candidate? = try write { db in
+                try db.serialize(study)
+                guard try state(db) == seen else { return nil }
+                c.lease = try db.number("SELECT \(dialect.nextLease) AS n")
+                c.heartbeat = try db.rows("SELECT \(dialect.now) AS t").first?.date("t")
+                c.id = try insert(c, db)
+                return c
+            }
+            if let made { return made }
+        }
+    }
+
+    public func claim(study: Int64, worker: Worker) throws -> Candidate? {
+        try write { db in
+            try db.rows("""
+                UPDATE candidate SET status = 'running', worker = ?, heartbeat = \(dialect.now), lease = \(dialect.nextLease)
+                WHERE id = (SELECT id FROM candidate WHERE studyId = ? AND status = 'queued' ORDER BY id LIMIT 1\(dialect.skipLocked))
+                  AND status = 'queued'
+                RETURNING *
+                """, .text(worker.description), .integer(study)).first.map(Candidate.init(row:))
+        }
+    }
+
+    @discardableResult
+    public func heartbeat(_ id: Int64, lease: Int64) throws -> Bool {
+        try write { db in
+            try db.execute("UPDATE candidate SET heartbeat = \(dialect.now) WHERE id = ? AND lease = ? AND status = 'running'",
+                           .integer(id), .integer(lease)) == 1
+        }
+    }
+
+    public func requeue(_ id: Int64, lease: Int64?) throws {
+        try write { db in
+            try db.execute("""
+                UPDATE candidate SET status = 'queued', worker = NULL, heartbeat = NULL
+                WHERE id = ? AND status = 'running'\(lease == nil ? "" : " AND lease = ?")
+                """, [.integer(id)] + (lease.map { [.integer($0)] } ?? []))
+        }
+    }
+
+    @discardableResult
+    public func requeueStale(study: Int64, olderThan seconds: TimeInterval) throws -> Int {
+        try write { db in
+            try db.execute("""
+                UPDATE candidate SET status = 'queued', worker = NULL, heartbeat = NULL
+                WHERE studyId = ? AND status = 'running' AND heartbeat < \(dialect.secondsAgo)
+                """, .integer(study), .real(seconds))
+        }
+    }
+
+    @discardableResult
+    public func record(_ evaluation: Evaluation, lease: Int64?) throws -> Bool {
+        try write { db in
+            if let lease {
+                let held = try db.number("SELECT COUNT(*) AS n FROM candidate WHERE id = ? AND lease = ? AND status = 'running'",
+                                         .integer(evaluation.candidateId), .integer(lease))
+                guard held == 1 else { return false }
+            }
+            // A band trained again under a newer lease replaces the one recorded before.
+            try db.execute("DELETE FROM evaluation WHERE candidateId = ? AND band = ?",
+                           .integer(evaluation.candidateId), SQLValue(evaluation.band))
+            var e = evaluation
+            e.lease = lease
+            _ = try insert(e, db)
+            return true
+        }
+    }
+
+    @discardableResult
+    public func complete(_ id: Int64, lease: Int64?, _ outcome: Outcome) throws -> Bool {
+        try write { db in
+            try db.serialize(-1)   // completion numbers are one sequence across studies
+            let next = (try db.number("SELECT MAX(completion) AS n FROM candidate") ?? 0) + 1
+            let kind = LossKind(outcome.fitness)
+            return try db.execute("""
+                UPDATE candidate SET status = ?, failure = ?, failureReason = ?, fitness = ?, fitnessKind = ?, completion = ?,
+                       worker = NULL, heartbeat = NULL, fingerprint = ?, replicas = ?, scheduleSteps = ?,
+                       trainSeconds = ?, overheadSeconds = ?, reusedFrom = ?
+                WHERE id = ? AND completion IS NULL\(lease == nil ? "" : " AND lease = ? AND status = 'running'")
+                """, [.text(outcome.failure == nil ? "done" : "failed"), SQLValue(outcome.failure?.kind.rawValue),
+                SQLValue(outcome.failure?.reason), kind == .finite ? .real(outcome.fitness) : .null, .text(kind.rawValue),
+                .integer(next), SQLValue(outcome.fingerprint), SQLValue(outcome.replicas), SQLValue(outcome.scheduleSteps),
+                SQLValue(outcome.trainSeconds), SQLValue(outcome.overheadSeconds), SQLValue(outcome.reusedFrom),
+                .integer(id)] + (lease.map { [.integer($0)] } ?? [])) == 1
+        }
+    }
+
+    // MARK: - Reading
+
+    public func running(study: Int64) throws -> [Candidate] {
+        try read { db in try fetch(Candidate.self, db, where: "studyId = ? AND status = 'running'", .integer(study)) }
+    }
+
+    public func bandLosses(study: Int64, band: Int, excluding id: Int64) throws -> [Double] {
+        try read { db in
+            try db.rows("""
+                SELECT e.loss AS loss FROM evaluation e JOIN candidate c ON c.id = e.candidateId
+                WHERE c.studyId = ? AND e.band = ? AND e.lossKind = 'finite' AND c.id != ?
+                """, .integer(study), SQLValue(band), .integer(id)).compactMap { try $0.real("loss") }
+        }
+    }
+
+    public func completed(study: Int64) throws -> [Candidate] {
+        try read { db in
+            try fetch(Candidate.self, db, where: "studyId = ? AND completion IS NOT NULL", .integer(study), order: "completion")
+        }
+    }
+
+    public func completed(hash: String, study: Int64) throws -> Candidate? {
+        try read { db in
+            try fetch(Candidate.self, db, where: "studyId = ? AND hash = ? AND completion IS NOT NULL", .integer(study),
+                      .text(hash), order: "completion LIMIT 1").first
+        }
+    }
+
+    public func completed(fingerprint: String, study: Int64) throws -> Candidate? {
+        try read { db in
+            try fetch(Candidate.self, db, where: "studyId = ? AND fingerprint = ? AND completion IS NOT NULL", .integer(study),
+                      .text(fingerprint), order: "completion LIMIT 1").first
+        }
+    }
+
+    public func best(study: Int64) throws -> Candidate? {
+        try read { db in
+            try fetch(Candidate.self, db, where: "studyId = ? AND status = 'done' AND fitness IS NOT NULL", .integer(study),
+                      order: "fitness, completion LIMIT 1").first
+        }
+    }
+
+    public func candidates(study: Int64) throws -> [Candidate] {
+        try read { db in try fetch(Candidate.self, db, where: "studyId = ?", .integer(study)) }
+    }
+
+    public func candidate(_ id: Int64) throws -> Candidate? {
+        try read { db in try fetch(Candidate.self, db, where: "id = ?", .integer(id)).first }
+    }
+
+    public func evaluations(_ candidate: Int64) throws -> [Evaluation] {
+        try read { db in try fetch(Evaluation.self, db, where: "candidateId = ?", .integer(candidate), order: "band") }
+    }
+
+    public func counts(study: Int64) throws -> Counts {
+        try read { db in
+            var c = Counts()
+            for row in try db.rows("SELECT status, COUNT(*) AS n FROM candidate WHERE studyId = ? GROUP BY status", .integer(study)) {
+                let n = Int(try row.integer("n") ?? 0)
+                switch CandidateStatus(rawValue: try row.text("status") ?? "") {
+                case .queued?: c.queued = n
+                case .running?: c.running = n
+                case .done?: c.done = n
+                case .failed?: c.failed = n
+                case nil: break
+                }
+            }
+            return c
+        }
+    }
+}

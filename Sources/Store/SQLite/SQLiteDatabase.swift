@@ -1,0 +1,136 @@
+import Foundation
+import GRDB
+
+/// The SQLite engine, through GRDB: one file, WAL (readers never block the writer). Several
+/// processes of one machine may share it: every write is an IMMEDIATE transaction (GRDB's
+/// choice for a pool) that waits up to `busyTimeout` for the lock.
+public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
+    public let path: String
+    public var location: String { path }
+    public let readOnly: Bool
+    let pool: any DatabaseWriter
+
+    /// SQLite's clock (the one machine's), in GRDB's text form of a date, so that stored and
+    /// computed times compare as text.
+    public let dialect = Dialect(
+        now: "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+        secondsAgo: "strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -(?)))",
+        skipLocked: "",   // the writer holds the whole database
+        nextLease: "(SELECT COALESCE(MAX(lease), 0) + 1 FROM candidate)")
+
+    /// SQLite's header field that says which application a file belongs to: evolve's
+    /// databases carry 'evol', and evolve writes no other non-empty database.
+    static let applicationID: Int32 = 0x6576_6F6C
+
+    /// Opens (or creates) a study database. `readOnly` opens an existing one without writing
+    /// anything, not even its journal mode (the study commands that only read use it).
+    public init(path: String, busyTimeout: TimeInterval = 60, readOnly: Bool = false) throws {
+        self.path = path
+        self.readOnly = readOnly
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        do {
+            let exists = ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) > 0
+            if readOnly && !exists { throw StoreError(description: "\(path): no such database") }
+            if exists { try SQLiteDatabase.checkOwner(path) }
+            if readOnly {
+                config.readonly = true
+                pool = try DatabaseQueue(path: path, configuration: config)
+            } else {
+                try? FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
+                                                         withIntermediateDirectories: true)
+                pool = try DatabasePool(path: path, configuration: config)
+            }
+            let migrator = SQLiteSchema.migrator
+            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+                throw StoreError(description: "\(path) was written by a newer evolve (its schema has migrations this build does not know); nothing was changed")
+            }
+            guard !readOnly else { return }
+            try migrator.migrate(pool)
+            if try pool.read({ try Int32.fetchOne($0, sql: "PRAGMA application_id") }) != SQLiteDatabase.applicationID {
+                try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA application_id = \(SQLiteDatabase.applicationID)") }
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw SQLiteDatabase.explain(error, path)
+        }
+    }
+
+    /// Refuses a non-empty file that is not evolve's, reading it without writing: evolve's
+    /// own mark, or (databases from before the mark) evolve's tables and migrations.
+    static func checkOwner(_ path: String) throws {
+        var config = Configuration()
+        config.readonly = true
+        let (id, tables) = try DatabaseQueue(path: path, configuration: config).read { db in
+            (try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
+             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"))
+        }
+        if id == applicationID || tables.isEmpty { return }
+        if id == 0 && Set(["grdb_migrations", "study", "candidate", "evaluation"]).isSubset(of: tables) { return }
+        let what = id != 0 ? String(format: "application id 0x%08x", id) : "tables \(tables.prefix(5).joined(separator: ", "))"
+        throw StoreError(description: "\(path) is not an evolve database (it holds \(what)); nothing was changed")
+    }
+
+    /// A one-line reason for a database error.
+    static func explain(_ error: Error, _ path: String) -> StoreError {
+        if let e = error as? StoreError { return e }
+        if let e = error as? DatabaseError {
+            switch e.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                return StoreError(description: "\(path) is locked by another process (gave up waiting); nothing was changed")
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+                return StoreError(description: "\(path) is not an evolve database (or is damaged)")
+            case .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM:
+                return StoreError(description: "\(path) cannot be opened for writing")
+            default:
+                return StoreError(description: "\(path): \(e.message ?? "\(e.resultCode)")")
+            }
+        }
+        return StoreError(description: "\(path): \(error)")
+    }
+
+    public func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+        do { return try pool.write { try body(Connection(db: $0)) } } catch { throw SQLiteDatabase.explain(error, path) }
+    }
+
+    public func read<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+        do { return try pool.read { try body(Connection(db: $0)) } } catch { throw SQLiteDatabase.explain(error, path) }
+    }
+
+    struct Connection: SQLConnection {
+        let db: Database
+
+        func rows(_ sql: String, _ values: [SQLValue]) throws -> [SQLRow] {
+            try GRDB.Row.fetchAll(db, sql: sql, arguments: StatementArguments(values.map(\.grdb))).map(SQLiteRow.init)
+        }
+
+        func execute(_ sql: String, _ values: [SQLValue]) throws -> Int {
+            try db.execute(sql: sql, arguments: StatementArguments(values.map(\.grdb)))
+            return db.changesCount
+        }
+
+        func serialize(_ key: Int64) throws {}
+    }
+
+    struct SQLiteRow: SQLRow {
+        let row: GRDB.Row
+        func value(_ column: String) -> DatabaseValue { (row[column] as DatabaseValue?) ?? .null }
+        func integer(_ column: String) throws -> Int64? { Int64.fromDatabaseValue(value(column)) }
+        func real(_ column: String) throws -> Double? { Double.fromDatabaseValue(value(column)) }
+        func text(_ column: String) throws -> String? { String.fromDatabaseValue(value(column)) }
+        func date(_ column: String) throws -> Date? { Date.fromDatabaseValue(value(column)) }
+    }
+}
+
+extension SQLValue {
+    var grdb: DatabaseValue {
+        switch self {
+        case .null: return .null
+        case .integer(let x): return x.databaseValue
+        case .real(let x): return x.databaseValue
+        case .text(let x): return x.databaseValue
+        case .date(let x): return x.databaseValue
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import Search
+import Store
+import Training
+
+/// Joins a study from any host: everything but the corpus comes from the database (the space
+/// file's text and the seed programs, stored when the study began), so a worker needs only
+/// the URL and the same text.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Work on a study another host started (search space and seeds from the database); the last line is key=value pairs.")
+
+    @OptionGroup var studyOptions: StudyOptions
+
+    @Option(help: "Seconds a worker may go without a heartbeat (by the database's clock) before its candidate goes back to the queue.")
+    var lease: Double = 300
+
+    @OptionGroup var options: RunOptions
+
+    func run() throws {
+        warnIfDebugBuild()
+        try reportingErrors {
+            try options.check()
+            guard lease.isFinite, lease >= 1 else { throw CommandError(description: "--lease must be at least 1 second") }
+            let (store, s) = try studyOptions.open(writing: true)
+            guard let seeds = s.seeds, let target = s.target else {
+                throw CommandError(description: "study \(s.name) was started by an evolve that did not store its seeds; resume it once with `evolve search` first")
+            }
+            let space = try SearchSpace.parse(s.space, path: "study \(s.name)'s space", seeds: seeds)
+            let corpus = try Corpus.locate(options.corpus)
+            let data = try Dataset(path: corpus, tokenizer: space.recipe.tokenizer, trainFraction: space.recipe.trainFraction)
+            if let needed = s.corpusSha256, needed != data.sha256 {
+                throw CommandError(description: "study \(s.name) trains on the text with sha256 \(needed.prefix(12))… (read from \(s.corpusPath ?? "an unknown path") where it began); \(corpus) is other text: pass that file with --corpus")
+            }
+            for seed in space.seeds { try data.check(context: seed.genes.context, trainFraction: space.recipe.trainFraction) }
+            let evolution = try Evolution(space: space, store: store, data: data, threads: options.threads)
+            let finished = try work(evolution, until: target, lease: lease, stop: StopSignal.install())
+            try finish(store, s, finished: finished)
+        }
+    }
+}
