@@ -79,7 +79,7 @@ struct ProgramGraph {
         out += "<text x=\"\(gapX)\" y=\"16\" font-size=\"12\" font-weight=\"bold\">\(escape(title))</text>\n"
         for (i, ins) in body.enumerated() {
             guard let to = at[i + 1] else { continue }
-            for input in Set(ins.inputs) {
+            for input in Set(ins.inputs).sorted() {   // sorted: the same page from the same study
                 guard let from = at[input] else { continue }
                 out += "<line x1=\"\(f(from.x + boxW / 2))\" y1=\"\(f(from.y + boxH))\" x2=\"\(f(to.x + boxW / 2))\" y2=\"\(f(to.y))\" stroke=\"#aaa\"/>\n"
             }

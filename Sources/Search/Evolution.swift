@@ -61,7 +61,15 @@ public final class Evolution {
             // Before every claim: a candidate whose holder died goes back to the queue now,
             // not when someone restarts the search.
             try requeueDeadWorkers()
-            guard let c = try store.claim(study: study.id!, worker: worker) ?? makeChild(limit: target) else { break }
+            guard let c = try store.claim(study: study.id!, worker: worker) ?? makeChild(limit: target) else {
+                // Nothing to start, but candidates of this target may still be training
+                // elsewhere: wait for them, since a holder that vanishes lets its lease lapse
+                // and its candidate comes back to the queue for someone to finish.
+                guard try othersStillWorking(toward: target) else { break }
+                let until = Date().addingTimeInterval(min(5, lease / 6))
+                while Date() < until && !shouldStop() { usleep(100_000) }
+                continue
+            }
             var outcome: Outcome
             do {
                 outcome = try evaluate(c)
@@ -97,6 +105,13 @@ public final class Evolution {
         let rate = Double(finished) / max(Date().timeIntervalSince(began), 1e-9) * 60
         return String(format: "[%d/%d] #%lld gen %d %@: %@ · %@ · best %.4f · %.1f/min", done, target, c.id!, c.generation,
                       c.mutation ?? "seed", result, how, best, rate)
+    }
+
+    /// Whether candidates still run in other processes while the study has no more than
+    /// `target` (more: someone works toward a larger target, and this worker is done).
+    func othersStillWorking(toward target: Int) throws -> Bool {
+        let c = try store.counts(study: study.id!)
+        return c.running > 0 && c.queued + c.running + c.done + c.failed <= target
     }
 
     /// Candidates left running by workers that are gone (dead processes of this host at

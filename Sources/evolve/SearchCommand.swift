@@ -22,7 +22,7 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Stop when the study has made this many candidates and all have completed.")
     var candidates = 100
 
-    @Option(help: "Worker processes on this machine sharing the database, each with threads/workers threads.")
+    @Option(help: "Worker processes on this machine sharing the database, each with threads/workers threads (0: only make or update the study, for `evolve worker` on other hosts).")
     var workers = 1
 
     @Option(help: "Start a new study of this name in the database instead of resuming the space's own (for another corpus or an edited space file).")
@@ -34,7 +34,7 @@ struct SearchCommand: ParsableCommand {
         warnIfDebugBuild()
         try reportingErrors {
             guard candidates >= 1 else { throw CommandError(description: "--candidates must be at least 1") }
-            guard workers >= 1 else { throw CommandError(description: "--workers must be at least 1") }
+            guard workers >= 0 else { throw CommandError(description: "--workers must be 0 or more") }
             guard lease.isFinite, lease >= 1 else { throw CommandError(description: "--lease must be at least 1 second") }
             try options.check()
             var s = try SearchSpace.load(path: space)
@@ -60,7 +60,12 @@ struct SearchCommand: ParsableCommand {
             let store = try openStore(path)
             let stop = StopSignal.install()
             var finished = true
-            if workers > 1 {
+            if workers == 0 {
+                let evolution = try Evolution(space: s, store: store, data: data, threads: options.threads)
+                try store.setTarget(study: evolution.study.id!, candidates)
+                print("study \(s.name) in \(store.location) is to make \(candidates) candidates; join it from any host with "
+                      + "`evolve worker --db \(isPostgresURL(path) ? "URL" : path) --corpus PATH`")
+            } else if workers > 1 {
                 finished = try runWorkers(database: path, stop: stop)
             } else {
                 let evolution = try Evolution(space: s, store: store, data: data, threads: options.threads)

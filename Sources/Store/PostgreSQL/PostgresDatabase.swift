@@ -16,7 +16,10 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         now: "clock_timestamp()",
         secondsAgo: "clock_timestamp() - make_interval(secs => ?)",
         skipLocked: " FOR UPDATE SKIP LOCKED",
-        nextLease: "nextval('candidate_lease')")
+        nextLease: "nextval('candidate_lease')",
+        afterExplicitIDs: ["study", "candidate", "evaluation"].map {
+            "SELECT setval(pg_get_serial_sequence('\($0)', 'id'), GREATEST((SELECT MAX(id) FROM \($0)), 1))"
+        } + ["SELECT setval('candidate_lease', GREATEST((SELECT MAX(lease) FROM candidate), 1))"])
 
     let target: PostgresURL
     let timeout: TimeInterval

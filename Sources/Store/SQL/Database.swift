@@ -42,6 +42,8 @@ public struct Dialect: Sendable {
     public var skipLocked: String
     /// A fresh lease token, never handed out before.
     public var nextLease: String
+    /// Statements that bring the id and lease counters past rows inserted with explicit ids.
+    public var afterExplicitIDs: [String] = []
 }
 
 /// One engine: SQLite through GRDB, PostgreSQL through postgres-nio. The store's logic

@@ -9,6 +9,12 @@ protocol Row {
     init(row: SQLRow) throws
 }
 
+/// A record with its row id (nil before it is inserted).
+protocol Identified { var id: Int64? { get } }
+extension Study: Identified {}
+extension Candidate: Identified {}
+extension Evaluation: Identified {}
+
 struct MissingColumn: Error, CustomStringConvertible {
     let table: String, column: String
     var description: String { "\(table).\(column) is empty where a value is needed (the database is damaged)" }

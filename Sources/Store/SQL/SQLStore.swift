@@ -19,9 +19,9 @@ public final class SQLStore: Store, @unchecked Sendable {
 
     func read<T>(_ body: (SQLConnection) throws -> T) throws -> T { try database.read(body) }
 
-    /// Inserts a record; its new id.
-    func insert<R: Row>(_ record: R, _ db: SQLConnection) throws -> Int64 {
-        let columns = record.columns
+    /// Inserts a record; its new id (or, `keepingID`, the id it has).
+    func insert<R: Row & Identified>(_ record: R, _ db: SQLConnection, keepingID: Bool = false) throws -> Int64 {
+        let columns = (keepingID ? [("id", SQLValue(record.id))] : []) + record.columns
         let sql = "INSERT INTO \(R.table) (\(columns.map(\.0).joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) RETURNING id"
         guard let id = try db.rows(sql, columns.map(\.1)).first?.integer("id") else {
             throw StoreError(description: "\(location): an insert into \(R.table) returned no id")
