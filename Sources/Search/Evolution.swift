@@ -126,14 +126,14 @@ public final class Evolution {
     /// The next candidate, unless the study has `limit` already: a seed while the
     /// population fills, then a mutated tournament winner.
     func makeChild(limit: Int) throws -> Candidate? {
-        try store.makeCandidate(study: study.id!, limit: limit, worker: worker) { number, completed in
+        try store.makeCandidate(study: study.id!, limit: limit, recent: space.population, worker: worker) { number, completed in
             var rng = Xoshiro(seed: space.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(number))
             let trainSeed = Int64(rng.below(1 << 31))
             if number < space.seeds.count {
                 let p = space.seeds[number]
                 return Candidate(studyId: study.id!, program: p.text, hash: p.hash, seed: trainSeed)
             }
-            let population = Array(completed.suffix(space.population))
+            let population = completed   // the last `population` completed
             guard !population.isEmpty, space.selection == .tournament else {
                 // Random sampling (the control), or the seeds still training elsewhere: a mutation of a seed.
                 let seed = space.selection == .random ? rng.below(space.seeds.count) : number % space.seeds.count

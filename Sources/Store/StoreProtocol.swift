@@ -27,7 +27,10 @@ public protocol Store: AnyObject, Sendable {
 
     // Making, claiming and finishing candidates
     @discardableResult func add(_ candidate: Candidate) throws -> Candidate
-    func makeCandidate(study: Int64, limit: Int, worker: Worker,
+    /// Makes the study's next candidate, running under `worker`: `make` gets its number (0,
+    /// 1, 2 … across all processes) and the last `recent` completed candidates (the
+    /// population), and runs outside any transaction; nil once the study has `limit`.
+    func makeCandidate(study: Int64, limit: Int, recent: Int, worker: Worker,
                        _ make: (_ number: Int, _ completed: [Candidate]) throws -> Candidate) throws -> Candidate?
     /// The oldest queued candidate, now running under `worker` with a fresh lease token; nil if none.
     func claim(study: Int64, worker: Worker) throws -> Candidate?

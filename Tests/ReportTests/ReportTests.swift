@@ -13,7 +13,7 @@ func syntheticStudy(_ n: Int) throws -> (Store, Study) {
     let study = try store.study(named: "demo <&>", space: "name: demo\npopulation: 10\n", seed: 1)
     var parent: Int64?
     for i in 0..<n {
-        let c = try store.makeCandidate(study: study.id!, limit: n, worker: testWorker(1)) { number, _ in
+        let c = try store.makeCandidate(study: study.id!, limit: n, recent: 10, worker: testWorker(1)) { number, _ in
             Candidate(studyId: study.id!, program: "program p\(number)\nsubprogram 0\n  s1 = ADD s0 s0",
                       hash: "h\(number)", parentId: parent, mutation: number == 0 ? nil : "insert <\(number)>",
                       generation: number, seed: Int64(number))

@@ -51,7 +51,7 @@ struct StoreTests {
         DispatchQueue.concurrentPerform(iterations: 4) { w in
             // `make` runs outside the write, so it may draw a number another worker then takes
             // first (the draft is dropped and drawn again); each number is inserted once.
-            while let c = try! stores[w].makeCandidate(study: s.id!, limit: 30, worker: testWorker(w), { n, _ in
+            while let c = try! stores[w].makeCandidate(study: s.id!, limit: 30, recent: 10, worker: testWorker(w), { n, _ in
                 Candidate(studyId: s.id!, program: "p", hash: "h\(n)")
             }) {
                 #expect(c.status == .running && c.worker == testWorker(w))
@@ -66,7 +66,7 @@ struct StoreTests {
     @Test(arguments: Engine.all) func writesNeedTheLease(_ engine: Engine) throws {
         let store = try openStore(try temporaryDatabase(engine))
         let s = try store.study(named: "t", space: "", seed: 0)
-        let c = try #require(try store.makeCandidate(study: s.id!, limit: 1, worker: testWorker(1)) { _, _ in
+        let c = try #require(try store.makeCandidate(study: s.id!, limit: 1, recent: 10, worker: testWorker(1)) { _, _ in
             Candidate(studyId: s.id!, program: "p", hash: "h")
         })
         let first = try #require(c.lease)

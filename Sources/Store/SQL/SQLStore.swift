@@ -12,9 +12,21 @@ public final class SQLStore: Store, @unchecked Sendable {
 
     public init(_ database: SQLDatabase) { self.database = database }
 
+    /// Called with the seconds each write waited for locks (`evolve store-bench` sums them).
+    public var onLockWait: (@Sendable (Double) -> Void)?
+
     func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
         guard !database.readOnly else { throw StoreError(description: "\(location) is open read-only") }
-        return try database.write(body)
+        guard let report = onLockWait else { return try database.write(body) }
+        let asked = DispatchTime.now().uptimeNanoseconds
+        return try database.write { db in
+            // SQLite's write transaction begins once it holds the database lock; PostgreSQL's
+            // writers wait where they serialize (advisory locks).
+            let timed = TimedLocks(base: db)
+            if database.dialect.skipLocked.isEmpty { timed.waited = Double(DispatchTime.now().uptimeNanoseconds - asked) / 1e9 }
+            defer { report(timed.waited) }
+            return try body(timed)
+        }
     }
 
     func read<T>(_ body: (SQLConnection) throws -> T) throws -> T { try database.read(body) }
@@ -85,7 +97,12 @@ public final class SQLStore: Store, @unchecked Sendable {
         }
     }
 
-    public func makeCandidate(study: Int64, limit: Int, worker: Worker,
+    /// `make` runs outside any transaction (drawing and validating a child takes a while;
+    /// other workers must not wait on it). The write that follows only checks that neither
+    /// the count nor the completed list moved meanwhile, and inserts; if either did, the child
+    /// is drawn again from the new state — so two workers never make the same child, and every
+    /// child is a function of the database it was inserted into.
+    public func makeCandidate(study: Int64, limit: Int, recent: Int, worker: Worker,
                               _ make: (_ number: Int, _ completed: [Candidate]) throws -> Candidate) throws -> Candidate? {
         func state(_ db: SQLConnection) throws -> [Int64?] {
             [try db.number("SELECT COUNT(*) AS n FROM candidate WHERE studyId = ?", .integer(study)),
@@ -94,7 +111,7 @@ public final class SQLStore: Store, @unchecked Sendable {
         while true {
             let (seen, completed) = try read { db in
                 (try state(db), try fetch(Candidate.self, db, where: "studyId = ? AND completion IS NOT NULL", .integer(study),
-                                          order: "completion"))
+                                          order: "completion DESC LIMIT \(max(0, recent))").reversed() as [Candidate])
             }
             let number = Int(seen[0] ?? 0)
             guard number < limit else { return nil }
@@ -257,5 +274,19 @@ public final class SQLStore: Store, @unchecked Sendable {
             }
             return c
         }
+    }
+}
+
+/// A connection that adds up the time its `serialize` calls wait.
+final class TimedLocks: SQLConnection {
+    let base: SQLConnection
+    var waited = 0.0
+    init(base: SQLConnection) { self.base = base }
+    func rows(_ sql: String, _ values: [SQLValue]) throws -> [SQLRow] { try base.rows(sql, values) }
+    func execute(_ sql: String, _ values: [SQLValue]) throws -> Int { try base.execute(sql, values) }
+    func serialize(_ key: Int64) throws {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try base.serialize(key)
+        waited += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
     }
 }
