@@ -33,7 +33,8 @@ struct LayeringTests {
         #expect(Set(declared.keys) == Self.modules, "Package.swift declares \(declared.keys.sorted()), Sources has \(Self.modules.sorted())")
         for module in Self.modules.sorted() {
             let dir = packageRoot.appendingPathComponent("Sources/\(module)")
-            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".swift") }
+            // Every file, in subfolders too (Tensor/Kernels, Store/SQLite, …).
+            let files = (FileManager.default.enumerator(atPath: dir.path)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".swift") }
             #expect(!files.isEmpty, "\(module) has no sources")
             for file in files {
                 let text = try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
