@@ -30,12 +30,14 @@ struct ClusterTests {
 
         // The same study on PostgreSQL and, copied back, on SQLite: the same answers.
         let best = try #require(try openStore(back).best(study: 1)?.id)
-        for command in [["status"], ["top"], ["top", "--pareto"], ["show", "\(best)"], ["export", "\(best)"], ["report", "-o"]] {
+        for command in [["status"], ["top"], ["top", "--pareto"], ["show", "\(best)"], ["export", "\(best)", "-o"], ["report", "-o"]] {
             let answers = try [(cluster, try openStore(cluster).location), (back, back)].map { db, shown in
-                let page = temporaryDatabase() + ".html"
-                let r = try runEvolve(command + (command == ["report", "-o"] ? [page] : []) + ["--db", db])
+                // The commands that write a file write it in the temporary folder, and it is compared.
+                let file = temporaryDatabase() + ".out"
+                let writes = command.last == "-o"
+                let r = try runEvolve(command + (writes ? [file] : []) + ["--db", db])
                 #expect(r.status == 0, "\(r.output)")
-                let text = command[0] == "report" ? try String(contentsOfFile: page, encoding: .utf8) : r.output
+                let text = writes ? try String(contentsOfFile: file, encoding: .utf8) : r.output
                 return text.replacingOccurrences(of: shown, with: "DB")
             }
             #expect(answers[0] == answers[1], "evolve \(command.joined(separator: " ")) answers differently on the copy")
