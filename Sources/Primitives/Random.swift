@@ -45,6 +45,12 @@ public struct Xoshiro: RandomNumberGenerator, Sendable {
 
     /// Uniform integer in 0..<n.
     public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+
+    /// The generator's whole state (a checkpoint saves it, so a resumed run draws on).
+    public var state: [UInt64] {
+        get { [s.0, s.1, s.2, s.3] }
+        set { precondition(newValue.count == 4, "a Xoshiro state is 4 words"); s = (newValue[0], newValue[1], newValue[2], newValue[3]) }
+    }
 }
 
 @inline(__always) private func _log(_ x: Double) -> Double { Glibc.log(x) }

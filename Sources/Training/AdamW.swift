@@ -10,7 +10,7 @@ public final class AdamW {
     public var beta1: Float, beta2: Float, weightDecay: Float, eps: Float = 1e-8
     private var m: [UnsafeMutablePointer<Float>]
     private var v: [UnsafeMutablePointer<Float>]
-    public private(set) var step = 0
+    public var step = 0
 
     public init(_ parameters: [Tensor<Float>], beta1: Double, beta2: Double, weightDecay: Double) {
         self.parameters = parameters
@@ -25,6 +25,11 @@ public final class AdamW {
     }
 
     deinit { for p in m + v { p.deallocate() } }
+
+    /// Parameter i's first and second moments (a checkpoint saves and restores them).
+    public func moments(_ i: Int) -> (m: UnsafeMutableBufferPointer<Float>, v: UnsafeMutableBufferPointer<Float>) {
+        (UnsafeMutableBufferPointer(start: m[i], count: parameters[i].count), UnsafeMutableBufferPointer(start: v[i], count: parameters[i].count))
+    }
 
     /// One step with learning rate lr, the gradients first multiplied by `gradScale`
     /// (gradient clipping), over `threads` threads that each take a slice of every tensor.

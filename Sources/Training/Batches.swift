@@ -8,6 +8,12 @@ public struct BatchSampler {
     private var rng: Xoshiro
     public init(seed: UInt64) { rng = Xoshiro(seed: seed) }
 
+    /// Where the stream stands (a checkpoint keeps it).
+    public var state: [UInt64] {
+        get { rng.state }
+        set { rng.state = newValue }
+    }
+
     public mutating func fill(_ model: ReplicatedModel, from data: [Int32]) {
         let t = model.context
         precondition(data.count > t + 1, "the training split is shorter than the context")

@@ -25,7 +25,7 @@ public final class Trainer {
     public let model: ReplicatedModel
     public let recipe: Recipe
     public let optimizer: AdamW
-    private var sampler: BatchSampler
+    public var sampler: BatchSampler
 
     public init(model: ReplicatedModel, recipe: Recipe) {
         self.model = model
@@ -51,23 +51,42 @@ public final class Trainer {
     /// Trains `steps` (default: the recipe's) steps of a schedule that long, or only the
     /// first `recipe.stopAfter` of them; then evaluates.
     public func train(_ data: Dataset, steps: Int? = nil, progress: StepObserver? = nil) -> TrainResult {
-        let schedule = steps ?? recipe.steps
+        train(data, steps: steps, progress: progress, resume: nil, saveEvery: nil) { _ in }
+    }
+
+    /// The same, from `resume` (a checkpoint's
+    /// state, already restored into the model and optimizer), it goes on from its step with
+    /// its losses. Every `saveEvery` steps, and after the last, `save` gets the state.
+    public func train(_ data: Dataset, steps: Int? = nil, progress: StepObserver? = nil, resume: TrainingState?,
+                      saveEvery: Int?, save: (TrainingState) throws -> Void) rethrows -> TrainResult {
+        let schedule = resume?.schedule ?? steps ?? recipe.steps
         let total = min(schedule, recipe.stopAfter ?? schedule)
         var result = TrainResult()
+        result.losses = resume?.losses ?? []
+        if let resume { sampler.state = resume.sampler }
         let tokensPerStep = Double(model.batch * model.context)
         let start = DispatchTime.now().uptimeNanoseconds
-        for it in 0..<total {
+        let first = result.losses.count
+        for it in first..<max(first, total) {
             result.losses.append(step(it, total: schedule, data: data.train))
             guard result.losses.last!.isFinite else { result.divergedAt = it + 1; break }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            progress?(it + 1, total, result.losses.last!, Double(it + 1) * tokensPerStep / elapsed, elapsed)
+            progress?(it + 1, total, result.losses.last!, Double(it + 1 - first) * tokensPerStep / elapsed, elapsed)
+            if let every = saveEvery, (it + 1) % every == 0, it + 1 < total { try save(state(schedule: schedule, losses: result.losses)) }
         }
         result.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         result.steps = result.losses.count
-        result.tokensPerSecond = Double(result.steps) * tokensPerStep / result.seconds
+        result.tokensPerSecond = Double(result.steps - first) * tokensPerStep / max(result.seconds, 1e-9)
+        if result.divergedAt == nil { try save(state(schedule: schedule, losses: result.losses)) }
         let tail = result.losses.suffix(50)
         result.trainLoss = tail.reduce(0.0) { $0 + Double($1) } / Double(max(tail.count, 1))
         result.valLoss = result.divergedAt == nil ? evaluate(model, on: data.validation) : .nan
         return result
+    }
+
+    /// Where the run stands after `losses.count` steps of a `schedule`-step schedule.
+    public func state(schedule: Int, losses: [Float]) -> TrainingState {
+        TrainingState(step: losses.count, schedule: schedule, sampler: sampler.state, losses: losses,
+                      replicas: model.replicas.count, seed: recipe.seed)
     }
 }

@@ -12,8 +12,8 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a program file, or the baseline a config file describes; the last line is key=value pairs.")
 
-    @Argument(help: "A program file (.program, or YAML / JSON with subprograms:) or a config file (configs/baseline.yaml).")
-    var file: String
+    @Argument(help: "A program file (.program, or YAML / JSON with subprograms:) or a config file (configs/baseline.yaml); none with --resume.")
+    var file: String?
 
     @Option(help: "For a program: the config whose training recipe to use (default: the baseline recipe).")
     var config: String?
@@ -28,13 +28,26 @@ struct Train: ParsableCommand {
     @Flag(help: "Train a program even when it reads later tokens (the causality probe fails); it warns instead of refusing.")
     var allowNoncausal = false
 
+    @Option(help: "Save a checkpoint in this folder at the end: the weights (model.safetensors, named as the program's parameters), the optimizer's state, the step and data position, the program and its config.")
+    var save: String?
+
+    @Option(help: "With --save: also a checkpoint every N steps (each replaces the last); a resumed run keeps its N.")
+    var saveEvery: Int?
+
+    @Option(help: "Go on with the run saved in this folder (its program, config, steps, seed and threads), saving there; it ends with exactly the losses of an uninterrupted run.")
+    var resume: String?
+
     @OptionGroup var options: RunOptions
 
     func run() throws {
         warnIfDebugBuild()
         try reportingErrors {
             try options.check()
-            let (program, config) = try programAndConfig()
+            if let n = saveEvery, n < 1 { throw CommandError(description: "--save-every must be at least 1") }
+            if saveEvery != nil && save == nil && resume == nil { throw CommandError(description: "--save-every needs --save DIR") }
+            let run = try resume.map { try SavedRun.load($0) }
+            let (program, config) = try run.map { try $0.programAndConfig() } ?? programAndConfig()
+            let threads = run?.threads ?? options.threads
             let r = config.recipe
             let data = try Dataset(path: try Corpus.locate(options.corpus), tokenizer: r.tokenizer, trainFraction: r.trainFraction)
             try data.check(context: program.genes.context, trainFraction: r.trainFraction)
@@ -46,9 +59,17 @@ struct Train: ParsableCommand {
                 guard allowNoncausal else { throw CommandError(description: "\(what); its loss would be a cheat. --allow-noncausal trains it anyway") }
                 FileHandle.standardError.write("evolve: warning: \(what); training it because of --allow-noncausal\n".data(using: .utf8)!)
             }
-            let model = compiler.replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: options.threads, replicas: r.replicas)
+            let model = compiler.replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
+            let trainer = Trainer(model: model, recipe: r)
+            let resumed = try resume.map { try Checkpoint.restore(trainer, from: $0) }
+            let folder = save ?? resume
+            let every = saveEvery ?? run?.saveEvery
+            let files = try SavedRun(program: program, config: config, configText: try configText(), steps: steps, seed: seed,
+                                     threads: threads, saveEvery: every).files(carrying: run)
             let progress = ProgressLine()
-            let result = Trainer(model: model, recipe: r).train(data, progress: progress.update)
+            let result = try trainer.train(data, progress: progress.update, resume: resumed, saveEvery: every) { state in
+                if let folder { try Checkpoint.save(trainer, state, files: files, to: folder) }
+            }
             progress.finish()
             if let step = result.divergedAt {
                 throw CommandError(description: "\(program.name) diverged at step \(step) (loss \(result.losses.last!)); try a lower learning_rate")
@@ -66,8 +87,17 @@ struct Train: ParsableCommand {
         }
     }
 
+    /// The config file's text, if the run has one (the file itself, or --config).
+    func configText() throws -> String? {
+        guard let file, resume == nil else { return nil }
+        let path = try TrainConfig.trainable(file).1 != nil ? file : config
+        return try path.map { try String(contentsOfFile: $0, encoding: .utf8) }
+    }
+
     /// The program to train and its config, with the command line's overrides.
     func programAndConfig() throws -> (Program, TrainConfig) {
+        guard let file else { throw CommandError(description: "a program or config file is needed (or --resume DIR)") }
+        if resume != nil { throw CommandError(description: "--resume DIR takes the program from the checkpoint; leave out \(file)") }
         let (program, fileConfig) = try TrainConfig.trainable(file)
         var config = fileConfig ?? TrainConfig()
         if let path = self.config {
@@ -81,5 +111,51 @@ struct Train: ParsableCommand {
         }
         if let seed { config.recipe.seed = seed }
         return (program, config)
+    }
+}
+
+/// What a checkpoint folder keeps of the command that made it, to resume it: the program's
+/// text, the config's text and the overrides (steps, seed, threads) in `run.json`.
+struct SavedRun: Codable {
+    var steps: Int?
+    var seed: UInt64?
+    var threads: Int
+    var saveEvery: Int?
+    var program: String
+    var config: String?
+
+    init(program: Program, config: TrainConfig, configText: String?, steps: Int?, seed: UInt64?, threads: Int, saveEvery: Int?) {
+        self.program = program.text; self.config = configText; self.steps = steps; self.seed = seed; self.threads = threads
+        self.saveEvery = saveEvery
+    }
+
+    /// The files to save: program.program, config.yaml (if any), run.json; a resumed run
+    /// keeps the ones it was resumed from.
+    func files(carrying saved: SavedRun?) throws -> [String: String] {
+        let run = saved ?? self
+        var files = ["program.program": run.program, "run.json": String(decoding: try JSONEncoder().encode(run), as: UTF8.self)]
+        if let c = run.config { files["config.yaml"] = c }
+        return files
+    }
+
+    static func load(_ dir: String) throws -> SavedRun {
+        guard let text = try Checkpoint.file("run.json", in: dir) else {
+            throw CommandError(description: "\(dir): a checkpoint without run.json; it cannot be resumed")
+        }
+        do { return try JSONDecoder().decode(SavedRun.self, from: Data(text.utf8)) } catch {
+            throw CommandError(description: "\(dir)/run.json: not a saved run (\(error))")
+        }
+    }
+
+    /// The program and config to resume with, the overrides applied as the first run did.
+    func programAndConfig() throws -> (Program, TrainConfig) {
+        let p = try Program(text: program)
+        var config = try self.config.map { try TrainConfig.parse($0, file: "the checkpoint's config.yaml") } ?? TrainConfig()
+        if let steps {
+            config.recipe.steps = steps
+            if let stop = config.recipe.stopAfter, stop > steps { config.recipe.stopAfter = nil }
+        }
+        if let seed { config.recipe.seed = seed }
+        return (p, config)
     }
 }

@@ -128,6 +128,51 @@ struct ProcessTests {
         }
         #expect(try history(db, try tinySpace()) == before)
     }
+
+    /// `evolve train --save` killed with SIGKILL mid-run and resumed ends with exactly the
+    /// losses and weights of a run never stopped; its weights load in Python's safetensors.
+    @Test func trainingResumesAfterAKill() throws {
+        let corpus = try realCorpus()
+        let program = packageRoot.appendingPathComponent("search-spaces/seeds/primer-ez.program").path
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-train-\(UUID())").path
+        let args = ["train", program, "--steps", "60", "--corpus", corpus, "--threads", "2"]
+        let whole = try runEvolve(args + ["--save", base + "-whole"])
+        #expect(whole.status == 0, "\(whole.output)")
+        // Killed twice, each time a moment after a checkpoint past the last one, and resumed.
+        let dir = base + "-killed"
+        var killedAt = [Int]()
+        for round in 0..<2 {
+            let (p, pipe) = try startEvolve(round == 0 ? args + ["--save", dir, "--save-every", "10"] : ["train", "--resume", dir, "--corpus", corpus])
+            pipe.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+            let since = killedAt.last ?? 0
+            while p.isRunning, ((try? Checkpoint.state(dir))?.step ?? 0) <= since { usleep(20_000) }
+            usleep(UInt32(150_000 * (round + 1)))
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); killedAt.append(try Checkpoint.state(dir).step) }
+            p.waitUntilExit()
+            pipe.fileHandleForReading.readabilityHandler = nil
+        }
+        let last = try runEvolve(["train", "--resume", base + "-killed", "--corpus", corpus])
+        #expect(last.status == 0, "\(last.output)")
+        #expect(killedAt.count == 2 && killedAt.allSatisfy { $0 < 60 }, "killed after steps \(killedAt)")
+        let a = try Checkpoint.state(base + "-whole"), b = try Checkpoint.state(base + "-killed")
+        #expect(a.step == 60 && a.losses == b.losses)
+        let valLoss = { (r: EvolveRun) in r.output.split(separator: " ").first { $0.hasPrefix("val_loss=") } }
+        #expect(valLoss(whole) != nil && valLoss(whole) == valLoss(last))
+        #expect(try Safetensors.read(base + "-whole/model.safetensors").tensors == Safetensors.read(base + "-killed/model.safetensors").tensors)
+
+        guard let python = checkingPython() else {
+            if runningInCI { Issue.record("no Python with safetensors (.ci/run makes ~/.cache/evolve-venv)") }
+            return
+        }
+        let check = try runPython(python, """
+            import sys
+            from safetensors.numpy import load_file
+            w = load_file(sys.argv[1] + "/model.safetensors")
+            print(len(w), sum(v.size for v in w.values()), w["wte"].dtype)
+            """, [base + "-whole"])
+        let params = whole.output.split(separator: " ").first { $0.hasPrefix("params=") }?.dropFirst(7) ?? "?"
+        #expect(check.status == 0 && check.output.contains(" \(params) float32"), "\(check.output)")
+    }
 }
 
 /// The value of `key` in a line of key=value pairs.

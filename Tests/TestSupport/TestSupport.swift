@@ -125,3 +125,29 @@ public func temporaryDatabase(_ engine: Engine) throws -> String {
         return try createPostgresDatabase(server: Engine.postgresServer!, name: name)
     }
 }
+
+/// The Python with numpy and safetensors (and, for the export tests, torch) that checks what
+/// evolve writes: $EVOLVE_PYTHON, else the virtual environment `.ci/run` makes,
+/// ~/.cache/evolve-venv. Nil where neither exists (CI fails then; elsewhere the test says so).
+public func checkingPython() -> String? {
+    let candidates: [String?] = [ProcessInfo.processInfo.environment["EVOLVE_PYTHON"],
+                      FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/evolve-venv/bin/python").path]
+    return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+}
+
+/// Runs `python -c script` with `arguments`; its status and output.
+public func runPython(_ python: String, _ script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: python)
+    p.arguments = ["-c", script] + arguments
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Whether this is CI (`CI` set), where every check must run: nothing CI needs may be missing.
+public var runningInCI: Bool { ProcessInfo.processInfo.environment["CI"] != nil }

@@ -1,0 +1,103 @@
+import Foundation
+import Model
+
+/// Where a training run stands: enough, with the weights and the optimizer's moments, for a
+/// resumed run to take exactly the steps the uninterrupted one would have.
+public struct TrainingState: Codable, Sendable, Equatable {
+    /// Steps taken.
+    public var step: Int
+    /// The length of the learning-rate schedule.
+    public var schedule: Int
+    /// The batch stream's generator.
+    public var sampler: [UInt64]
+    /// Every step's batch loss so far.
+    public var losses: [Float]
+    /// Replicas the run trains with: the order its gradients are summed in, so a resumed run
+    /// must use as many.
+    public var replicas: Int
+    public var seed: UInt64
+}
+
+/// A checkpoint folder: `model.safetensors` (the weights, named as the program's
+/// parameters), `optimizer.safetensors` (AdamW's moments `m.NAME`, `v.NAME` and its step),
+/// `state.json` (`TrainingState`) and the files the run was made from (its program and
+/// config, to retrain or resume it). It is written whole into `DIR.tmp` and then renamed
+/// into place, so a run killed while saving leaves the previous checkpoint (`DIR`, or
+/// `DIR.old` between the two renames) intact.
+public enum Checkpoint {
+    public struct CheckpointError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func save(_ trainer: Trainer, _ state: TrainingState, files: [String: String], to dir: String) throws {
+        let fm = FileManager.default
+        let tmp = dir + ".tmp", old = dir + ".old"
+        try? fm.removeItem(atPath: tmp)
+        do { try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true) } catch {
+            throw CheckpointError(description: "\(dir): cannot write a checkpoint here (\(error.localizedDescription))")
+        }
+        let parameters = trainer.model.parameters
+        try Safetensors.write(parameters.map { ($0.name, Safetensors.Tensor(shape: $0.shape, values: $0.values)) },
+                              metadata: ["format": "pt", "written_by": "evolve"], to: tmp + "/model.safetensors")
+        var moments = [(name: String, tensor: Safetensors.Tensor)]()
+        for (i, p) in parameters.enumerated() {
+            let (m, v) = trainer.optimizer.moments(i)
+            moments.append(("m." + p.name, Safetensors.Tensor(shape: p.shape, values: Array(m))))
+            moments.append(("v." + p.name, Safetensors.Tensor(shape: p.shape, values: Array(v))))
+        }
+        try Safetensors.write(moments, metadata: ["step": "\(trainer.optimizer.step)"], to: tmp + "/optimizer.safetensors")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(state).write(to: URL(fileURLWithPath: tmp + "/state.json"))
+        for (name, text) in files { try text.write(toFile: tmp + "/" + name, atomically: false, encoding: .utf8) }
+        try? fm.removeItem(atPath: old)
+        if fm.fileExists(atPath: dir) { try fm.moveItem(atPath: dir, toPath: old) }
+        try fm.moveItem(atPath: tmp, toPath: dir)
+        try? fm.removeItem(atPath: old)
+    }
+
+    /// The folder holding a whole checkpoint: `dir`, or `dir.old` if a save was cut between its renames.
+    public static func complete(_ dir: String) throws -> String {
+        for d in [dir, dir + ".old"] where FileManager.default.fileExists(atPath: d + "/state.json") { return d }
+        throw CheckpointError(description: "\(dir): no checkpoint here (no state.json); make one with evolve train --save \(dir)")
+    }
+
+    public static func state(_ dir: String) throws -> TrainingState {
+        let d = try complete(dir)
+        do { return try JSONDecoder().decode(TrainingState.self, from: Data(contentsOf: URL(fileURLWithPath: d + "/state.json"))) } catch {
+            throw CheckpointError(description: "\(d)/state.json: not a checkpoint's state (\(error))")
+        }
+    }
+
+    /// A text file the run was made from (its program or config), if it was saved.
+    public static func file(_ name: String, in dir: String) throws -> String? {
+        try? String(contentsOfFile: complete(dir) + "/" + name, encoding: .utf8)
+    }
+
+    /// Loads the weights and the optimizer's moments and step into `trainer`, checking that
+    /// every parameter is there with its shape; returns the state to resume from.
+    public static func restore(_ trainer: Trainer, from dir: String) throws -> TrainingState {
+        let d = try complete(dir)
+        let state = try self.state(dir)
+        guard state.replicas == trainer.model.replicas.count else {
+            throw CheckpointError(description: "\(d) was trained with \(state.replicas) replica(s), this run has \(trainer.model.replicas.count); resume with the same --threads")
+        }
+        let weights = try Safetensors.read(d + "/model.safetensors"), optimizer = try Safetensors.read(d + "/optimizer.safetensors")
+        func take(_ t: [String: Safetensors.Tensor], _ name: String, _ shape: [Int], _ file: String) throws -> [Float] {
+            guard let x = t[name] else { throw CheckpointError(description: "\(d)/\(file) has no tensor \(name): a checkpoint of another program") }
+            guard x.shape == shape else { throw CheckpointError(description: "\(d)/\(file): \(name) is \(x.shape), the program's is \(shape)") }
+            return x.values
+        }
+        for (i, p) in trainer.model.parameters.enumerated() {
+            p.set(try take(weights.tensors, p.name, p.shape, "model.safetensors"))
+            let (m, v) = trainer.optimizer.moments(i)
+            _ = m.update(from: try take(optimizer.tensors, "m." + p.name, p.shape, "optimizer.safetensors"))
+            _ = v.update(from: try take(optimizer.tensors, "v." + p.name, p.shape, "optimizer.safetensors"))
+        }
+        guard let step = optimizer.metadata["step"].flatMap(Int.init) else {
+            throw CheckpointError(description: "\(d)/optimizer.safetensors has no step in its metadata")
+        }
+        trainer.optimizer.step = step
+        return state
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import Config
+@testable import Training
+import TestSupport
+
+@Suite("checkpoints")
+struct CheckpointTests {
+    func folder() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("evolve-ckpt-\(UUID())").path }
+
+    @Test func safetensorsRoundTrip() throws {
+        let path = folder() + ".safetensors"
+        let a = Safetensors.Tensor(shape: [2, 3], values: [1, -2, 3.5, .pi, -0, 1e-30])
+        let b = Safetensors.Tensor(shape: [1], values: [7])
+        try Safetensors.write([("a.w", a), ("b", b)], metadata: ["k": "v"], to: path)
+        let data = try #require(FileManager.default.contents(atPath: path))
+        let n = Int(data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        #expect((8 + n) % 8 == 0 && data.count == 8 + n + 4 * 7, "header padded to 8 bytes, then 7 floats")
+        let back = try Safetensors.read(path)
+        #expect(back.tensors == ["a.w": a, "b": b] && back.metadata == ["k": "v"])
+    }
+
+    @Test func badSafetensorsAreOneLineErrors() throws {
+        let path = folder() + ".safetensors"
+        /// A file of this header and `data` bytes after it.
+        func file(_ header: String, data: Int = 8) -> [UInt8] {
+            withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian, Array.init) + Array(header.utf8) + [UInt8](repeating: 0, count: data)
+        }
+        for (bytes, why) in [([UInt8](repeating: 0, count: 3), "shorter than its header length"),
+                             ([255, 0, 0, 0, 0, 0, 0, 0, 0x7B, 0x7D], "a header of 255 bytes"),
+                             (file("[]"), "not a JSON object"),
+                             (file(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#), "disagree"),
+                             (file(#"{"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#), "disagree"),
+                             (file(#"{"x":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}}"#), "F32 only")] {
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            do {
+                _ = try Safetensors.read(path)
+                Issue.record("read a bad file (\(why))")
+            } catch {
+                #expect("\(error)".contains(why) && !"\(error)".contains("\n"), "\(error)")
+            }
+        }
+    }
+
+    /// Trained k steps, saved, restored into a fresh model and trained on: the same losses,
+    /// step for step, and the same weights as a run never stopped.
+    @Test(arguments: [1, 2]) func resumedRunEqualsUninterrupted(threads: Int) throws {
+        let data = Dataset(text: syntheticText())
+        var c = tinyConfig()
+        c.recipe.steps = 40
+        let straight = Trainer(model: model(c, data, threads: threads), recipe: c.recipe)
+        let whole = straight.train(data)
+        let dir = folder()
+        let first = Trainer(model: model(c, data, threads: threads), recipe: c.recipe)
+        var saved = 0
+        _ = try first.train(data, resume: nil, saveEvery: 15) { state in
+            if state.step == 15 { try Checkpoint.save(first, state, files: ["note.txt": "x"], to: dir); saved += 1 }
+        }
+        #expect(saved == 1)
+        let again = Trainer(model: model(c, data, threads: threads), recipe: c.recipe)   // fresh weights, moments and stream
+        let state = try Checkpoint.restore(again, from: dir)
+        #expect(state.step == 15 && state.losses == Array(whole.losses.prefix(15)))
+        let rest = again.train(data, resume: state, saveEvery: nil) { _ in }
+        #expect(rest.losses == whole.losses)
+        #expect(rest.valLoss == whole.valLoss)
+        #expect(zip(again.model.parameters, straight.model.parameters).allSatisfy { $0.values == $1.values })
+        #expect(try Checkpoint.file("note.txt", in: dir) == "x")
+    }
+
+    /// A checkpoint of another program, or made with other threads, is refused by name.
+    @Test func mismatchedCheckpointsAreRefused() throws {
+        let data = Dataset(text: syntheticText())
+        var c = tinyConfig()
+        c.recipe.steps = 3
+        let dir = folder()
+        let t = Trainer(model: model(c, data, threads: 2), recipe: c.recipe)
+        _ = try t.train(data, resume: nil, saveEvery: nil) { try Checkpoint.save(t, $0, files: [:], to: dir) }
+        do {
+            _ = try Checkpoint.restore(Trainer(model: model(c, data, threads: 1), recipe: c.recipe), from: dir)
+            Issue.record("resumed with other threads")
+        } catch { #expect("\(error)".contains("resume with the same --threads")) }
+        var wider = c
+        wider.model.genes.dModel = 48
+        do {
+            _ = try Checkpoint.restore(Trainer(model: model(wider, data, threads: 2), recipe: c.recipe), from: dir)
+            Issue.record("loaded another program's weights")
+        } catch { #expect("\(error)".contains("the program's is")) }
+        do { _ = try Checkpoint.state(folder()); Issue.record("found a checkpoint in an empty folder") } catch {
+            #expect("\(error)".contains("no checkpoint here"))
+        }
+    }
+}
