@@ -45,6 +45,7 @@ struct Train: ParsableCommand {
             try options.check()
             if let n = saveEvery, n < 1 { throw CommandError(description: "--save-every must be at least 1") }
             if saveEvery != nil && save == nil && resume == nil { throw CommandError(description: "--save-every needs --save DIR") }
+            if let file, resume != nil { throw CommandError(description: "--resume DIR takes the program from the checkpoint; leave out \(file)") }
             let run = try resume.map { try SavedRun.load($0) }
             let (program, config) = try run.map { try $0.programAndConfig() } ?? programAndConfig()
             let threads = run?.threads ?? options.threads
@@ -97,7 +98,6 @@ struct Train: ParsableCommand {
     /// The program to train and its config, with the command line's overrides.
     func programAndConfig() throws -> (Program, TrainConfig) {
         guard let file else { throw CommandError(description: "a program or config file is needed (or --resume DIR)") }
-        if resume != nil { throw CommandError(description: "--resume DIR takes the program from the checkpoint; leave out \(file)") }
         let (program, fileConfig) = try TrainConfig.trainable(file)
         var config = fileConfig ?? TrainConfig()
         if let path = self.config {
@@ -139,6 +139,7 @@ struct SavedRun: Codable {
     }
 
     static func load(_ dir: String) throws -> SavedRun {
+        _ = try Checkpoint.complete(dir)
         guard let text = try Checkpoint.file("run.json", in: dir) else {
             throw CommandError(description: "\(dir): a checkpoint without run.json; it cannot be resumed")
         }

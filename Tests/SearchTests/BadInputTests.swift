@@ -122,6 +122,27 @@ struct BadInputTests {
         #expect(allowed.status == 0 && allowed.output.contains("warning: ") && allowed.lastLine.contains("val_loss="), "\(allowed.output)")
     }
 
+    /// A worker, a copy and a resumed training given what they cannot use.
+    @Test func workerCopyAndResumeInputs() throws {
+        let real = try realCorpus(), other = try syntheticCorpusFile()
+        let db = temporaryDatabase()
+        let made = try runEvolve(["search", tiny, "--db", db, "--candidates", "3", "--workers", "0", "--corpus", real])
+        #expect(made.status == 0 && made.output.contains("evolve worker --db \(db)"), "\(made.output)")
+        try refuses(["worker", "--db", db, "--corpus", other], "(read from \(real) where it began); \(other) is other text: pass that file with --corpus")
+        try refuses(["worker", "--db", db, "--corpus", real, "--lease", "0"], "--lease must be at least 1 second")
+        try refuses(["worker", "--db", temporaryDatabase(), "--corpus", real], "no such database")
+        try refuses(["search", tiny, "--db", db, "--workers=-1", "--corpus", real], "--workers must be 0 or more")
+        try refuses(["copy", temporaryDatabase(), temporaryDatabase()], "no such database, or no study in it")
+        try refuses(["copy", db, db + "2", "--study", "nope"], "has no study 'nope' (it has: tiny)")
+        #expect(try runEvolve(["copy", db, db + "2"]).status == 0)
+        try refuses(["copy", db, db + "2"], "already holds a study named tiny")
+        try refuses(["copy", db, "postgres://nobody@/x"], "no host")
+        try refuses(["train", "--resume", FileManager.default.temporaryDirectory.path, "--corpus", real], "no checkpoint here")
+        try refuses(["train", vanilla, "--resume", "/tmp", "--corpus", real], "leave out")
+        try refuses(["train", vanilla, "--save-every", "5", "--corpus", real], "--save-every needs --save DIR")
+        try refuses(["train", vanilla, "--save", "/dev/null/x", "--steps", "1", "--corpus", real], "cannot write a checkpoint here")
+    }
+
     /// Another application's SQLite file: no command writes to it, not even a read-only one.
     @Test func foreignDatabasesAreNeverWritten() throws {
         let corpus = try syntheticCorpusFile()
