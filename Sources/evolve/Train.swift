@@ -15,7 +15,7 @@ struct Train: ParsableCommand {
     @Argument(help: "A program file (.program, or YAML / JSON with subprograms:) or a config file (configs/baseline.yaml); none with --resume.")
     var file: String?
 
-    @Option(help: "For a program: the config whose training recipe to use (default: the baseline recipe).")
+    @Option(help: "The config whose training recipe to use (default: the file's own, or for a program file the baseline recipe); its model: is ignored when FILE names a program.")
     var config: String?
 
 
@@ -91,7 +91,7 @@ struct Train: ParsableCommand {
     /// The config file's text, if the run has one (the file itself, or --config).
     func configText() throws -> String? {
         guard let file, resume == nil else { return nil }
-        let path = try TrainConfig.trainable(file).1 != nil ? file : config
+        let path = try config ?? (TrainConfig.trainable(file).1 != nil ? file : nil)
         return try path.map { try String(contentsOfFile: $0, encoding: .utf8) }
     }
 
@@ -100,10 +100,8 @@ struct Train: ParsableCommand {
         guard let file else { throw CommandError(description: "a program or config file is needed (or --resume DIR)") }
         let (program, fileConfig) = try TrainConfig.trainable(file)
         var config = fileConfig ?? TrainConfig()
-        if let path = self.config {
-            guard fileConfig == nil else { throw CommandError(description: "--config is for program files; \(file) is a config") }
-            config = try TrainConfig.load(path: path)
-        }
+        // --config's recipe replaces the file's (a found program retrained with the baseline recipe).
+        if let path = self.config { config = try TrainConfig.load(path: path) }
         if let steps {
             guard steps > 0 else { throw CommandError(description: "--steps must be positive") }
             config.recipe.steps = steps
