@@ -101,7 +101,13 @@ struct Lowering<S: Scalar> {
             if let kind = Pattern.norm(program, ins.dim) {
                 return g.norm(kind, a(), gain: vector(a().channels, name + ".norm", fill: 1))
             }
-            return lower(subprogram: ins.dim, input: a())
+            // A called subprogram's parameters are named under its call site ("h0.s11.s9.scale"),
+            // so two calls of one subprogram never make two parameters of one name.
+            let outer = prefix
+            prefix += name + "."
+            let y = lower(subprogram: ins.dim, input: a())
+            prefix = outer
+            return y
         case .sparseFFN:
             return sparseFFN(a(), block: width(ins), name + ".ffn", residual: plan.residualProjections.contains(i))
         }

@@ -326,7 +326,20 @@ struct MutationCompileTests {
                 m.graph.forward()
                 m.graph.backward(from: m.objective)
                 #expect(m.graph.parameters.allSatisfy { $0.grad != nil })
+                // Every parameter has its own name (a checkpoint and a PyTorch module key on it).
+                #expect(Set(m.graph.parameters.map(\.name)).count == m.graph.parameters.count, "\(p.text)")
             }
         }
+    }
+
+    /// Two calls of one subprogram with parameters: each call's are named under its call site.
+    @Test func calledSubprogramsNameTheirParametersByCallSite() throws {
+        var p = try seed("vanilla")
+        p.genes.layers = 1; p.genes.dModel = 16; p.genes.heads = 2; p.genes.context = 8
+        // Subprogram 1 no longer a norm: its SCALE is a parameter of each call.
+        p.subprograms[1].instructions[0] = Instruction(.reduceMax, 0)
+        let names = try Compiler(p, vocabulary: 5).build(batch: 1, initStd: 0.02, seed: 1).graph.parameters.map(\.name)
+        #expect(Set(names).count == names.count)
+        #expect(names.contains("h0.s1.s9.scale") && names.contains("h0.s11.s9.scale"), "\(names)")
     }
 }
