@@ -1,4 +1,6 @@
 import ArgumentParser
+import Compiler
+import Config
 import Foundation
 import Program
 import Search
@@ -8,18 +10,32 @@ import Yams
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a candidate (default: the best) as a config file that `evolve train` retrains to its recorded loss.")
+        abstract: "Write a candidate (default: the best) as a config file that `evolve train` retrains to its recorded loss, or a program as a PyTorch module.")
 
-    @Argument(help: "The candidate's ID (default: the study's best).")
-    var id: Int64?
+    enum Format: String, ExpressibleByArgument, CaseIterable { case config, pytorch }
 
-    @Option(name: .shortAndLong, help: "Where to write it (default: results/<study>-<id>.yaml).")
+    @Argument(help: "A candidate's ID (default: the study's best); with --format pytorch also a checkpoint folder (evolve train --save) or a program file.")
+    var target: String?
+
+    @Option(help: "config: a file evolve trains; pytorch: a Python file with class Model(nn.Module) computing the program.")
+    var format = Format.config
+
+    @Option(name: .shortAndLong, help: "Where to write it (default: results/<study>-<id>.yaml, or .py).")
     var output: String?
+
+    @Option(help: "With --format pytorch, from a study or a program file: the vocabulary size (a checkpoint knows its own).")
+    var vocabulary = 65
 
     @OptionGroup var study: StudyOptions
 
+    var id: Int64? { target.flatMap { Int64($0) } }
+
     func run() throws {
         try reportingErrors {
+            if let target, id == nil {
+                guard format == .pytorch else { throw CommandError(description: "\(target) is not a candidate ID (a number); a checkpoint or program file exports with --format pytorch") }
+                return try exportPyTorch(from: target)
+            }
             let (store, s) = try study.open()
             guard let c = try id.map({ try store.candidate($0) }) ?? store.best(study: s.id!), c.studyId == s.id else {
                 throw CommandError(description: id.map { "no candidate #\($0) in study \(s.name)" } ?? "study \(s.name) has no completed candidate yet")
@@ -35,6 +51,12 @@ struct Export: ParsableCommand {
             let bands = try store.evaluations(trained.id!)
             var program = try Program(text: trained.program)
             program.name = "\(s.name)-\(c.id!)"
+            if format == .pytorch {
+                let path = output ?? "results/\(s.name)-\(c.id!).py"
+                try write(try PyTorchExport.source(program, vocabulary: vocabulary, header: ["Candidate #\(c.id!) of study \(s.name), val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "nan")."]), to: path)
+                print(keyValues(["id": "\(c.id!)", "format": "pytorch", "file": path]))
+                return
+            }
             var recipe = try SearchSpace.recipe(text: s.space)
             recipe.seed = UInt64(trained.seed)
             recipe.steps = schedule
@@ -56,6 +78,30 @@ struct Export: ParsableCommand {
             try write(text, to: path)
             print(keyValues(["id": "\(c.id!)", "val_loss": c.fitness.map { String(format: "%.4f", $0) } ?? "nan", "file": path]))
         }
+    }
+}
+
+extension Export {
+    /// A checkpoint folder (its program and vocabulary) or a program file, as PyTorch.
+    func exportPyTorch(from path: String) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CommandError(description: "\(path): no such file or folder") }
+        let program: Program, vocab: Int, origin: String
+        if isDir.boolValue {
+            let dir = try Checkpoint.complete(path)
+            guard let text = try Checkpoint.file("program.program", in: dir) else { throw CommandError(description: "\(dir): a checkpoint without program.program") }
+            program = try Program(text: text)
+            guard let wte = try Safetensors.read(dir + "/model.safetensors").tensors["wte"], wte.shape.count == 2 else {
+                throw CommandError(description: "\(dir)/model.safetensors has no token embedding wte")
+            }
+            (vocab, origin) = (wte.shape[0], "the checkpoint in \(path)")
+        } else {
+            program = try TrainConfig.trainable(path).0
+            (vocab, origin) = (vocabulary, path)
+        }
+        let file = output ?? "results/\(program.name).py"
+        try write(try PyTorchExport.source(program, vocabulary: vocab, header: ["From \(origin)."]), to: file)
+        print(keyValues(["program": program.name, "format": "pytorch", "vocabulary": "\(vocab)", "file": file]))
     }
 }
 

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""A program exported by `evolve export … --format pytorch`, run in PyTorch.
+
+  val:   python3 scripts/pytorch_check.py val MODEL.py CHECKPOINT_DIR --corpus PATH
+         the whole-split validation loss of evolve's trained weights (float32), to compare
+         with the val_loss evolve printed for the same checkpoint
+  train: python3 scripts/pytorch_check.py train MODEL.py --corpus PATH [--steps 2000] [--seed 1]
+         the exported module trained from scratch with the baseline recipe, then its val_loss
+
+The data and the recipe are those of ../shared/tools/torch_reference.py (and of evolve's
+configs/baseline.yaml): characters sorted into ids, a 90/10 split, batch 12 of the model's
+context, AdamW lr 1e-3 betas (0.9, 0.99), weight decay 0.1 on the parameters evolve decays,
+100 warm-up steps then cosine to 1e-4, gradient clipping at 1.0. val_loss is the mean
+cross-entropy over the whole validation split cut into non-overlapping context windows.
+Prints one line of key=value pairs.
+"""
+import argparse, importlib.util, math, sys, time
+import torch
+
+
+def load_module(path):
+    spec = importlib.util.spec_from_file_location("exported", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def split(corpus):
+    text = open(corpus, encoding="utf-8").read()
+    chars = sorted(set(text))
+    ids = torch.tensor([{c: i for i, c in enumerate(chars)}[c] for c in text], dtype=torch.long)
+    n = int(0.9 * len(ids))
+    return ids[:n], ids[n:], len(chars)
+
+
+def val_loss(model, val, context, batch=64):
+    model.eval()
+    windows, total = (len(val) - 1) // context, 0.0
+    with torch.no_grad():
+        for first in range(0, windows, batch):
+            ws = range(first, min(windows, first + batch))
+            x = torch.stack([val[w * context:(w + 1) * context] for w in ws])
+            y = torch.stack([val[w * context + 1:(w + 1) * context + 1] for w in ws])
+            _, loss = model(x, y)
+            total += loss.item() * len(ws)
+    return total / windows
+
+
+def train(model, data, steps, seed, batch=12):
+    torch.manual_seed(seed)
+    context = model.context
+    opt = torch.optim.AdamW(model.parameter_groups(0.1), lr=1e-3, betas=(0.9, 0.99))
+    def lr_at(it):
+        if it < 100:
+            return 1e-3 * (it + 1) / 101
+        r = min(1.0, (it - 100) / max(1, steps - 100))
+        return 1e-4 + 0.5 * (1 + math.cos(math.pi * r)) * (1e-3 - 1e-4)
+    model.train()
+    for it in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(it)
+        ix = torch.randint(len(data) - context - 1, (batch,))
+        x = torch.stack([data[i:i + context] for i in ix])
+        y = torch.stack([data[i + 1:i + context + 1] for i in ix])
+        _, loss = model(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["val", "train"])
+    ap.add_argument("model")
+    ap.add_argument("checkpoint", nargs="?")
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    exported = load_module(a.model)
+    trainsplit, val, vocabulary = split(a.corpus)
+    if a.mode == "val":
+        if not a.checkpoint:
+            sys.exit("val needs the checkpoint folder of `evolve train … --save DIR`")
+        model = exported.Model.from_checkpoint(a.checkpoint)
+        print(f"val_loss={val_loss(model, val, model.context):.6f}")
+    else:
+        torch.manual_seed(a.seed)
+        model = exported.Model()
+        assert model.vocabulary == vocabulary, f"the module is for {model.vocabulary} tokens, the corpus has {vocabulary}"
+        t0 = time.perf_counter()
+        train(model, trainsplit, a.steps, a.seed)
+        seconds = time.perf_counter() - t0
+        print(f"steps={a.steps} seed={a.seed} train_seconds={seconds:.1f} val_loss={val_loss(model, val, model.context):.6f}")
+
+
+if __name__ == "__main__":
+    main()
