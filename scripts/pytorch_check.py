@@ -14,8 +14,9 @@ context, AdamW lr 1e-3 betas (0.9, 0.99), weight decay 0.1 on the parameters evo
 cross-entropy over the whole validation split cut into non-overlapping context windows.
 Prints one line of key=value pairs.
 """
-import argparse, importlib.util, math, sys, time
+import argparse, importlib.util, json, math, os, sys, time
 import torch
+import torch.nn.functional as F
 
 
 def load_module(path):
@@ -33,17 +34,25 @@ def split(corpus):
     return ids[:n], ids[n:], len(chars)
 
 
-def val_loss(model, val, context, batch=64):
+def val_loss(model, val, context, batch=64, replicas=1):
+    """Windows go through `batch` at a time, the last batch padded with window 0 (its losses not
+    counted), each batch split into `replicas` row groups run apart: as evolve evaluates, which
+    matters where a routed layer's capacity depends on the rows it sees."""
     model.eval()
     windows, total = (len(val) - 1) // context, 0.0
+    groups = [(batch * i // replicas, batch * (i + 1) // replicas) for i in range(replicas)]
     with torch.no_grad():
         for first in range(0, windows, batch):
-            ws = range(first, min(windows, first + batch))
+            used = min(batch, windows - first)
+            ws = [first + r if r < used else 0 for r in range(batch)]
             x = torch.stack([val[w * context:(w + 1) * context] for w in ws])
             y = torch.stack([val[w * context + 1:(w + 1) * context + 1] for w in ws])
-            _, loss = model(x, y)
-            total += loss.item() * len(ws)
-    return total / windows
+            losses = []
+            for lo, hi in groups:
+                logits, _ = model(x[lo:hi])
+                losses.append(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[lo:hi].reshape(-1), reduction="none"))
+            total += torch.cat(losses)[:used * context].double().sum().item()
+    return total / (windows * context)
 
 
 def train(model, data, steps, seed, batch=12):
@@ -63,6 +72,8 @@ def train(model, data, steps, seed, batch=12):
         x = torch.stack([data[i:i + context] for i in ix])
         y = torch.stack([data[i + 1:i + context + 1] for i in ix])
         _, loss = model(x, y)
+        if model.aux_loss is not None:  # routing's load-balancing terms, as evolve adds them
+            loss = loss + model.aux_loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -86,7 +97,8 @@ def main():
         if not a.checkpoint:
             sys.exit("val needs the checkpoint folder of `evolve train … --save DIR`")
         model = exported.Model.from_checkpoint(a.checkpoint)
-        print(f"val_loss={val_loss(model, val, model.context):.6f}")
+        state = json.load(open(os.path.join(a.checkpoint, "state.json")))
+        print(f"val_loss={val_loss(model, val, model.context, state.get('batch', 12), state['replicas']):.6f}")
     else:
         torch.manual_seed(a.seed)
         model = exported.Model()
@@ -94,7 +106,7 @@ def main():
         t0 = time.perf_counter()
         train(model, trainsplit, a.steps, a.seed)
         seconds = time.perf_counter() - t0
-        print(f"steps={a.steps} seed={a.seed} train_seconds={seconds:.1f} val_loss={val_loss(model, val, model.context):.6f}")
+        print(f"steps={a.steps} seed={a.seed} train_seconds={seconds:.1f} val_loss={val_loss(model, val, model.context, 12, 1):.6f}")
 
 
 if __name__ == "__main__":

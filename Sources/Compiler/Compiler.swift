@@ -65,7 +65,7 @@ public struct Compiler {
         // What training minimises: the loss plus any auxiliary terms (load balancing).
         let objective = lowering.auxLosses.reduce(loss) { g.add($0, $1) }
         return ModelGraph(graph: g, tokens: tokens, targets: targets, loss: loss, rowLosses: rows,
-                          objective: objective, routing: lowering.routing)
+                          objective: objective, routing: lowering.routing, buffers: lowering.buffers)
     }
 
     /// The model over `threads` replicas (or `replicas`, where a recipe fixes the count).

@@ -18,6 +18,8 @@ struct Lowering<S: Scalar> {
     var auxLosses: [Tensor<S>] = []
     /// Every routing layer's histogram.
     var routing: [(name: String, stats: RoutingStats)] = []
+    /// Fixed, unlearned tensors (Hash routing's tables), named as parameters are.
+    var buffers: [(name: String, shape: [Int], values: [Float])] = []
 
     init(program: Program, graph: Graph<S>, rng: Xoshiro, initStd: Double, tokens: IndexTensor, vocabulary: Int) {
         self.program = program; self.graph = graph; self.rng = rng; self.initStd = initStd

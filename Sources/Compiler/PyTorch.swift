@@ -18,12 +18,10 @@ public enum PyTorchExport {
     /// The Python source of `program` for a vocabulary of `vocabulary` tokens.
     public static func source(_ program: Program, vocabulary: Int, initStd: Double = 0.02, header: [String] = []) throws -> String {
         let g = program.genes
-        guard g.altup == 1 else { throw ExportError(description: "\(program.name): AltUp (altup \(g.altup)) cannot be exported to PyTorch yet") }
-        if let k = program.subprograms.indices.first(where: { k in program.subprograms[k].instructions.contains { $0.op == .sparseFFN } }) {
-            throw ExportError(description: "\(program.name): subprogram \(k) has SPARSE_FFN, which cannot be exported to PyTorch yet")
-        }
+        let routed = program.subprograms.contains { $0.instructions.contains { $0.op == .sparseFFN } }
+        if routed && g.mpo > 0 { throw ExportError(description: "\(program.name): MPO experts (mpo \(g.mpo)) cannot be exported to PyTorch yet") }
         try program.validate()
-        var writer = Writer(program: program, initStd: initStd)
+        var writer = Writer(program: program, initStd: initStd, vocabulary: vocabulary)
         let block = try writer.subprogramClass(0, input: .residual)
         var out = prelude(program, header: header)
         out += writer.classes.joined(separator: "\n\n") + "\n\n"
@@ -55,12 +53,24 @@ public enum PyTorchExport {
 
 
         class Params(nn.Module):
-            \"\"\"The parameters one instruction owns, named as evolve names them.\"\"\"
+            \"\"\"The parameters (and fixed buffers) one instruction owns, named as evolve names them;
+            a dotted name nests ("ffn.keys" is self.ffn.keys).\"\"\"
 
-            def __init__(self, **tensors):
+            def __init__(self, tensors, buffers=None):
                 super().__init__()
                 for name, value in tensors.items():
-                    self.register_parameter(name, nn.Parameter(value))
+                    self.put(name, nn.Parameter(value))
+                for name, value in (buffers or {}).items():
+                    self.put(name, value, buffer=True)
+
+            def put(self, dotted, value, buffer=False):
+                *path, leaf = dotted.split(".")
+                module = self
+                for part in path:
+                    if not hasattr(module, part):
+                        module.add_module(part, nn.Module())
+                    module = getattr(module, part)
+                (module.register_buffer if buffer else module.register_parameter)(leaf, value)
 
 
         def heads(x, h):
@@ -109,16 +119,80 @@ public enum PyTorchExport {
             return sum(padded[:, taps - 1 - s:taps - 1 - s + t] * w[s] for s in range(taps))
 
 
+        def top_k(scores, k):
+            \"\"\"Each row's k largest columns, best first; ties go to the lower column.\"\"\"
+            return torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+
+
+        def sparse_ffn(x, p, router, k, capacity, idx, aux):
+            \"\"\"evolve's SPARSE_FFN: E blocks of g memory cells (keys [E, C, g], values [E, g, C]). The
+            router picks each token's k blocks; tokens claim a block's `capacity` share of slots
+            in time order (every sequence's position 0, then position 1, ...), and a token past a
+            full block is dropped there (its residual path carries it). Switch gates a block's
+            output by its probability and adds its load-balancing loss to `aux`.\"\"\"
+            b, t, c = x.shape
+            n, e = b * t, p.keys.shape[0]
+            x2 = x.reshape(n, c)
+            gates = None
+            if router == "switch":
+                probs = torch.softmax(x2 @ p.router, -1)
+                choice = top_k(probs, k)
+                gates = probs.gather(1, choice)
+                routed = torch.bincount(choice.reshape(-1), minlength=e).to(x.dtype) / choice.numel()
+                aux.append(0.01 * e * (routed * probs.mean(0)).sum())
+            elif router == "hash":
+                table = p.table.long()[idx.reshape(-1)]
+                choice = torch.stack([(table + i) % e for i in range(k)], 1)
+            else:  # avgk: scores against each block's mean key
+                choice = top_k(x2 @ p.keys.mean(-1).t(), k)
+            slots = math.ceil(capacity * n * k / e)
+            order = torch.arange(n * k, device=x.device).view(b, t, k).transpose(0, 1).reshape(-1)  # choices in time order
+            chosen = choice.reshape(-1)[order]
+            place = (F.one_hot(chosen, e).cumsum(0) - 1).gather(1, chosen[:, None]).squeeze(1)  # its place in its block's queue
+            kept = place < slots
+            flat, block, slot = order[kept], chosen[kept], place[kept]
+            rows = flat // k
+            xin = x2.new_zeros(e, slots, c)
+            xin[block, slot] = x2[rows]
+            y = (F.gelu(xin @ p.keys) @ p.values)[block, slot]
+            if gates is not None:
+                y = y * gates.reshape(-1)[flat][:, None]
+            return x2.new_zeros(n, c).index_add(0, rows, y).reshape(b, t, c)
+
+
 
         """
     }
 
     static func model(_ p: Program, vocabulary: Int, block: String, initStd: Double, decayed: [String]) -> String {
         let g = p.genes
-        let layers = (0..<g.layers).map { "        self.h\($0) = \(block)()" }.joined(separator: "\n")
+        let k = g.altup
+        var layers = (0..<g.layers).map { "        self.h\($0) = \(block)()" }
+        if k > 1 {
+            // AltUp's learned scalars live beside each layer's block: h0.altup.p01, h0.altup.g1, …
+            let scalars = (0..<k).flatMap { i in (0..<k).map { j in "\"p\(i)\(j)\": torch.tensor([\(i == j ? "1.0" : "0.0")])" } }
+                + (0..<k).map { "\"g\($0)\": torch.tensor([1.0])" }
+            layers += (0..<g.layers).map { "        self.h\($0).altup = Params({\(scalars.joined(separator: ", "))})" }
+        }
+        let stream = k == 1 ? """
+                    for l in range(self.layers):
+                        x = getattr(self, f"h{l}")(x, idx, aux)
+            """ : """
+                    # Recycled AltUp: \(k) copies of the stream; each layer predicts every copy from all of them,
+                    # runs the block on one (\(g.altupMode == .alternating ? "copy l mod \(k)" : "copy 0")), and corrects each
+                    # prediction by a learned share of what the block changed. The copies are averaged at the end.
+                    blocks = [x] * \(k)
+                    for l in range(self.layers):
+                        h = getattr(self, f"h{l}")
+                        star = \(g.altupMode == .alternating ? "l % \(k)" : "0")
+                        predicted = [sum(blocks[j] * getattr(h.altup, f"p{i}{j}") for j in range(\(k))) for i in range(\(k))]
+                        delta = h(blocks[star], idx, aux) - predicted[star]
+                        blocks = [predicted[i] + delta * getattr(h.altup, f"g{i}") for i in range(\(k))]
+                    x = sum(blocks) * \(py(Double(Float(1 / Double(k)))))
+            """
         return """
         class Model(nn.Module):
-            \"\"\"Token and learned position embeddings, \(g.layers) × \(block) on the residual stream, a final
+            \"\"\"Token and learned position embeddings, \(g.layers) × \(block) on the residual stream\(k > 1 ? " (AltUp, \(k) copies)" : ""), a final
             layer norm and the output head tied to the token embedding.\"\"\"
 
             vocabulary, context, d_model, layers = \(vocabulary), \(g.context), \(g.dModel), \(g.layers)
@@ -127,16 +201,18 @@ public enum PyTorchExport {
                 super().__init__()
                 self.wte = nn.Parameter(normal((\(vocabulary), \(g.dModel)), \(py(initStd))))
                 self.wpe = nn.Parameter(normal((\(g.context), \(g.dModel)), \(py(initStd))))
-        \(layers)
+        \(layers.joined(separator: "\n"))
                 self.ln_f = nn.Parameter(torch.ones(\(g.dModel)))
 
             def forward(self, idx, targets=None):
                 t = idx.shape[1]
                 x = F.embedding(idx, self.wte) + self.wpe[:t]
-                for l in range(self.layers):
-                    x = getattr(self, f"h{l}")(x)
+                aux = []
+        \(stream)
                 logits = layer_norm(x, self.ln_f) @ self.wte.t()
                 loss = None if targets is None else F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+                # Routing's load-balancing terms, kept apart from the loss: training adds them.
+                self.aux_loss = sum(aux) if aux else None
                 return logits, loss
 
             # Parameters AdamW decays, as evolve decays them (matrices, not gains, shifts or
@@ -173,11 +249,14 @@ public enum PyTorchExport {
     struct Writer {
         let program: Program
         let initStd: Double
+        let vocabulary: Int
         var classes: [String] = []
         var names: [String: String] = [:]   // "k@shape" → class name
         var decayed: [String] = []
 
-        init(program: Program, initStd: Double) { self.program = program; self.initStd = initStd }
+        init(program: Program, initStd: Double, vocabulary: Int) {
+            self.program = program; self.initStd = initStd; self.vocabulary = vocabulary
+        }
 
         var genes: Genes { program.genes }
 
@@ -205,7 +284,7 @@ public enum PyTorchExport {
                 let s = "s\(i + 1)", a = "s\(ins.input1)", b = "s\(ins.input2)"
                 let wa = width(shapes[ins.input1]), out = width(shapes[i + 1])
                 let comment = "  # \(s) = \(ins.text)"
-                func params(_ kind: String, _ value: String) { members.append("self.\(s) = Params(\(kind)=\(value))") }
+                func params(_ kind: String, _ value: String) { members.append("self.\(s) = Params({\"\(kind)\": \(value)})") }
                 let expr: String
                 switch ins.op.spec.kernel {
                 case .unary(let f): expr = unary(f, a)
@@ -256,10 +335,20 @@ public enum PyTorchExport {
                     } else {
                         let callee = try subprogramClass(ins.dim, input: shapes[ins.input1])
                         members.append("self.\(s) = \(callee)()")
-                        expr = "self.\(s)(\(a))"
+                        expr = "self.\(s)(\(a), idx, aux)"
                     }
                 case .sparseFFN:
-                    throw ExportError(description: "\(program.name): SPARSE_FFN cannot be exported to PyTorch yet")
+                    let (e, gw) = (genes.experts, ins.dim * genes.dModel / 8), std = plan.residualProjections.contains(i) ? "\(py(initStd)) / math.sqrt(2 * \(genes.layers))" : py(initStd)
+                    var tensors = ["\"ffn.keys\": normal((\(e), \(wa), \(gw)), \(py(initStd)))", "\"ffn.values\": normal((\(e), \(gw), \(wa)), \(std))"]
+                    var buffers = ""
+                    switch genes.router {
+                    case .switch: tensors.append("\"ffn.router\": normal((\(wa), \(e)), math.sqrt(0.1 / \(wa)))")
+                    case .hash: buffers = ", buffers={\"ffn.table\": torch.randint(0, \(e), (\(vocabulary),)).float()}"
+                    case .avgk: break
+                    }
+                    decay("keys"); decay("values"); decay("router")
+                    members.append("self.\(s) = Params({\(tensors.joined(separator: ", "))}\(buffers))")
+                    expr = "sparse_ffn(\(a), self.\(s).ffn, \"\(genes.router.rawValue)\", \(genes.topk), \(py(genes.capacity)), idx, aux)"
                 }
                 lines.append("        \(s) = \(expr)" + comment)
             }
@@ -267,7 +356,7 @@ public enum PyTorchExport {
             var text = "class \(name)(nn.Module):\n    \"\"\"Subprogram \(k): \(kind); input \(input).\"\"\"\n\n"
             text += "    def __init__(self):\n        super().__init__()\n"
             text += members.isEmpty ? "        pass\n" : members.map { "        " + $0 + "\n" }.joined()
-            text += "\n    def forward(self, s0):\n" + lines.joined(separator: "\n") + "\n        return s\(program.subprograms[k].instructions.count)\n"
+            text += "\n    def forward(self, s0, idx, aux):\n" + lines.joined(separator: "\n") + "\n        return s\(program.subprograms[k].instructions.count)\n"
             classes.append(text)
             return name
         }

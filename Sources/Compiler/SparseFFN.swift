@@ -38,6 +38,7 @@ extension Lowering {
             var base = [Int32]()
             for _ in 0..<vocabulary { base.append(Int32(rng.below(e))) }
             let tables = (0..<k).map { i in base.map { ($0 + Int32(i)) % Int32(e) } }   // k distinct blocks
+            buffers.append((prefix + name + ".table", [vocabulary], base.map { Float($0) }))
             choice = graph.hashRoute(graph.reshapeIndices(tokens, [n]), tables: tables)
             gates = nil
         case .avgk:

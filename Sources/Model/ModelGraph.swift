@@ -13,12 +13,16 @@ public struct ModelGraph {
     public let objective: Tensor<Float>
     /// Routing layers' per-expert histograms, by layer name.
     public let routing: [(name: String, stats: RoutingStats)]
+    /// Fixed tensors the model computes with that are not learned (Hash routing's tables),
+    /// by name: a checkpoint keeps them beside the weights, for other frameworks to load.
+    public let buffers: [(name: String, shape: [Int], values: [Float])]
 
     public init(graph: Graph<Float>, tokens: IndexTensor, targets: IndexTensor, loss: Tensor<Float>,
                 rowLosses: @escaping () -> [Float], objective: Tensor<Float>? = nil,
-                routing: [(name: String, stats: RoutingStats)] = []) {
+                routing: [(name: String, stats: RoutingStats)] = [], buffers: [(name: String, shape: [Int], values: [Float])] = []) {
         self.graph = graph; self.tokens = tokens; self.targets = targets
         self.loss = loss; self.rowLosses = rowLosses; self.objective = objective ?? loss; self.routing = routing
+        self.buffers = buffers
     }
 
     public var batch: Int { tokens.shape[0] }

@@ -16,6 +16,9 @@ public struct TrainingState: Codable, Sendable, Equatable {
     /// must use as many.
     public var replicas: Int
     public var seed: UInt64
+    /// Rows per step (all replicas): with the replica count, how the batch is split — a
+    /// routed layer's capacity depends on its replica's rows.
+    public var batch: Int?
 }
 
 /// A checkpoint folder: `model.safetensors` (the weights, named as the program's
@@ -37,7 +40,10 @@ public enum Checkpoint {
             throw CheckpointError(description: "\(dir): cannot write a checkpoint here (\(error.localizedDescription))")
         }
         let parameters = trainer.model.parameters
-        try Safetensors.write(parameters.map { ($0.name, Safetensors.Tensor(shape: $0.shape, values: $0.values)) },
+        // The weights, and the fixed tables the model computes with (Hash routing's), which
+        // another framework needs as buffers; evolve rebuilds those itself.
+        let fixed = trainer.model.primary.buffers.map { ($0.name, Safetensors.Tensor(shape: $0.shape, values: $0.values)) }
+        try Safetensors.write(parameters.map { ($0.name, Safetensors.Tensor(shape: $0.shape, values: $0.values)) } + fixed,
                               metadata: ["format": "pt", "written_by": "evolve"], to: tmp + "/model.safetensors")
         var moments = [(name: String, tensor: Safetensors.Tensor)]()
         for (i, p) in parameters.enumerated() {

@@ -87,6 +87,6 @@ public final class Trainer {
     /// Where the run stands after `losses.count` steps of a `schedule`-step schedule.
     public func state(schedule: Int, losses: [Float]) -> TrainingState {
         TrainingState(step: losses.count, schedule: schedule, sampler: sampler.state, losses: losses,
-                      replicas: model.replicas.count, seed: recipe.seed)
+                      replicas: model.replicas.count, seed: recipe.seed, batch: model.batch)
     }
 }
