@@ -18,8 +18,6 @@ public enum PyTorchExport {
     /// The Python source of `program` for a vocabulary of `vocabulary` tokens.
     public static func source(_ program: Program, vocabulary: Int, initStd: Double = 0.02, header: [String] = []) throws -> String {
         let g = program.genes
-        let routed = program.subprograms.contains { $0.instructions.contains { $0.op == .sparseFFN } }
-        if routed && g.mpo > 0 { throw ExportError(description: "\(program.name): MPO experts (mpo \(g.mpo)) cannot be exported to PyTorch yet") }
         try program.validate()
         var writer = Writer(program: program, initStd: initStd, vocabulary: vocabulary)
         let block = try writer.subprogramClass(0, input: .residual)
@@ -124,14 +122,51 @@ public enum PyTorchExport {
             return torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
 
 
-        def sparse_ffn(x, p, router, k, capacity, idx, aux):
+        def mpo_matrix(cores, rows, cols):
+            \"\"\"A matrix [prod(rows), prod(cols)] from its matrix-product-operator cores
+            T_k [r_{k-1}, rows[k], cols[k], r_k], contracted left to right.\"\"\"
+            acc = cores[0].reshape(-1, cores[0].shape[-1])
+            for core in cores[1:]:
+                acc = (acc @ core.reshape(core.shape[0], -1)).reshape(-1, core.shape[-1])
+            n = len(rows)
+            x = acc.reshape([d for pair in zip(rows, cols) for d in pair])  # (i1 j1 ... in jn)
+            return x.permute(*range(0, 2 * n, 2), *range(1, 2 * n, 2)).reshape(math.prod(rows), math.prod(cols))
+
+
+        def mpo_experts(module, experts, rows, cols):
+            \"\"\"Every expert's matrix, each an MPO sharing the central core: [E, prod(rows), prod(cols)].\"\"\"
+            n, centre = len(rows), len(rows) // 2
+            return torch.stack([
+                mpo_matrix([module.central if k == centre else getattr(getattr(module, f"e{e}"), f"core{k}") for k in range(n)], rows, cols)
+                for e in range(experts)])
+
+
+        def mpo_cores(rows, cols, std):
+            \"\"\"The cores of a random N(0, std) matrix by successive SVDs (exact, full bonds), as
+            evolve starts every expert.\"\"\"
+            n = len(rows)
+            w = torch.randn(math.prod(rows), math.prod(cols), dtype=torch.float64) * std
+            rest = w.reshape(list(rows) + list(cols)).permute([a for k in range(n) for a in (k, n + k)]).reshape(-1)
+            cores, bond = [], 1
+            for k in range(n - 1):
+                m = bond * rows[k] * cols[k]
+                u, s, vt = torch.linalg.svd(rest.reshape(m, -1), full_matrices=False)
+                cores.append(u.reshape(bond, rows[k], cols[k], -1))
+                rest, bond = (s[:, None] * vt).reshape(-1), s.shape[0]
+            cores.append(rest.reshape(bond, rows[-1], cols[-1], 1))
+            return [c.float() for c in cores]
+
+
+        def sparse_ffn(x, p, router, k, capacity, idx, aux, keys=None, values=None):
             \"\"\"evolve's SPARSE_FFN: E blocks of g memory cells (keys [E, C, g], values [E, g, C]). The
             router picks each token's k blocks; tokens claim a block's `capacity` share of slots
             in time order (every sequence's position 0, then position 1, ...), and a token past a
             full block is dropped there (its residual path carries it). Switch gates a block's
             output by its probability and adds its load-balancing loss to `aux`.\"\"\"
+            keys = p.keys if keys is None else keys        # MPO experts come contracted
+            values = p.values if values is None else values
             b, t, c = x.shape
-            n, e = b * t, p.keys.shape[0]
+            n, e = b * t, keys.shape[0]
             x2 = x.reshape(n, c)
             gates = None
             if router == "switch":
@@ -144,7 +179,7 @@ public enum PyTorchExport {
                 table = p.table.long()[idx.reshape(-1)]
                 choice = torch.stack([(table + i) % e for i in range(k)], 1)
             else:  # avgk: scores against each block's mean key
-                choice = top_k(x2 @ p.keys.mean(-1).t(), k)
+                choice = top_k(x2 @ keys.mean(-1).t(), k)
             slots = math.ceil(capacity * n * k / e)
             order = torch.arange(n * k, device=x.device).view(b, t, k).transpose(0, 1).reshape(-1)  # choices in time order
             chosen = choice.reshape(-1)[order]
@@ -154,7 +189,7 @@ public enum PyTorchExport {
             rows = flat // k
             xin = x2.new_zeros(e, slots, c)
             xin[block, slot] = x2[rows]
-            y = (F.gelu(xin @ p.keys) @ p.values)[block, slot]
+            y = (F.gelu(xin @ keys) @ values)[block, slot]
             if gates is not None:
                 y = y * gates.reshape(-1)[flat][:, None]
             return x2.new_zeros(n, c).index_add(0, rows, y).reshape(b, t, c)
@@ -340,7 +375,24 @@ public enum PyTorchExport {
                 case .sparseFFN:
                     let (e, gw) = (genes.experts, ins.dim * genes.dModel / 8), std = plan.residualProjections.contains(i) ? "\(py(initStd)) / math.sqrt(2 * \(genes.layers))" : py(initStd)
                     var tensors = ["\"ffn.keys\": normal((\(e), \(wa), \(gw)), \(py(initStd)))", "\"ffn.values\": normal((\(e), \(gw), \(wa)), \(std))"]
-                    var buffers = ""
+                    var buffers = "", contracted = ""
+                    if genes.mpo > 0 {
+                        // Each expert matrix an MPO of `mpo` cores sharing the central one.
+                        tensors = []
+                        for (which, rows, cols, std) in [("keys", wa, gw, py(initStd)), ("values", gw, wa, std)] {
+                            let shapes = mpoCoreShapes(rows: rows, cols: cols, cores: genes.mpo)
+                            let rf = "(\(shapes.map { "\($0[1])" }.joined(separator: ", ")))", cf = "(\(shapes.map { "\($0[2])" }.joined(separator: ", ")))"
+                            let centre = genes.mpo / 2
+                            // Every expert starts from the cores of one random matrix, as in evolve.
+                            members.append("\(which)_cores = mpo_cores(\(rf), \(cf), \(std))")
+                            tensors.append("\"ffn.\(which).central\": \(which)_cores[\(centre)]")
+                            for x in 0..<e { for k in 0..<genes.mpo where k != centre {
+                                tensors.append("\"ffn.\(which).e\(x).core\(k)\": \(which)_cores[\(k)].clone()")
+                            } }
+                            contracted += ", \(which)=mpo_experts(self.\(s).ffn.\(which), \(e), \(rf), \(cf))"
+                        }
+                        decay("central"); for k in 0..<genes.mpo { decay("core\(k)") }
+                    }
                     switch genes.router {
                     case .switch: tensors.append("\"ffn.router\": normal((\(wa), \(e)), math.sqrt(0.1 / \(wa)))")
                     case .hash: buffers = ", buffers={\"ffn.table\": torch.randint(0, \(e), (\(vocabulary),)).float()}"
@@ -348,7 +400,7 @@ public enum PyTorchExport {
                     }
                     decay("keys"); decay("values"); decay("router")
                     members.append("self.\(s) = Params({\(tensors.joined(separator: ", "))}\(buffers))")
-                    expr = "sparse_ffn(\(a), self.\(s).ffn, \"\(genes.router.rawValue)\", \(genes.topk), \(py(genes.capacity)), idx, aux)"
+                    expr = "sparse_ffn(\(a), self.\(s).ffn, \"\(genes.router.rawValue)\", \(genes.topk), \(py(genes.capacity)), idx, aux\(contracted))"
                 }
                 lines.append("        \(s) = \(expr)" + comment)
             }
