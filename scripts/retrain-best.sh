@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
 # The search's best program against its seed, retrained over several seeds at the study's
-# own budget (each exported with the exact recipe it was measured with; only the seed changes):
-#   scripts/retrain-best.sh DB [SEEDS...] [--corpus PATH]      (default seeds: 1 2 3)
+# own budget (each exported with the exact recipe it was measured with; only the seed changes),
+# or with another config's recipe (--recipe configs/baseline.yaml: the 2000-step recipe):
+#   scripts/retrain-best.sh DB [SEEDS...] [--corpus PATH] [--recipe CONFIG] [--best ID]   (default seeds: 1 2 3)
 # Prints one line per run and a summary: mean ± std of val_loss for each, and the gap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 db=$1; shift
-seeds=(); corpus=()
+seeds=(); corpus=(); recipe=(); best=()
 while [ $# -gt 0 ]; do
-    case $1 in --corpus) corpus=(--corpus "$2"); shift 2 ;; *) seeds+=("$1"); shift ;; esac
+    case $1 in
+        --corpus) corpus=(--corpus "$2"); shift 2 ;;
+        --recipe) recipe=(--config "$2"); shift 2 ;;
+        --best) best=("$2"); shift 2 ;;
+        *) seeds+=("$1"); shift ;;
+    esac
 done
 [ ${#seeds[@]} -gt 0 ] || seeds=(1 2 3)
-evolve=.build/release/evolve
-swift build -c release --product evolve >/dev/null
+# $EVOLVE: a built evolve to use as it is (else the release build, brought up to date).
+evolve=${EVOLVE:-.build/release/evolve}
+[ -n "${EVOLVE:-}" ] || swift build -c release --product evolve >/dev/null
 out=$(mktemp -d)
-best=$($evolve export --db "$db" --output "$out/best.yaml" | sed -n 's/.*id=\([0-9]*\).*/\1/p')
+best=$($evolve export "${best[@]}" --db "$db" --output "$out/best.yaml" | sed -n 's/.*id=\([0-9]*\).*/\1/p')
 $evolve export 1 --db "$db" --output "$out/seed.yaml" >/dev/null
 echo "best: #$best  (lineage: $(sed -n 's/^# Lineage: //p' "$out/best.yaml"))"
 declare -A losses
 for s in "${seeds[@]}"; do
     for which in seed best; do
-        line=$($evolve train "$out/$which.yaml" --seed "$s" "${corpus[@]}" 2>/dev/null | tail -1)
+        line=$($evolve train "$out/$which.yaml" --seed "$s" "${recipe[@]}" "${corpus[@]}" 2>/dev/null | tail -1)
         echo "$which seed=$s $line"
         losses[$which]+="$(sed -n 's/.*val_loss=\([0-9.]*\).*/\1/p' <<<"$line") "
     done
