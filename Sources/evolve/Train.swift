@@ -102,12 +102,8 @@ struct Train: ParsableCommand {
         var config = fileConfig ?? TrainConfig()
         // --config's recipe replaces the file's (a found program retrained with the baseline recipe).
         if let path = self.config { config = try TrainConfig.load(path: path) }
-        if let steps {
-            guard steps > 0 else { throw CommandError(description: "--steps must be positive") }
-            config.recipe.steps = steps
-            if let stop = config.recipe.stopAfter, stop > steps { config.recipe.stopAfter = nil }
-        }
-        if let seed { config.recipe.seed = seed }
+        if let steps, steps <= 0 { throw CommandError(description: "--steps must be positive") }
+        config.recipe.override(steps: steps, seed: seed)
         return (program, config)
     }
 }
@@ -150,11 +146,18 @@ struct SavedRun: Codable {
     func programAndConfig() throws -> (Program, TrainConfig) {
         let p = try Program(text: program)
         var config = try self.config.map { try TrainConfig.parse($0, file: "the checkpoint's config.yaml") } ?? TrainConfig()
-        if let steps {
-            config.recipe.steps = steps
-            if let stop = config.recipe.stopAfter, stop > steps { config.recipe.stopAfter = nil }
-        }
-        if let seed { config.recipe.seed = seed }
+        config.recipe.override(steps: steps, seed: seed)
         return (p, config)
+    }
+}
+
+extension Recipe {
+    /// The command line's --steps and --seed over a recipe (a shorter run drops a stop point past its end).
+    mutating func override(steps: Int?, seed: UInt64?) {
+        if let steps {
+            self.steps = steps
+            if let stop = stopAfter, stop > steps { stopAfter = nil }
+        }
+        if let seed { self.seed = seed }
     }
 }
