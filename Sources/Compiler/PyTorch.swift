@@ -28,15 +28,18 @@ public enum PyTorchExport {
     }
 
     static func prelude(_ p: Program, header: [String]) -> String {
-        let listing = p.text.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        // The program's name and text go in comments, never in a string literal: no name or
+        // path can break the Python.
+        let comment = { (text: String) in text.split(separator: "\n", omittingEmptySubsequences: false).map { "# " + $0 }.joined(separator: "\n") }
         return """
-        \"\"\"\(p.name), exported from evolve: the program below as a PyTorch module.
-        \(header.map { "\n" + $0 }.joined())
-        Model() is initialised as evolve initialises it; Model.from_checkpoint(DIR) loads the
-        weights of `evolve train … --save DIR`. forward(idx, targets) returns (logits, loss),
-        loss the mean cross-entropy, as nanoGPT's model does.
+        \(comment("\(p.name), exported from evolve: the program below as a PyTorch module." + header.map { "\n" + $0 }.joined()))
+        #
+        \(comment(p.text.trimmingCharacters(in: .newlines)))
+        \"\"\"A program exported from evolve as a PyTorch module (its text is in the comments above).
 
-        \(listing)
+        Model() is initialised as evolve initialises it; Model.from_checkpoint(DIR) loads the
+        weights of `evolve train ... --save DIR`. forward(idx, targets) returns (logits, loss),
+        loss the mean cross-entropy, as nanoGPT's model does.
         \"\"\"
         import math
         import os

@@ -32,8 +32,25 @@ public enum Checkpoint {
         public let description: String
     }
 
+    /// The folder as one path, without a trailing slash (`ckpt/` and `ckpt` are one folder).
+    public static func folder(_ dir: String) -> String { URL(fileURLWithPath: dir).standardizedFileURL.path }
+
+    /// Refuses, before anything trains, a folder that exists and holds something other than
+    /// a checkpoint: a save replaces the folder whole.
+    public static func checkWritable(_ dir: String) throws {
+        let d = folder(dir), fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: d, isDirectory: &isDir) else { return }
+        guard isDir.boolValue else { throw CheckpointError(description: "\(d) is a file; --save needs a folder for the checkpoint") }
+        let entries = (try? fm.contentsOfDirectory(atPath: d)) ?? []
+        if !entries.isEmpty && !entries.contains("state.json") {
+            throw CheckpointError(description: "\(d) holds other files (\(entries.sorted().prefix(3).joined(separator: ", "))); a checkpoint replaces its folder whole: name a new or empty one")
+        }
+    }
+
     public static func save(_ trainer: Trainer, _ state: TrainingState, files: [String: String], to dir: String) throws {
         let fm = FileManager.default
+        let dir = folder(dir)
         let tmp = dir + ".tmp", old = dir + ".old"
         try? fm.removeItem(atPath: tmp)
         do { try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true) } catch {
@@ -56,6 +73,9 @@ public enum Checkpoint {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(state).write(to: URL(fileURLWithPath: tmp + "/state.json"))
         for (name, text) in files { try text.write(toFile: tmp + "/" + name, atomically: false, encoding: .utf8) }
+        // A save cut between its renames left the last checkpoint in DIR.old: put it back
+        // first, so that a whole checkpoint exists at every moment below.
+        if !fm.fileExists(atPath: dir) && fm.fileExists(atPath: old) { try fm.moveItem(atPath: old, toPath: dir) }
         try? fm.removeItem(atPath: old)
         if fm.fileExists(atPath: dir) { try fm.moveItem(atPath: dir, toPath: old) }
         try fm.moveItem(atPath: tmp, toPath: dir)
@@ -64,6 +84,7 @@ public enum Checkpoint {
 
     /// The folder holding a whole checkpoint: `dir`, or `dir.old` if a save was cut between its renames.
     public static func complete(_ dir: String) throws -> String {
+        let dir = folder(dir)
         for d in [dir, dir + ".old"] where FileManager.default.fileExists(atPath: d + "/state.json") { return d }
         throw CheckpointError(description: "\(dir): no checkpoint here (no state.json); make one with evolve train --save \(dir)")
     }

@@ -47,6 +47,7 @@ struct Train: ParsableCommand {
             if saveEvery != nil && save == nil && resume == nil { throw CommandError(description: "--save-every needs --save DIR") }
             if let file, resume != nil { throw CommandError(description: "--resume DIR takes the program from the checkpoint; leave out \(file)") }
             let run = try resume.map { try SavedRun.load($0) }
+            if let save { try Checkpoint.checkWritable(save) }
             let (program, config) = try run.map { try $0.programAndConfig() } ?? programAndConfig()
             let threads = run?.threads ?? options.threads
             let r = config.recipe

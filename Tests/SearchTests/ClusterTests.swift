@@ -38,7 +38,7 @@ struct ClusterTests {
                 let r = try runEvolve(command + (writes ? [file] : []) + ["--db", db])
                 #expect(r.status == 0, "\(r.output)")
                 let text = writes ? try String(contentsOfFile: file, encoding: .utf8) : r.output
-                return text.replacingOccurrences(of: shown, with: "DB")
+                return text.replacingOccurrences(of: shown, with: "DB").replacingOccurrences(of: file, with: "FILE")
             }
             #expect(answers[0] == answers[1], "evolve \(command.joined(separator: " ")) answers differently on the copy")
         }

@@ -30,6 +30,23 @@ struct ExportTests {
         #expect(abs(ours - theirs) <= 1e-4, "\(name): evolve \(ours), PyTorch \(theirs)\n\(check.output)")
     }
 
+    /// A name or header with quotes and backslashes cannot break the Python: they go in comments.
+    @Test func namesCannotBreakThePython() throws {
+        guard let python = checkingPython() else {
+            if runningInCI { Issue.record("no Python (.ci/run makes ~/.cache/evolve-venv)") }
+            return
+        }
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("search-spaces/seeds/vanilla.program"), encoding: .utf8)
+            .replacingOccurrences(of: "program vanilla", with: #"program a\"""b\N{x}'''"#)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-\(UUID()).program").path
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let module = file + ".py"
+        let r = try runEvolve(["export", file, "--format", "pytorch", "--output", module])
+        #expect(r.status == 0, "\(r.output)")
+        let parsed = try runPython(python, "import ast, sys; ast.parse(open(sys.argv[1]).read()); print('ok')", [module])
+        #expect(parsed.output.contains("ok"), "\(parsed.output)")
+    }
+
     /// The module builds from scratch with evolve's parameter count, and a forward pass runs.
     @Test func modulesBuildFromScratch() throws {
         guard let python = checkingPython(), try runPython(python, "import torch").status == 0 else {

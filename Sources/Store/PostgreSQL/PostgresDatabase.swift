@@ -17,9 +17,10 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         secondsAgo: "clock_timestamp() - make_interval(secs => ?)",
         skipLocked: " FOR UPDATE SKIP LOCKED",
         nextLease: "nextval('candidate_lease')",
+        // Never backwards: a value an uncommitted transaction already drew stays unique.
         afterExplicitIDs: ["study", "candidate", "evaluation"].map {
-            "SELECT setval(pg_get_serial_sequence('\($0)', 'id'), GREATEST((SELECT MAX(id) FROM \($0)), 1))"
-        } + ["SELECT setval('candidate_lease', GREATEST((SELECT MAX(lease) FROM candidate), 1))"])
+            "SELECT setval(pg_get_serial_sequence('\($0)', 'id'), GREATEST((SELECT MAX(id) FROM \($0)), (SELECT last_value FROM \($0)_id_seq), 1))"
+        } + ["SELECT setval('candidate_lease', GREATEST((SELECT MAX(lease) FROM candidate), (SELECT last_value FROM candidate_lease), 1))"])
 
     let target: PostgresURL
     let timeout: TimeInterval

@@ -42,7 +42,9 @@ extension SQLStore {
                 _ = try insert(c, db, keepingID: true)
                 summary.candidates += 1
             }
-            for e in evaluations { _ = try insert(e, db); summary.evaluations += 1 }
+            // A candidate that was running trains again from the start: its bands so far stay behind.
+            let running = Set(candidates.filter { $0.status == .running }.map(\.id!))
+            for e in evaluations where !running.contains(e.candidateId) { _ = try insert(e, db); summary.evaluations += 1 }
             for statement in dialect.afterExplicitIDs { try db.execute(statement, []) }
         }
         return summary

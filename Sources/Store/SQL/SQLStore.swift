@@ -119,7 +119,7 @@ public final class SQLStore: Store, @unchecked Sendable {
             c.status = .running
             c.worker = worker
             let made: Candidate? = try write { db in
-                try db.serialize(study)
+                try db.serialize(-1)   // with completions: the state checked is the state inserted into
                 guard try state(db) == seen else { return nil }
                 c.lease = try db.number("SELECT \(dialect.nextLease) AS n")
                 c.heartbeat = try db.rows("SELECT \(dialect.now) AS t").first?.date("t")
@@ -132,12 +132,16 @@ public final class SQLStore: Store, @unchecked Sendable {
 
     public func claim(study: Int64, worker: Worker) throws -> Candidate? {
         try write { db in
-            try db.rows("""
+            guard let c = try db.rows("""
                 UPDATE candidate SET status = 'running', worker = ?, heartbeat = \(dialect.now), lease = \(dialect.nextLease)
                 WHERE id = (SELECT id FROM candidate WHERE studyId = ? AND status = 'queued' ORDER BY id LIMIT 1\(dialect.skipLocked))
                   AND status = 'queued'
                 RETURNING *
-                """, .text(worker.description), .integer(study)).first.map(Candidate.init(row:))
+                """, .text(worker.description), .integer(study)).first.map(Candidate.init(row:)) else { return nil }
+            // It trains again from the start: bands an earlier holder recorded go, or a shorter
+            // second run would leave them standing beside its own.
+            try db.execute("DELETE FROM evaluation WHERE candidateId = ?", .integer(c.id!))
+            return c
         }
     }
 
@@ -172,8 +176,10 @@ public final class SQLStore: Store, @unchecked Sendable {
     public func record(_ evaluation: Evaluation, lease: Int64?) throws -> Bool {
         try write { db in
             if let lease {
-                let held = try db.number("SELECT COUNT(*) AS n FROM candidate WHERE id = ? AND lease = ? AND status = 'running'",
-                                         .integer(evaluation.candidateId), .integer(lease))
+                // The lease check takes the candidate's row lock (an UPDATE, not a read), so no
+                // re-queue or claim can slip in between it and the insert.
+                let held = try db.execute("UPDATE candidate SET heartbeat = \(dialect.now) WHERE id = ? AND lease = ? AND status = 'running'",
+                                          .integer(evaluation.candidateId), .integer(lease))
                 guard held == 1 else { return false }
             }
             // A band trained again under a newer lease replaces the one recorded before.
