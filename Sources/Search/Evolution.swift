@@ -28,6 +28,8 @@ public final class Evolution {
     /// Seconds without a heartbeat (by the database's clock) after which a candidate of
     /// another host is re-queued; heartbeats go every sixth of it.
     public var lease: TimeInterval = 300
+    /// Seconds between heartbeats (and between looks at a study waiting on other workers).
+    var beat: TimeInterval { min(5, lease / 6) }
 
     public init(space: SearchSpace, store: Store, data: Dataset, threads: Int) throws {
         self.space = space
@@ -66,7 +68,7 @@ public final class Evolution {
                 // elsewhere: wait for them, since a holder that vanishes lets its lease lapse
                 // and its candidate comes back to the queue for someone to finish.
                 guard try othersStillWorking(toward: target) else { break }
-                let until = Date().addingTimeInterval(min(5, lease / 6))
+                let until = Date().addingTimeInterval(beat)
                 while Date() < until && !shouldStop() { usleep(100_000) }
                 continue
             }
@@ -224,7 +226,7 @@ public final class Evolution {
                     outcome.failure = Failure(.diverged, "training loss \(loss) at step \(step)")
                     return
                 }
-                if Date().timeIntervalSince(lastBeat) > min(5, lease / 6), let token = c.lease {
+                if Date().timeIntervalSince(lastBeat) > beat, let token = c.lease {
                     guard try store.heartbeat(c.id!, lease: token) else { throw Interruption.leaseLost }
                     lastBeat = Date()
                 }

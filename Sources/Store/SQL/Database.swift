@@ -44,6 +44,9 @@ public struct Dialect: Sendable {
     public var nextLease: String
     /// Statements that bring the id and lease counters past rows inserted with explicit ids.
     public var afterExplicitIDs: [String] = []
+    /// Whether a write transaction holds the whole database from its start (SQLite), so
+    /// that the wait to begin one is the wait for the lock.
+    public var writerHoldsDatabase = false
 }
 
 /// One engine: SQLite through GRDB, PostgreSQL through postgres-nio. The store's logic

@@ -34,10 +34,15 @@ extension SQLRow {
 extension Study: Row {
     static let table = "study"
 
+    /// The seeds' texts as stored: a JSON array of strings.
+    static func seedsValue(_ seeds: [String]?) -> SQLValue {
+        SQLValue(seeds.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) })
+    }
+
     var columns: [(String, SQLValue)] {
         [("name", .text(name)), ("space", .text(space)), ("seed", .integer(seed)), ("created", .date(created)),
          ("corpusSha256", SQLValue(corpusSha256)), ("corpusPath", SQLValue(corpusPath)),
-         ("seeds", SQLValue(seeds.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) })),
+         ("seeds", Study.seedsValue(seeds)),
          ("target", SQLValue(target))]
     }
 

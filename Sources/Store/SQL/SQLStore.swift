@@ -23,7 +23,7 @@ public final class SQLStore: Store, @unchecked Sendable {
             // SQLite's write transaction begins once it holds the database lock; PostgreSQL's
             // writers wait where they serialize (advisory locks).
             let timed = TimedLocks(base: db)
-            if database.dialect.skipLocked.isEmpty { timed.waited = Double(DispatchTime.now().uptimeNanoseconds - asked) / 1e9 }
+            if dialect.writerHoldsDatabase { timed.waited = Double(DispatchTime.now().uptimeNanoseconds - asked) / 1e9 }
             defer { report(timed.waited) }
             return try body(timed)
         }
@@ -72,10 +72,9 @@ public final class SQLStore: Store, @unchecked Sendable {
     }
 
     public func recordSeeds(study: Int64, _ seeds: [String]) throws {
-        var s = Study(name: "", space: "", seed: 0, created: Date())
-        s.seeds = seeds
-        let value = s.columns.first { $0.0 == "seeds" }!.1
-        try write { db in try db.execute("UPDATE study SET seeds = ? WHERE id = ? AND seeds IS NULL", value, .integer(study)) }
+        try write { db in
+            try db.execute("UPDATE study SET seeds = ? WHERE id = ? AND seeds IS NULL", Study.seedsValue(seeds), .integer(study))
+        }
     }
 
     public func setTarget(study: Int64, _ candidates: Int) throws {

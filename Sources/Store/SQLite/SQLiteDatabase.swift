@@ -16,7 +16,8 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         now: "strftime('%Y-%m-%d %H:%M:%f', 'now')",
         secondsAgo: "strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -(?)))",
         skipLocked: "",   // the writer holds the whole database
-        nextLease: "(SELECT COALESCE(MAX(lease), 0) + 1 FROM candidate)")
+        nextLease: "(SELECT COALESCE(MAX(lease), 0) + 1 FROM candidate)",
+        writerHoldsDatabase: true)
 
     /// SQLite's header field that says which application a file belongs to: evolve's
     /// databases carry 'evol', and evolve writes no other non-empty database.
