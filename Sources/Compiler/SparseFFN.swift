@@ -5,8 +5,8 @@ import Tensor
 extension Lowering {
     /// A sparse feed-forward layer over x [B, T, C]: `experts` blocks of g memory cells
     /// (keys W_in [E, C, g], values W_out [E, g, C]); each token uses `topk` blocks, chosen
-    /// by the router; every block runs as one batched GEMM over the tokens dispatched to it
-    /// (up to its capacity; the rest are dropped, leaving the residual path).
+    /// by the router; every block runs as one GEMM over the tokens dispatched to it (up to its
+    /// capacity; the rest are dropped, leaving the residual path), never over empty slots.
     ///
     ///   switch: p = softmax(x W_r), the top-k of p, each block's output × its p; adds the
     ///           load-balancing loss 0.01·E·Σᵢ fᵢ·Pᵢ to the objective
@@ -51,8 +51,9 @@ extension Lowering {
         routing.append((prefix + name, stats))
         let (slots, slotChoice) = graph.dispatch(choice, experts: e, capacity: capacity, context: genes.context, stats: stats)
         let xin = graph.reshape(graph.gatherRows(x2, slots), [e, capacity, c])   // [E, cap, C]
-        let h = graph.unary(.gelu, graph.batchedMatmul(xin, wIn))                // [E, cap, g]
-        var y = graph.reshape(graph.batchedMatmul(h, wOut), [e * capacity, c])   // [E·cap, C]
+        // Grouped GEMMs over the filled slots only: empty capacity costs nothing.
+        let h = graph.unary(.gelu, graph.batchedMatmul(xin, wIn, slots: slots))  // [E, cap, g]
+        var y = graph.reshape(graph.batchedMatmul(h, wOut, slots: slots), [e * capacity, c])   // [E·cap, C]
         if let gates {
             y = graph.multiply(y, graph.gatherRows(graph.reshape(gates, [n * k, 1]), slotChoice))
         }

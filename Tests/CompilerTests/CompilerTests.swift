@@ -155,12 +155,17 @@ struct SeedTests {
         m.tokens[5] = (m.tokens[5] + 1) % 7
         m.graph.forward()
         let after = m.rowLosses()
-        #expect(Array(after[..<5]) == Array(before[..<5]))
-        #expect(Array(after[12..<17]) == Array(before[12..<17]))   // the other sequence's 0…4
-        #expect(after[5] != before[5])
-        if p.subprograms.allSatisfy({ !$0.instructions.contains { $0.op == .sparseFFN } }) {
-            #expect(Array(after[12...]) == Array(before[12...]))
+        let routed = p.subprograms.contains { $0.instructions.contains { $0.op == .sparseFFN } }
+        // Exactly equal, except that a routed layer's grouped GEMM runs over the rows an
+        // expert received: a later token joining an expert changes that GEMM's row count,
+        // and BLAS may then round earlier rows in their last bit (no information flows).
+        func same(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Bool {
+            routed ? zip(a, b).allSatisfy { Swift.abs($0 - $1) <= 1e-5 * Swift.max(1, Swift.abs($0)) } : a == b
         }
+        #expect(same(after[..<5], before[..<5]))
+        #expect(same(after[12..<17], before[12..<17]))   // the other sequence's 0…4
+        #expect(after[5] != before[5])
+        if !routed { #expect(Array(after[12...]) == Array(before[12...])) }
     }
 
     /// Recycled AltUp starts as the baseline: p = I, g = 1 and replicated blocks give the

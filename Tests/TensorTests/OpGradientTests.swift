@@ -131,5 +131,60 @@ struct OpGradientTests {
             return g.concat([back, gates])
         }
     }
+
+    /// A sparse layer's expert FFN as grouped GEMMs over the filled slots (7 tokens into
+    /// 3 experts of capacity 4: some slots stay empty), through both products and a gate.
+    @Test func groupedExpertGemms() {
+        checkGradients([[7, 4], [7, 3], [3, 4, 5], [3, 5, 4]]) { g, x in
+            let choice = g.topK(x[1], 1)
+            let (slots, _) = g.dispatch(choice, experts: 3, capacity: 4)
+            let xin = g.reshape(g.gatherRows(x[0], slots), [3, 4, 4])             // [E, cap, C]
+            let h = g.unary(.tanh, g.batchedMatmul(xin, x[2], slots: slots))     // [E, cap, g]
+            let y = g.reshape(g.batchedMatmul(h, x[3], slots: slots), [12, 4])   // [E·cap, C]
+            return g.scatterRows(y, slots, into: 7)
+        }
+    }
+
+    /// The grouped product equals the full one (values and every gradient) when the
+    /// unused rows are zero, as a dispatch leaves them.
+    @Test func groupedGemmEqualsFullProduct() {
+        func run(grouped: Bool) -> [[Double]] {
+            let g = Graph<Double>()
+            var rng = Xoshiro(seed: 5)
+            let x = g.input([9, 6], name: "x", requiresGrad: true), s = g.input([9, 4], name: "s")
+            let w = g.input([4, 6, 8], name: "w", requiresGrad: true)
+            for t in [x, s, w] { for i in 0..<t.count { t[i] = rng.normal() } }
+            let (slots, _) = g.dispatch(g.topK(s, 2), experts: 4, capacity: 7)
+            let xin = g.reshape(g.gatherRows(x, slots), [4, 7, 6])
+            let y = g.batchedMatmul(xin, w, slots: grouped ? slots : nil)
+            let r = g.input(y.shape, name: "r")
+            for i in 0..<r.count { r[i] = rng.normal() }
+            let loss = g.sumAll(g.multiply(g.unary(.square, y), r))
+            g.forward(); g.backward(from: loss)
+            return [y.values, x.grads, w.grads]
+        }
+        let (full, grouped) = (run(grouped: false), run(grouped: true))
+        for (a, b) in zip(full, grouped) {
+            #expect(a.count == b.count)
+            #expect(zip(a, b).allSatisfy { Swift.abs($0 - $1) <= 1e-12 * Swift.max(1, Swift.abs($0)) })
+        }
+    }
+
+    /// Top-k against a plain reference: best first, ties to the lower column.
+    @Test func topKMatchesReference() {
+        let g = Graph<Double>()
+        var rng = Xoshiro(seed: 3)
+        let scores = g.input([50, 9], name: "scores")
+        for i in 0..<scores.count { scores[i] = Double(rng.below(4)) }   // many ties
+        let choices = (1...9).map { g.topK(scores, $0) }
+        g.forward()
+        for (k, choice) in zip(1..., choices) {
+            for r in 0..<50 {
+                let row = (0..<9).map { scores[r * 9 + $0] }
+                let expected = (0..<9).sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }.prefix(k)
+                #expect(Array(choice.values[(r * k)..<(r * k + k)]) == expected.map(Int32.init), "k=\(k) row \(r)")
+            }
+        }
+    }
 }
 

@@ -2,29 +2,52 @@
 //   A: [G, M, K] ([G, K, M] when transA)      strideA = 0 when A is one shared matrix
 //   B: [G, K, N] ([G, N, K] when transB)      strideB = 0 when B is one shared matrix
 //   Y: [G, M, N]
+//   slots: [G, M] (optional) marks the rows in use, a prefix of each group (row −1 = unused,
+//   as a dispatch fills an expert's capacity): only those rows are multiplied, the unused
+//   rows of Y (and of dA) are zero, and dB sums over the used rows only. An expert's empty
+//   capacity costs nothing (MegaBlocks' point), with the same result as the full product
+//   whenever A's unused rows are zero.
 final class MatMulKernel<S: Scalar>: Kernel {
     let a: Tensor<S>, b: Tensor<S>, y: Tensor<S>
     let g: Int, m: Int, n: Int, k: Int
     let transA: Bool, transB: Bool
     let strideA: Int, strideB: Int
+    let slots: IndexTensor?
 
     init(_ a: Tensor<S>, _ b: Tensor<S>, _ y: Tensor<S>, g: Int, m: Int, n: Int, k: Int,
-         transA: Bool, transB: Bool, sharedA: Bool, sharedB: Bool) {
+         transA: Bool, transB: Bool, sharedA: Bool, sharedB: Bool, slots: IndexTensor? = nil) {
         self.a = a; self.b = b; self.y = y
         self.g = g; self.m = m; self.n = n; self.k = k
         self.transA = transA; self.transB = transB
         strideA = sharedA ? 0 : m * k
         strideB = sharedB ? 0 : k * n
+        self.slots = slots
     }
 
     var lda: Int { transA ? m : k }
     var ldb: Int { transB ? k : n }
 
+    /// Rows of group i that take part: all M, or the used prefix of its slots.
+    @inline(__always)
+    func rows(_ i: Int) -> Int {
+        guard let slots else { return m }
+        let row = slots.value + i * m
+        var used = 0
+        while used < m && row[used] >= 0 { used += 1 }
+        return used
+    }
+
+    var flops: Double { 2 * Double((0..<g).reduce(0) { $0 + rows($1) } * n * k) }
+
     @_specialize(where S == Float)
     func forward() {
         for i in 0..<g {
-            S.parallelGemm(transA, transB, m, n, k, 1, a.value + i * strideA, lda,
-                   b.value + i * strideB, ldb, 0, y.value + i * m * n, n)
+            let mi = rows(i), yi = y.value + i * m * n
+            if mi > 0 {
+                S.parallelGemm(transA, transB, mi, n, k, 1, a.value + i * strideA, lda,
+                               b.value + i * strideB, ldb, 0, yi, n)
+            }
+            if mi < m { zero(yi + mi * n, (m - mi) * n) }
         }
     }
 
@@ -52,8 +75,10 @@ final class MatMulKernel<S: Scalar>: Kernel {
             let dyi = dy + i * m * n, bi = b.value + i * strideB, dai = target.ptr + i * strideA
             if transA {  // dA[K,M] = op(B) · dYᵀ
                 gemm(transB, true, k, m, n, 1, bi, ldb, dyi, n, beta, dai, m)
-            } else {     // dA[M,K] = dY · op(B)ᵀ
-                gemm(false, !transB, m, k, n, 1, dyi, n, bi, ldb, beta, dai, k)
+            } else {     // dA[M,K] = dY · op(B)ᵀ, over the rows in use
+                let mi = rows(i)
+                if mi > 0 { gemm(false, !transB, mi, k, n, 1, dyi, n, bi, ldb, beta, dai, k) }
+                if mi < m && beta == 0 { zero(dai + mi * k, (m - mi) * k) }
             }
         }
     }
@@ -62,10 +87,13 @@ final class MatMulKernel<S: Scalar>: Kernel {
         for i in 0..<g {
             let beta: S = target.accumulate || (strideB == 0 && i > 0) ? 1 : 0
             let dyi = dy + i * m * n, ai = a.value + i * strideA, dbi = target.ptr + i * strideB
-            if transB {  // dB[N,K] = dYᵀ · op(A)
-                gemm(true, transA, n, k, m, 1, dyi, n, ai, lda, beta, dbi, k)
+            let mi = rows(i)
+            if mi == 0 {  // nothing routed here: no contribution
+                if beta == 0 { zero(dbi, k * n) }
+            } else if transB {  // dB[N,K] = dYᵀ · op(A)
+                gemm(true, transA, n, k, mi, 1, dyi, n, ai, lda, beta, dbi, k)
             } else {     // dB[K,N] = op(A)ᵀ · dY
-                gemm(!transA, false, k, n, m, 1, ai, lda, dyi, n, beta, dbi, n)
+                gemm(!transA, false, k, n, mi, 1, ai, lda, dyi, n, beta, dbi, n)
             }
         }
     }
@@ -86,8 +114,9 @@ extension Graph {
 
     /// Batched a [..., M, K] · b [..., K, N] → [..., M, N], the leading axes equal
     /// (per-head products). `transA` / `transB` transpose the last two axes.
+    /// `slots` [..., M] (from `dispatch`) limits each product to its used rows: a grouped GEMM.
     public func batchedMatmul(_ a: Tensor<S>, _ b: Tensor<S>, transA: Bool = false,
-                              transB: Bool = false) -> Tensor<S> {
+                              transB: Bool = false, slots: IndexTensor? = nil) -> Tensor<S> {
         check(a.shape.count >= 2 && a.shape.count == b.shape.count
               && a.shape.dropLast(2) == b.shape.dropLast(2),
               "batchedMatmul: batch axes of \(a.shape) and \(b.shape) differ")
@@ -96,9 +125,12 @@ extension Graph {
         let (kb, n) = transB ? (b.shape[r - 1], b.shape[r - 2]) : (b.shape[r - 2], b.shape[r - 1])
         check(k == kb, "batchedMatmul: \(a.shape) · \(b.shape) do not chain")
         let lead = Array(a.shape.dropLast(2))
+        if let slots {
+            check(!transA && slots.shape == lead + [m], "batchedMatmul: slots \(slots.shape) for rows of \(a.shape)\(transA ? "ᵀ" : "")")
+        }
         let y = activation(lead + [m, n], "bmm", from: [a, b])
         append(MatMulKernel(a, b, y, g: lead.reduce(1, *), m: m, n: n, k: k,
-                            transA: transA, transB: transB, sharedA: false, sharedB: false))
+                            transA: transA, transB: transB, sharedA: false, sharedB: false, slots: slots))
         return y
     }
 }

@@ -8,18 +8,22 @@ final class TopKKernel<S: Scalar>: Kernel {
     let scores: Tensor<S>, choice: IndexTensor, k: Int
     init(_ scores: Tensor<S>, _ choice: IndexTensor, _ k: Int) { self.scores = scores; self.choice = choice; self.k = k }
 
+    // One pass per row keeping the best k sorted (insertion): no allocation, O(E·k) at worst.
     @_specialize(where S == Float)
     func forward() {
         let e = scores.channels
         for r in 0..<scores.rows {
-            let row = scores.value + r * e
-            var picked = [Int]()
-            for _ in 0..<k {
-                var best = -1
-                for j in 0..<e where !picked.contains(j) && (best < 0 || row[j] > row[best]) { best = j }
-                picked.append(best)
+            let row = scores.value + r * e, best = choice.value + r * k
+            var count = 0
+            for j in 0..<e {
+                let v = row[j]
+                if count == k && !(v > row[Int(best[k - 1])]) { continue }
+                // Insert after every kept column at least as large: ties keep the lower column first.
+                var at = min(count, k - 1)
+                while at > 0 && v > row[Int(best[at - 1])] { best[at] = best[at - 1]; at -= 1 }
+                best[at] = Int32(j)
+                count = min(count + 1, k)
             }
-            for (i, j) in picked.enumerated() { choice[r * k + i] = Int32(j) }
         }
     }
 
