@@ -6,6 +6,22 @@ import Dispatch
 protocol Kernel: AnyObject {
     func forward()
     func backward()
+    /// What one pass does, for the profile: floating-point operations (products) and bytes
+    /// moved (the rest). Kernels that do not say count as neither.
+    func work(backward: Bool) -> Work
+}
+
+/// Operations and memory traffic of one kernel pass.
+public struct Work: Sendable {
+    public var flops = 0.0, bytes = 0.0
+    public init(flops: Double = 0, bytes: Double = 0) { self.flops = flops; self.bytes = bytes }
+    static func + (a: Work, b: Work) -> Work { Work(flops: a.flops + b.flops, bytes: a.bytes + b.bytes) }
+    /// Bytes of `elements` values read or written.
+    static func moving<S>(_ elements: Int, _: S.Type) -> Work { Work(bytes: Double(elements * MemoryLayout<S>.size)) }
+}
+
+extension Kernel {
+    func work(backward: Bool) -> Work { Work() }
 }
 
 /// A static computation graph: built once (shapes known, every buffer allocated), then
@@ -66,9 +82,16 @@ public final class Graph<S: Scalar> {
 
     // MARK: - Running
 
-    /// When set, forward and backward add each kernel's time to `profile`, by kernel type.
+    /// When set, forward and backward add each kernel's time and work to `profile`, by kernel type.
     public var profiling = false
-    public private(set) var profile: [String: (forward: Double, backward: Double)] = [:]
+    public private(set) var profile: [String: Profile] = [:]
+
+    /// Seconds and work of one kernel type, summed over the passes profiled.
+    public struct Profile: Sendable {
+        public var forward = 0.0, backward = 0.0
+        public var work = Work()
+        public var seconds: Double { forward + backward }
+    }
 
     public func forward() {
         if profiling { return timed(kernels, backward: false) }
@@ -81,8 +104,9 @@ public final class Graph<S: Scalar> {
             if backward { k.backward() } else { k.forward() }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             let name = String(describing: type(of: k)).split(separator: "<").first.map(String.init) ?? "?"
-            var e = profile[name] ?? (0, 0)
+            var e = profile[name] ?? Profile()
             if backward { e.backward += dt } else { e.forward += dt }
+            e.work = e.work + k.work(backward: backward)
             profile[name] = e
         }
     }

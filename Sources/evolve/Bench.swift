@@ -27,18 +27,27 @@ struct Bench: ParsableCommand {
     @Option(help: "Threads for BLAS and the engine.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(help: "Measure every program in --seeds-folder in one run, alternating between them each round, and write the table to --output.")
+    var seeds = false
+
+    @Option(help: "With --seeds: the programs (vanilla.program first, the dense reference).")
+    var seedsFolder = "search-spaces/seeds"
+
+    @Option(help: "With --seeds: rounds; each round times --steps steps of every program in turn.")
+    var rounds = 3
+
+    @Option(help: "With --seeds: the table's file.")
+    var output = "results/seeds.md"
+
     func run() throws {
         warnIfDebugBuild()
         try reportingErrors {
             guard threads >= 1 else { throw CommandError(description: "--threads must be at least 1") }
             guard steps >= 1 else { throw CommandError(description: "--steps must be at least 1") }
             let cfg = try config.map { try TrainConfig.load(path: $0) } ?? TrainConfig()
-            // Throughput does not depend on the text: a synthetic corpus of 65 symbols
-            // keeps the benchmark free of any download.
-            var rng = Xoshiro(seed: 7)
-            let vocabulary = 65
-            let text = (0..<200_000).map { _ in Int32(rng.below(vocabulary)) }
-            let data = Dataset(ids: text, vocabularySize: vocabulary)
+            if seeds { return try benchSeeds(cfg) }
+            let data = syntheticData()
+            let vocabulary = data.tokenizer.vocabularySize
 
             Threads.set(1)
             let gflops1 = sgemmGFLOPs()
@@ -55,7 +64,7 @@ struct Bench: ParsableCommand {
                 trainer.step(it, total: cfg.recipe.steps, data: data.train)
                 if it >= 10 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9) }
             }
-            if profile { printProfile(model, trainer, cfg, data) }
+            if profile { printProfile(model, trainer, cfg, data, sgemm: gflops1) }
             times.sort()
             let median = times[times.count / 2]
             let tokens = Double(cfg.recipe.batchSize * context)
@@ -67,6 +76,72 @@ struct Bench: ParsableCommand {
                 "tokens_per_s": String(format: "%.0f", tokens / median),
             ]))
         }
+    }
+}
+
+extension Bench {
+    /// Every seed program's training throughput, measured in one process: each round times
+    /// `steps` steps of each program in turn, so a slower stretch of a shared machine hits
+    /// all of them alike; a program's figure is the median of all its timed steps.
+    func benchSeeds(_ cfg: TrainConfig) throws {
+        let folder = URL(fileURLWithPath: seedsFolder)
+        let files = try FileManager.default.contentsOfDirectory(atPath: seedsFolder).filter { $0.hasSuffix(".program") }.sorted()
+        guard files.contains("vanilla.program") else {
+            throw CommandError(description: "\(seedsFolder): no vanilla.program, the dense reference of the table")
+        }
+        guard rounds >= 1 else { throw CommandError(description: "--rounds must be at least 1") }
+        let ordered = ["vanilla.program"] + files.filter { $0 != "vanilla.program" }
+        let programs = try ordered.map { try Program.load(path: folder.appendingPathComponent($0).path) }
+        let data = syntheticData()
+        let r = cfg.recipe
+        Threads.set(1)
+        let gflops1 = sgemmGFLOPs()
+        let runs = try programs.map { p -> (model: ReplicatedModel, trainer: Trainer, cost: Cost) in
+            let compiled = try Compiler(p, vocabulary: data.tokenizer.vocabularySize)
+            let model = compiled.replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
+            return (model, Trainer(model: model, recipe: r), try p.cost(vocabulary: data.tokenizer.vocabularySize))
+        }
+        var times = Array(repeating: [Double](), count: runs.count)
+        for run in runs { for it in 0..<5 { run.trainer.step(it, total: r.steps, data: data.train) } }
+        for round in 0..<rounds {
+            for (i, run) in runs.enumerated() {
+                for it in 0..<steps {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    run.trainer.step(5 + round * steps + it, total: r.steps, data: data.train)
+                    times[i].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                }
+            }
+            FileHandle.standardError.write("round \(round + 1) of \(rounds) done\n".data(using: .utf8)!)
+        }
+        let tokens = Double(r.batchSize * programs[0].genes.context)
+        let rates = times.map { ts in tokens / ts.sorted()[ts.count / 2] }
+        var md = "# Training throughput of the seed programs\n\n"
+        md += "- command: `\((["evolve"] + CommandLine.arguments.dropFirst()).joined(separator: " "))`\n"
+        md += "- commit: `\(gitCommit())`, \(ISO8601DateFormatter().string(from: Date()).prefix(10))\n"
+        md += "- machine: \(machineDescription(threads: threads)); OpenBLAS kernel `\(BLAS.coreName)`, single-thread sgemm \(String(format: "%.1f", gflops1)) GFLOP/s\n"
+        md += "- method: one process; \(rounds) rounds, each timing \(steps) steps of every program in turn after 5 warm-up steps each; "
+        md += "tokens/s from the median step (batch \(r.batchSize) × context \(programs[0].genes.context)); share of dense = tokens/s ÷ vanilla's\n\n"
+        md += "Validation losses of the seeds: [seed-losses.md](seed-losses.md).\n\n"
+        md += "| program | params | FLOPs / token | tokens/s | share of dense | FLOPs / token vs dense |\n|---|---|---|---|---|---|\n"
+        let denseFlops = Double(runs[0].cost.flopsPerToken)
+        for (i, p) in programs.enumerated() {
+            let flops = runs[i].cost.flopsPerToken
+            let share = rates[i] / rates[0], extra = 100 * (Double(flops) / denseFlops - 1)
+            md += "| \(p.name) | \(runs[i].model.parameterCount) | \(flops) | " + String(format: "%.0f", rates[i])
+            md += String(format: " | %.2f | %+.1f%% |\n", share, extra)
+        }
+        try write(md, to: output)
+        print(md, terminator: "")
+        print(keyValues(["table": output, "blas_core": BLAS.coreName, "threads": "\(threads)"]) + " "
+              + zip(programs, rates).map { "\($0.name)=\(String(format: "%.0f", $1))" }.joined(separator: " "))
+    }
+
+    /// Throughput does not depend on the text: a synthetic corpus of 65 symbols keeps the
+    /// benchmark free of any download.
+    func syntheticData() -> Dataset {
+        var rng = Xoshiro(seed: 7)
+        let vocabulary = 65
+        return Dataset(ids: (0..<200_000).map { _ in Int32(rng.below(vocabulary)) }, vocabularySize: vocabulary)
     }
 }
 
@@ -83,16 +158,44 @@ func sgemmGFLOPs(m: Int = 768, n: Int = 512, k: Int = 128) -> Double {
     return 2 * Double(m * n * k) / best / 1e9
 }
 
-/// Per-kernel-type forward and backward milliseconds per step, largest first.
-func printProfile(_ model: ReplicatedModel, _ trainer: Trainer, _ cfg: TrainConfig, _ data: Dataset) {
+/// Single-thread memory bandwidth: copying 64 MB (read + write), best of 10, in GB/s moved.
+func copyGBs(bytes: Int = 64 << 20) -> Double {
+    let n = bytes / MemoryLayout<Float>.size
+    let src = UnsafeMutablePointer<Float>.allocate(capacity: n), dst = UnsafeMutablePointer<Float>.allocate(capacity: n)
+    defer { src.deallocate(); dst.deallocate() }
+    src.initialize(repeating: 1, count: n); dst.initialize(repeating: 0, count: n)
+    var best = Double.infinity
+    for _ in 0..<10 {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        dst.update(from: src, count: n)
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    return 2 * Double(bytes) / best / 1e9
+}
+
+/// Per kernel type: forward and backward milliseconds per step, and what it achieved
+/// against the machine's own single-thread rates (replica 1 runs on one thread): GFLOP/s
+/// of the products against sgemm's, GB/s of the rest against a memory copy's. Largest first.
+func printProfile(_ model: ReplicatedModel, _ trainer: Trainer, _ cfg: TrainConfig, _ data: Dataset, sgemm: Double) {
     let steps = 20
     let graph = model.primary.graph
     graph.profiling = true
     for it in 0..<steps { trainer.step(it, total: cfg.recipe.steps, data: data.train) }
     graph.profiling = false
-    print("replica 1 of \(model.replicas.count), per step:")
-    for (name, t) in graph.profile.sorted(by: { $0.value.forward + $0.value.backward > $1.value.forward + $1.value.backward }) {
-        print(String(format: "%-24@ forward %7.3f ms  backward %7.3f ms", name, t.forward * 1e3 / Double(steps),
-                     t.backward * 1e3 / Double(steps)))
+    let copy = copyGBs()
+    let total = graph.profile.values.reduce(0) { $0 + $1.seconds }
+    print(String(format: "replica 1 of %d, per step (machine, 1 thread: sgemm %.1f GFLOP/s, copy %.1f GB/s):", model.replicas.count, sgemm, copy))
+    print("kernel                    forward ms  backward ms  share   achieved")
+    for (name, p) in graph.profile.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+        var rate = ""
+        if p.work.flops > 0 {
+            let g = p.work.flops / p.seconds / 1e9
+            rate = String(format: "%6.1f GFLOP/s  %3.0f%% of sgemm", g, 100 * g / sgemm)
+        } else if p.work.bytes > 0 {
+            let g = p.work.bytes / p.seconds / 1e9
+            rate = String(format: "%6.1f GB/s     %3.0f%% of copy", g, 100 * g / copy)
+        }
+        print(name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: " %9.3f   %9.3f   %5.1f%%   ",
+              p.forward * 1e3 / Double(steps), p.backward * 1e3 / Double(steps), 100 * p.seconds / total) + rate)
     }
 }

@@ -29,6 +29,11 @@ final class AttentionKernel<S: Scalar>: Kernel {
 
     deinit { probs.deallocate() }
 
+    /// q·kᵀ and probs·v over the whole T×T tile per (batch, head); backward makes four such products.
+    func work(backward: Bool) -> Work {
+        Work(flops: 2 * Double(b * h * t * t * (d + dv)) * (backward ? 2 : 1))
+    }
+
     @_specialize(where S == Float)
     func forward() {
         attentionForward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,

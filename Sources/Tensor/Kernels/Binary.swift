@@ -61,6 +61,9 @@ final class BinaryKernel<S: Scalar>: Kernel {
         self.op = op; self.plan = plan; self.a = a; self.b = b; self.y = y
     }
 
+    /// Reads a and b, writes y; backward reads dy (and the operands), writes both gradients.
+    func work(backward: Bool) -> Work { .moving((a.count + b.count + y.count) * (backward ? 2 : 1), S.self) }
+
     @_specialize(where S == Float)
     func forward() { binaryForward(op, plan, a.value, b.value, y.value) }
 

@@ -37,7 +37,11 @@ final class MatMulKernel<S: Scalar>: Kernel {
         return used
     }
 
-    var flops: Double { 2 * Double((0..<g).reduce(0) { $0 + rows($1) } * n * k) }
+    /// A forward pass's products; backward makes one more per operand that wants a gradient.
+    func work(backward: Bool) -> Work {
+        let once = 2 * Double((0..<g).reduce(0) { $0 + rows($1) } * n * k)
+        return Work(flops: backward ? once * Double((a.requiresGrad ? 1 : 0) + (b.requiresGrad ? 1 : 0)) : once)
+    }
 
     @_specialize(where S == Float)
     func forward() {

@@ -21,6 +21,9 @@ final class NormKernel<S: Scalar>: Kernel {
 
     deinit { mean.deallocate(); rstd.deallocate() }
 
+    /// Reads x twice (statistics, then normalising), writes y; backward reads x, dy, writes dx.
+    func work(backward: Bool) -> Work { .moving(x.count * 3, S.self) }
+
     @_specialize(where S == Float)
     func forward() {
         normForward(kind == .layer, x.value, y.value, gain?.value, bias?.value, mean, rstd, rows, c, eps)

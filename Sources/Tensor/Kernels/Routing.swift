@@ -98,6 +98,8 @@ final class GatherRowsKernel<S: Scalar>: Kernel {
     let x: Tensor<S>, rows: IndexTensor, y: Tensor<S>
     init(_ x: Tensor<S>, _ rows: IndexTensor, _ y: Tensor<S>) { self.x = x; self.rows = rows; self.y = y }
 
+    func work(backward: Bool) -> Work { .moving(y.count * (backward ? 3 : 2), S.self) }
+
     @_specialize(where S == Float)
     func forward() {
         let c = x.channels
@@ -119,6 +121,8 @@ final class GatherRowsKernel<S: Scalar>: Kernel {
 final class ScatterRowsKernel<S: Scalar>: Kernel {
     let y: Tensor<S>, rows: IndexTensor, out: Tensor<S>
     init(_ y: Tensor<S>, _ rows: IndexTensor, _ out: Tensor<S>) { self.y = y; self.rows = rows; self.out = out }
+
+    func work(backward: Bool) -> Work { .moving(y.count * (backward ? 2 : 3), S.self) }
 
     @_specialize(where S == Float)
     func forward() {

@@ -98,6 +98,9 @@ final class UnaryKernel<S: Scalar>: Kernel {
     let x: Tensor<S>, y: Tensor<S>
     init(_ op: UnaryOp, _ x: Tensor<S>, _ y: Tensor<S>) { self.op = op; self.x = x; self.y = y }
 
+    /// Reads x, writes y; backward reads x, y and dy, writes dx.
+    func work(backward: Bool) -> Work { .moving(x.count * (backward ? 4 : 2), S.self) }
+
     @_specialize(where S == Float)
     func forward() { unaryForward(op, x.value, y.value, x.count) }
 
