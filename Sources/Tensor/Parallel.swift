@@ -60,6 +60,7 @@ public enum Threads {
     public static func set(_ n: Int) {
         evolve_flush_denormals()
         BLAS.setThreads(1)
+        _ = Gemm.own   // decided now, single-threaded, before any training runs
         Parallel.width = max(1, n)
     }
 }

@@ -1,4 +1,5 @@
 import CBLAS
+import CGemm
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,7 +9,8 @@ import Darwin
 /// The element type of a tensor. Training runs in `Float`; gradient checks run the same
 /// kernels in `Double`, so that finite differences are accurate to ~1e-8.
 public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Sendable {
-    /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major, through CBLAS.
+    /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major: CBLAS, or for Float
+    /// evolve's own kernel where `Gemm` found it faster.
     static func gemm(
         _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
         _ alpha: Self, _ a: UnsafePointer<Self>, _ lda: Int,
@@ -33,6 +35,10 @@ extension Float: Scalar {
         _ b: UnsafePointer<Float>, _ ldb: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
     ) {
+        if Gemm.own {
+            return evolve_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
+                                b, Int32(ldb), beta, c, Int32(ldc))
+        }
         cblas_sgemm(CblasRowMajor, trans(transA), trans(transB), Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }

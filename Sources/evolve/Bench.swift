@@ -69,7 +69,7 @@ struct Bench: ParsableCommand {
             let median = times[times.count / 2]
             let tokens = Double(cfg.recipe.batchSize * context)
             print(keyValues([
-                "model": compiled.program.name, "blas_core": BLAS.coreName, "threads": "\(threads)",
+                "model": compiled.program.name, "blas_core": BLAS.coreName, "gemm": Gemm.name, "threads": "\(threads)",
                 "sgemm_gflops_1thread": String(format: "%.1f", gflops1),
                 "params": "\(model.parameterCount)",
                 "step_ms": String(format: "%.2f", median * 1e3),
@@ -118,7 +118,7 @@ extension Bench {
         var md = "# Training throughput of the seed programs\n\n"
         md += "- command: `\((["evolve"] + CommandLine.arguments.dropFirst()).joined(separator: " "))`\n"
         md += "- commit: `\(gitCommit())`, \(ISO8601DateFormatter().string(from: Date()).prefix(10))\n"
-        md += "- machine: \(machineDescription(threads: threads)); OpenBLAS kernel `\(BLAS.coreName)`, single-thread sgemm \(String(format: "%.1f", gflops1)) GFLOP/s\n"
+        md += "- machine: \(machineDescription(threads: threads)); single-thread sgemm \(String(format: "%.1f", gflops1)) GFLOP/s\n"
         md += "- method: one process; \(rounds) rounds, each timing \(steps) steps of every program in turn after 5 warm-up steps each; "
         md += "tokens/s from the median step (batch \(r.batchSize) × context \(programs[0].genes.context)); share of dense = tokens/s ÷ vanilla's\n\n"
         md += "Validation losses of the seeds: [seed-losses.md](seed-losses.md).\n\n"
@@ -132,7 +132,7 @@ extension Bench {
         }
         try write(md, to: output)
         print(md, terminator: "")
-        print(keyValues(["table": output, "blas_core": BLAS.coreName, "threads": "\(threads)"]) + " "
+        print(keyValues(["table": output, "blas_core": BLAS.coreName, "gemm": Gemm.name, "threads": "\(threads)"]) + " "
               + zip(programs, rates).map { "\($0.name)=\(String(format: "%.0f", $1))" }.joined(separator: " "))
     }
 

@@ -86,10 +86,10 @@ func gitCommit() -> String {
     return head + ((git(["status", "--porcelain", "--untracked-files=no"]) ?? "").isEmpty ? "" : "-dirty")
 }
 
-/// "AMD EPYC … (2 cores), OpenBLAS Zen kernel, 2 threads".
+/// "AMD EPYC … (2 cores), OpenBLAS Zen kernel, GEMM openblas-Zen, 2 threads".
 func machineDescription(threads: Int) -> String {
     let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
         .split(separator: "\n").first { $0.hasPrefix("model name") }
         .map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
-    return "\(cpu) (\(ProcessInfo.processInfo.activeProcessorCount) cores), OpenBLAS \(BLAS.coreName) kernel, \(threads) thread\(threads == 1 ? "" : "s")"
+    return "\(cpu) (\(ProcessInfo.processInfo.activeProcessorCount) cores), OpenBLAS \(BLAS.coreName) kernel, GEMM \(Gemm.name), \(threads) thread\(threads == 1 ? "" : "s")"
 }

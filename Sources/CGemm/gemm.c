@@ -1,0 +1,150 @@
+// A GEMM in the manner of GotoBLAS/BLIS: op(B) is packed into panels of NR columns and
+// op(A) into panels of MR rows (transposes cost nothing: the packing reads either layout),
+// and a micro-kernel keeps an MR×NR block of C in registers across the KC-long inner loop.
+//   loops: KC slices of k (B slice packed once) → MC blocks of rows (A block packed) →
+//          NR panels × MR panels, each one micro-kernel call
+// Edges are zero-padded in the packed panels; partial C blocks go through a small buffer.
+#include "cgemm.h"
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MR 6
+#define KC 256
+#define MC 96     // rows of A per packed block (a multiple of MR): 96·256·4 B = 96 KB, in L2
+#define NC 2048   // columns of B per packed slice
+
+static inline int min_int(int a, int b) { return a < b ? a : b; }
+
+// op(A)[i0 + i, p0 + p] for i < mc, p < kc → MR-row panels [panel][p][MR], zero past mc.
+static void pack_a(const float *a, int lda, int trans, int i0, int p0, int mc, int kc, float *dst) {
+    for (int r = 0; r < mc; r += MR) {
+        int rows = min_int(MR, mc - r);
+        for (int p = 0; p < kc; p++, dst += MR) {
+            for (int i = 0; i < rows; i++)
+                dst[i] = trans ? a[(size_t)(p0 + p) * lda + i0 + r + i] : a[(size_t)(i0 + r + i) * lda + p0 + p];
+            for (int i = rows; i < MR; i++) dst[i] = 0;
+        }
+    }
+}
+
+// op(B)[p0 + p, j0 + j] for p < kc, j < nc → nr-column panels [panel][p][nr], zero past nc.
+static void pack_b(const float *b, int ldb, int trans, int p0, int j0, int kc, int nc, int nr, float *dst) {
+    for (int c = 0; c < nc; c += nr) {
+        int cols = min_int(nr, nc - c);
+        for (int p = 0; p < kc; p++, dst += nr) {
+            if (!trans && cols == nr) {
+                memcpy(dst, b + (size_t)(p0 + p) * ldb + j0 + c, sizeof(float) * nr);
+                continue;
+            }
+            for (int j = 0; j < cols; j++)
+                dst[j] = trans ? b[(size_t)(j0 + c + j) * ldb + p0 + p] : b[(size_t)(p0 + p) * ldb + j0 + c + j];
+            for (int j = cols; j < nr; j++) dst[j] = 0;
+        }
+    }
+}
+
+// C block = alpha · acc + beta · C, for the rows × cols that exist (acc is MR × nr).
+static void store_block(const float *acc, int nr, float *c, int ldc, float alpha, float beta, int rows, int cols) {
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            float v = alpha * acc[i * nr + j];
+            c[(size_t)i * ldc + j] = beta == 0 ? v : v + beta * c[(size_t)i * ldc + j];
+        }
+}
+
+// Micro-kernels: C[6 × 2V] over kc steps, two vectors of V floats per row, 12 accumulators.
+#define MICRO_KERNEL(NAME, TARGET, VEC, V, LOAD, STORE, SET1, FMA, ZERO, ADD, MUL)               \
+__attribute__((target(TARGET)))                                                                  \
+static void NAME(int kc, const float *A, const float *B, float *c, int ldc, float alpha,         \
+                 float beta, int rows, int cols) {                                               \
+    VEC c00 = ZERO(), c01 = ZERO(), c10 = ZERO(), c11 = ZERO(), c20 = ZERO(), c21 = ZERO();      \
+    VEC c30 = ZERO(), c31 = ZERO(), c40 = ZERO(), c41 = ZERO(), c50 = ZERO(), c51 = ZERO();      \
+    for (int p = 0; p < kc; p++, A += MR, B += 2 * V) {                                          \
+        VEC b0 = LOAD(B), b1 = LOAD(B + V), a;                                                   \
+        a = SET1(A[0]); c00 = FMA(a, b0, c00); c01 = FMA(a, b1, c01);                            \
+        a = SET1(A[1]); c10 = FMA(a, b0, c10); c11 = FMA(a, b1, c11);                            \
+        a = SET1(A[2]); c20 = FMA(a, b0, c20); c21 = FMA(a, b1, c21);                            \
+        a = SET1(A[3]); c30 = FMA(a, b0, c30); c31 = FMA(a, b1, c31);                            \
+        a = SET1(A[4]); c40 = FMA(a, b0, c40); c41 = FMA(a, b1, c41);                            \
+        a = SET1(A[5]); c50 = FMA(a, b0, c50); c51 = FMA(a, b1, c51);                            \
+    }                                                                                            \
+    VEC acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};   \
+    if (rows == MR && cols == 2 * V) {                                                           \
+        VEC va = SET1(alpha), vb = SET1(beta);                                                   \
+        for (int i = 0; i < MR; i++) {                                                           \
+            float *ci = c + (size_t)i * ldc;                                                     \
+            VEC r0 = MUL(va, acc[i][0]), r1 = MUL(va, acc[i][1]);                                \
+            if (beta != 0) { r0 = FMA(vb, LOAD(ci), r0); r1 = FMA(vb, LOAD(ci + V), r1); }       \
+            STORE(ci, r0); STORE(ci + V, r1);                                                    \
+        }                                                                                        \
+    } else {                                                                                     \
+        float buf[MR * 2 * V];                                                                   \
+        for (int i = 0; i < MR; i++) { STORE(buf + i * 2 * V, acc[i][0]); STORE(buf + i * 2 * V + V, acc[i][1]); } \
+        store_block(buf, 2 * V, c, ldc, alpha, beta, rows, cols);                                \
+    }                                                                                            \
+}
+
+MICRO_KERNEL(kernel_avx2, "avx2,fma", __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
+             _mm256_fmadd_ps, _mm256_setzero_ps, _mm256_add_ps, _mm256_mul_ps)
+MICRO_KERNEL(kernel_avx512, "avx512f", __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
+             _mm512_fmadd_ps, _mm512_setzero_ps, _mm512_add_ps, _mm512_mul_ps)
+
+typedef void (*micro_kernel)(int, const float *, const float *, float *, int, float, float, int, int);
+
+static int width = -1;
+
+int evolve_sgemm_width(void) {
+    if (width < 0) {
+        __builtin_cpu_init();
+        width = __builtin_cpu_supports("avx512f") ? 512
+              : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 256 : 0;
+    }
+    return width;
+}
+
+int evolve_sgemm_limit_width(int limit) {
+    int w = evolve_sgemm_width();
+    if (limit < w && limit >= 256 && w > 256) width = 256;
+    return width;
+}
+
+// Packing buffers, one pair per thread, grown as needed.
+static _Thread_local float *buf_a, *buf_b;
+static _Thread_local size_t cap_b;
+
+void evolve_sgemm(int transA, int transB, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb,
+                  float beta, float *c, int ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || alpha == 0) {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] = beta == 0 ? 0 : beta * c[(size_t)i * ldc + j];
+        return;
+    }
+    int wide = evolve_sgemm_width() == 512;
+    int nr = wide ? 32 : 16;
+    micro_kernel kernel = wide ? kernel_avx512 : kernel_avx2;
+    if (!buf_a) buf_a = aligned_alloc(64, sizeof(float) * MC * KC);
+    size_t need = (size_t)KC * (size_t)((min_int(n, NC) + nr - 1) / nr * nr);
+    if (need > cap_b) { free(buf_b); buf_b = aligned_alloc(64, sizeof(float) * need); cap_b = need; }
+
+    for (int jc = 0; jc < n; jc += NC) {
+        int nc = min_int(NC, n - jc);
+        for (int pc = 0; pc < k; pc += KC) {
+            int kc = min_int(KC, k - pc);
+            float beta_here = pc == 0 ? beta : 1;   // later slices add to what the first wrote
+            pack_b(b, ldb, transB, pc, jc, kc, nc, nr, buf_b);
+            for (int ic = 0; ic < m; ic += MC) {
+                int mc = min_int(MC, m - ic);
+                pack_a(a, lda, transA, ic, pc, mc, kc, buf_a);
+                for (int jr = 0; jr < nc; jr += nr) {
+                    const float *bp = buf_b + (size_t)jr * kc;
+                    for (int ir = 0; ir < mc; ir += MR)
+                        kernel(kc, buf_a + (size_t)ir * kc, bp, c + (size_t)(ic + ir) * ldc + jc + jr, ldc,
+                               alpha, beta_here, min_int(MR, mc - ir), min_int(nr, nc - jr));
+                }
+            }
+        }
+    }
+}

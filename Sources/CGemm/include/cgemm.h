@@ -1,0 +1,18 @@
+// evolve's own single-precision GEMM: a packed, register-blocked kernel (AVX2+FMA, or
+// AVX-512 where the CPU has it), used in place of OpenBLAS when it is clearly faster on
+// this machine (OpenBLAS falls back to a generic SSE kernel on CPUs newer than its build).
+#pragma once
+
+// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major, as cblas_sgemm.
+// beta = 0 never reads C.
+void evolve_sgemm(int transA, int transB, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb,
+                  float beta, float *c, int ldc);
+
+// The vector width the kernel uses on this CPU: 512, 256, or 0 when it has neither
+// AVX-512F nor AVX2+FMA (evolve_sgemm must not be called then).
+int evolve_sgemm_width(void);
+
+// Uses at most `limit` bits (256: the AVX2 kernel even where AVX-512 exists), for tests
+// of both kernels on one machine; returns the width now used.
+int evolve_sgemm_limit_width(int limit);

@@ -1,0 +1,55 @@
+import CBLAS
+import CGemm
+import Primitives
+import Testing
+@testable import Tensor
+
+/// evolve's own sgemm against OpenBLAS's on random inputs: every transpose, edges that
+/// leave partial register blocks, k and m past one packed block, leading dimensions wider
+/// than the matrices, and alpha/beta that scale and accumulate.
+@Suite("evolve's sgemm kernel")
+struct GemmTests {
+    /// Runs last of the suite's checks on an AVX-512 machine: it leaves the AVX2 kernel in use.
+    @Test func avx2KernelMatchesOpenBLAS() throws {
+        try #require(evolve_sgemm_width() > 0, "this CPU has neither AVX2+FMA nor AVX-512: the kernel is never used")
+        if evolve_sgemm_width() == 512 { for t in [(false, false), (true, true)] { try matchesOpenBLAS(t) } }
+        #expect(evolve_sgemm_limit_width(256) == 256)
+        for t in [(false, false), (true, false), (false, true), (true, true)] { try matchesOpenBLAS(t) }
+    }
+
+    func matchesOpenBLAS(_ t: (Bool, Bool)) throws {
+        var rng = Xoshiro(seed: 11)
+        let shapes = [(1, 1, 1), (7, 5, 3), (6, 32, 256), (13, 37, 300), (100, 17, 9), (97, 70, 513), (384, 512, 128), (2, 2100, 4)]
+        for (m, n, k) in shapes {
+            for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (-2, 0.25)] {
+                let pad = 3
+                let (ra, ca) = t.0 ? (k, m) : (m, k), (rb, cb) = t.1 ? (n, k) : (k, n)
+                let lda = ca + pad, ldb = cb + pad, ldc = n + pad
+                let a = (0..<(ra * lda)).map { _ in Float(rng.normal()) }
+                let b = (0..<(rb * ldb)).map { _ in Float(rng.normal()) }
+                let c0 = (0..<(m * ldc)).map { _ in beta == 0 ? Float.nan : Float(rng.normal()) }
+                var ours = c0, theirs = c0
+                evolve_sgemm(t.0 ? 1 : 0, t.1 ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, &ours, Int32(ldc))
+                cblas_sgemm(CblasRowMajor, t.0 ? CblasTrans : CblasNoTrans, t.1 ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, &theirs, Int32(ldc))
+                var worst: Float = 0
+                for i in 0..<m {
+                    for j in 0..<n {
+                        let x = ours[i * ldc + j], y = theirs[i * ldc + j]
+                        worst = max(worst, abs(x - y) / (1 + abs(y)))
+                    }
+                    // The padding past n is never written.
+                    for j in n..<ldc { #expect(ours[i * ldc + j].bitPattern == c0[i * ldc + j].bitPattern) }
+                }
+                #expect(worst <= 2e-6 * Float(k).squareRoot() * 4, "\(m)×\(n)×\(k) alpha \(alpha) beta \(beta): worst \(worst)")
+            }
+        }
+    }
+
+    /// The timing that decides the engine's GEMM runs, and the name says what was chosen.
+    @Test func engineChoiceIsNamed() {
+        let t = Gemm.timings(rounds: 2)
+        #expect(t.blas > 0 && t.blas.isFinite)
+        #expect(Gemm.name.hasPrefix(Gemm.own ? "evolve-avx" : "openblas-"))
+    }
+}
