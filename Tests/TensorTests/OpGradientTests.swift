@@ -118,6 +118,12 @@ struct OpGradientTests {
             return g.concat([g.unary(.square, p[1]), p[0], p[0]])
         }
         checkGradients([[2, 3, 4]]) { g, x in g.transpose(x[0], 0, 2) }
+        // Outer axes exchanged: copied in runs of the inner axes; read twice, so the
+        // second gradient accumulates.
+        checkGradients([[3, 2, 2, 5]]) { g, x in
+            g.concat([g.transpose(x[0], 1, 2), g.unary(.sin, g.transpose(x[0], 1, 2)), g.transpose(g.transpose(x[0], 0, 1), 0, 1)])
+        }
+        checkGradients([[2, 3, 4]]) { g, x in g.permute(x[0], source: (0..<24).map { ($0 % 4) + 4 * ((($0 / 4) * 5) % 6) }, shape: [4, 6]) }
         checkGradients([[2, 6]]) { g, x in g.reshape(g.unary(.sin, x[0]), [3, 4]) }
     }
 

@@ -27,15 +27,24 @@ final class ChannelCopyKernel<S: Scalar>: Kernel {
 // y = x with axes a and b exchanged; any rank.
 final class TransposeKernel<S: Scalar>: Kernel {
     let x: Tensor<S>, y: Tensor<S>
-    let sourceOffset: [Int]   // for each element of y, where it sits in x
+    // The permutation as runs: y[b·run ..< (b+1)·run] = x[blockStart[b] ..< blockStart[b] + run].
+    // Permutations that keep the innermost axes (a transpose of outer axes, an MPO's
+    // interleaved cores) then copy whole rows instead of single elements.
+    let run: Int
+    let blockStart: [Int]
 
     /// y[d] = x[sourceOffset[d]]: any fixed permutation.
     init(_ x: Tensor<S>, _ y: Tensor<S>, sourceOffset: [Int]) {
-        self.x = x; self.y = y; self.sourceOffset = sourceOffset
+        self.x = x; self.y = y
+        // The longest run length that every break in consecutive offsets is a multiple of.
+        func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+        var run = sourceOffset.count
+        for d in 1..<max(1, sourceOffset.count) where sourceOffset[d] != sourceOffset[d - 1] + 1 { run = gcd(run, d) }
+        self.run = max(run, 1)
+        blockStart = stride(from: 0, to: sourceOffset.count, by: self.run).map { sourceOffset[$0] }
     }
 
-    init(_ x: Tensor<S>, _ y: Tensor<S>, _ a: Int, _ b: Int) {
-        self.x = x; self.y = y
+    convenience init(_ x: Tensor<S>, _ y: Tensor<S>, _ a: Int, _ b: Int) {
         var strides = Array(repeating: 1, count: x.shape.count)
         for i in stride(from: x.shape.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * x.shape[i + 1] }
         strides.swapAt(a, b)
@@ -51,16 +60,21 @@ final class TransposeKernel<S: Scalar>: Kernel {
                 axis -= 1
             }
         }
-        sourceOffset = offsets
+        self.init(x, y, sourceOffset: offsets)
     }
 
     @_specialize(where S == Float)
-    func forward() { for (i, o) in sourceOffset.enumerated() { y.value[i] = x.value[o] } }
+    func forward() {
+        if run == 1 { for (i, o) in blockStart.enumerated() { y.value[i] = x.value[o] }; return }
+        for (b, o) in blockStart.enumerated() { (y.value + b * run).update(from: x.value + o, count: run) }
+    }
 
     @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let (dx, acc) = x.gradTarget() else { return }
-        for (i, o) in sourceOffset.enumerated() { if acc { dx[o] += dy[i] } else { dx[o] = dy[i] } }
+        for (b, o) in blockStart.enumerated() {
+            if acc { addInPlace(dx + o, dy + b * run, run) } else { (dx + o).update(from: dy + b * run, count: run) }
+        }
     }
 }
 
