@@ -13,19 +13,13 @@ extension Lowering {
         for l in 0..<genes.layers {
             prefix = "h\(l)."
             let star = genes.altupMode == .alternating ? l % k : 0
-            var predicted = [Tensor<S>]()
-            for i in 0..<k {
-                var sum: Tensor<S>?
-                for j in 0..<k {
-                    let p = scalar("altup.p\(i)\(j)", fill: i == j ? 1 : 0)
-                    let term = g.multiply(blocks[j], p)
-                    sum = sum.map { g.add($0, term) } ?? term
-                }
-                predicted.append(sum!)
+            // Each prediction and correction is one fused weighted sum over the blocks.
+            let predicted = (0..<k).map { i in
+                g.combine((0..<k).map { j in (blocks[j], scalar("altup.p\(i)\(j)", fill: i == j ? 1 : 0), false) })
             }
             let computed = lower(subprogram: 0, input: blocks[star])
             let delta = g.binary(.subtract, computed, predicted[star])
-            blocks = (0..<k).map { i in g.add(predicted[i], g.multiply(delta, scalar("altup.g\(i)", fill: 1))) }
+            blocks = (0..<k).map { i in g.combine([(predicted[i], nil, false), (delta, scalar("altup.g\(i)", fill: 1), false)]) }
         }
         return g.unary(.mulConstant(1 / Double(k)), blocks.dropFirst().reduce(blocks[0]) { g.add($0, $1) })
     }

@@ -127,6 +127,13 @@ struct OpGradientTests {
         checkGradients([[2, 6]]) { g, x in g.reshape(g.unary(.sin, x[0]), [3, 4]) }
     }
 
+    /// Weighted sums with learned scalars, one input used twice and one term subtracted.
+    @Test func combine() {
+        checkGradients([[2, 5], [2, 5], [1], [1]]) { g, x in
+            g.combine([(x[0], x[2], false), (x[1], nil, true), (x[0], x[3], true), (g.unary(.sin, x[1]), x[2], false)])
+        }
+    }
+
     @Test func routing() {
         checkGradients([[6, 4], [6, 3]]) { g, x in
             let choice = g.topK(x[1], 2)
