@@ -9,11 +9,12 @@ source scripts/common.sh
 rounds=${1:-5}; steps=${2:-100}
 corpus=${EVOLVE_CORPUS:-../shared/data/tinyshakespeare.txt}
 reference=${TORCH_REFERENCE:-../shared/tools/torch_reference.py}
-swift build -c release --product evolve >/dev/null
+# $EVOLVE: an evolve binary to use as it is (default: build this checkout's).
+if [ -z "${EVOLVE:-}" ]; then swift build -c release --product evolve >/dev/null; EVOLVE=.build/release/evolve; fi
 ours=(); theirs=()
 for r in $(seq "$rounds"); do
     t=$(python3 "$reference" --corpus "$corpus" bench --steps "$steps" | tail -1)
-    e=$(.build/release/evolve bench --steps "$steps" | tail -1)
+    e=$("$EVOLVE" bench --steps "$steps" | tail -1)
     echo "round $r torch: $t"
     echo "round $r evolve: $e"
     theirs+=("$(tokens_per_s "$t")")
