@@ -60,7 +60,7 @@ let package = Package(
             ]),
         .target(name: "TestSupport", dependencies: ["Primitives", "Program", "Store", "Training", "Compiler", "Model"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Primitives", "CGemm", "CBLAS"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Config", "Compiler", "Model", "Tensor", "Primitives", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Config", "Compiler", "Program", "Model", "Tensor", "Primitives", "TestSupport"]),
         .testTarget(name: "ProgramTests", dependencies: ["Program", "Primitives", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Program", "TestSupport"]),

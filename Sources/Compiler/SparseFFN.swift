@@ -79,6 +79,7 @@ extension Lowering {
             return t
         }
         let central = core(centralIndex, ".central")
+        central.maskProbability = genes.mpoMask
         let source = MPO.interleaving(rf, cf)      // interleaved position of each W element
         var inverse = [Int](repeating: 0, count: rows * cols)
         for (d, s) in source.enumerated() { inverse[s] = d }

@@ -90,7 +90,11 @@ public struct ReproductionTable {
         var md = "| claim | verdict | numbers |\n|---|---|---|\n"
         for claim in reproduction.claims {
             let runs = claim.budget == .equalSteps ? equalSteps : equalTime
-            guard let v = claim.verdict(labels: labels, runs: runs) else { continue }
+            guard let v = claim.verdict(labels: labels, runs: runs) else {
+                // A variant added since these runs: say so rather than drop the claim.
+                md += "| \(claim.statement) | not measured yet | rerun `evolve reproduce \(reproduction.name)` |\n"
+                continue
+            }
             let outcome = v.outcome == .reproduces ? v.outcome.rawValue : "**\(v.outcome.rawValue)**"
             md += "| \(claim.statement) | \(outcome) | \(v.evidence) |\n"
         }

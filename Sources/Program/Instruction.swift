@@ -45,6 +45,9 @@ public struct Genes: Hashable, Codable, Sendable {
     /// MPO experts (Gao et al. 2022): each expert matrix a tensor train of `mpo` cores whose
     /// central core all experts share (0 = plain expert matrices).
     public var mpo = 0
+    /// MPOE's gradient mask: each step, the shared central cores' gradient is dropped with
+    /// this probability, damping the update of the one tensor every expert trains (0 = off).
+    public var mpoMask = 0.0
 
     public init() {}
 
@@ -54,7 +57,7 @@ public struct Genes: Hashable, Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case layers, heads, context, altup, router, experts, topk, capacity, mpo
-        case dModel = "d_model", altupMode = "altup_mode"
+        case dModel = "d_model", altupMode = "altup_mode", mpoMask = "mpo_mask"
     }
 
     public init(from decoder: Decoder) throws {
@@ -70,6 +73,7 @@ public struct Genes: Hashable, Codable, Sendable {
         topk = try c.decodeIfPresent(Int.self, forKey: .topk) ?? topk
         capacity = try c.decodeIfPresent(Double.self, forKey: .capacity) ?? capacity
         mpo = try c.decodeIfPresent(Int.self, forKey: .mpo) ?? mpo
+        mpoMask = try c.decodeIfPresent(Double.self, forKey: .mpoMask) ?? mpoMask
     }
 
     /// Whether the program has SPARSE_FFN layers (the router genes matter only then).

@@ -18,6 +18,7 @@ extension Program {
         if genes.usesRouter(subprograms) {
             genesLine += " router=\(genes.router.rawValue) experts=\(genes.experts) topk=\(genes.topk) capacity=\(genes.capacity)"
             if genes.mpo > 0 { genesLine += " mpo=\(genes.mpo)" }
+            if genes.mpo > 0 && genes.mpoMask > 0 { genesLine += " mpo_mask=\(genes.mpoMask)" }
         }
         var lines = ["program \(name)", genesLine]
         for (k, sub) in subprograms.enumerated() {
@@ -54,6 +55,11 @@ extension Program {
                         genes.router = r
                         continue
                     }
+                    if key == "mpo_mask" {
+                        guard let m = Double(value), m >= 0, m < 1 else { throw fail("mpo_mask is a probability in [0, 1), found '\(value)'") }
+                        genes.mpoMask = m
+                        continue
+                    }
                     if key == "capacity" {
                         guard let c = Double(value), c > 0 else { throw fail("capacity must be a positive number, found '\(value)'") }
                         genes.capacity = c
@@ -70,7 +76,7 @@ extension Program {
                     case "topk": genes.topk = v
                     case "mpo": genes.mpo = v
                     default:
-                        throw fail("unknown gene '\(key)' (known: altup, altup_mode, capacity, context, d_model, experts, heads, layers, mpo, router, topk)")
+                        throw fail("unknown gene '\(key)' (known: altup, altup_mode, capacity, context, d_model, experts, heads, layers, mpo, mpo_mask, router, topk)")
                     }
                 }
             case "subprogram":

@@ -45,6 +45,8 @@ extension Program {
         guard g.mpo == 0 || (2...5).contains(g.mpo) else {
             throw ProgramError("genes: mpo is 0 (off) or 2 to 5 cores, found \(g.mpo)")
         }
+        guard g.mpoMask >= 0 && g.mpoMask < 1 else { throw ProgramError("genes: mpo_mask is a probability in [0, 1), found \(g.mpoMask)") }
+        guard g.mpoMask == 0 || g.mpo > 0 else { throw ProgramError("genes: mpo_mask \(g.mpoMask) needs MPO experts (mpo=2 to 5)") }
         guard (1...4).contains(g.altup) else { throw ProgramError("genes: altup is 1 (off) to 4 blocks, found \(g.altup)") }
         guard !subprograms.isEmpty else { throw ProgramError("the program has no subprogram") }
         let out = try outputShape(subprogram: 0, input: .residual)

@@ -56,6 +56,9 @@ public final class Tensor<S: Scalar> {
     public var name: String
     /// Parameters only: whether AdamW applies weight decay (matrices yes; gains, biases no).
     public var decays = false
+    /// Each training step, the probability that this parameter's gradient is dropped
+    /// before the update (MPOE's gradient mask on a shared core; 0 = never).
+    public var maskProbability = 0.0
 
     init(shape: [Int], storage: Storage<S>, role: TensorRole, name: String) {
         self.shape = shape

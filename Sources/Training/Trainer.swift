@@ -41,11 +41,22 @@ public final class Trainer {
     public func step(_ it: Int, total: Int, data: [Int32]) -> Float {
         sampler.fill(model, from: data)
         let loss = model.forwardBackward()
+        maskGradients(step: it)
         let threads = model.replicas.count
         let clip = clipFactor(model.parameters, maxNorm: Float(recipe.gradClip), threads: threads)
         optimizer.update(learningRate: Float(learningRate(step: it, total: total, recipe)),
                          gradScale: clip.scale, threads: threads)
         return loss
+    }
+
+    /// Drops the gradient of each parameter that asks for it (MPOE's mask on the shared
+    /// central cores) with its probability; drawn from the recipe's seed, the step and the
+    /// parameter, so a resumed run drops exactly what the uninterrupted one did.
+    func maskGradients(step: Int) {
+        for (i, p) in model.parameters.enumerated() where p.maskProbability > 0 {
+            var rng = Xoshiro(seed: recipe.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step) &* 1_000_003 &+ UInt64(i))
+            if rng.uniform() < p.maskProbability, let g = p.grad { g.update(repeating: 0, count: p.count) }
+        }
     }
 
     /// Trains `steps` (default: the recipe's) steps of a schedule that long, or only the

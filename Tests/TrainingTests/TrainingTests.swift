@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Config
 import Model
+import Program
 import Tensor
 @testable import Training
 import TestSupport
@@ -147,5 +148,55 @@ struct TrainingTests {
             #expect("\(error)".contains("pass --corpus PATH"))
         }
         #expect(!FileManager.default.fileExists(atPath: dir.path))
+    }
+}
+
+/// MPOE's gradient mask: with the mask always on, the shared central cores move only by
+/// weight decay; with it off they learn; the auxiliary cores learn either way.
+@Suite("MPO gradient mask")
+struct GradientMaskTests {
+    /// The largest change of any central-core and any auxiliary-core value over 6 steps, and
+    /// the largest weight decay alone could make (lr · weight decay · |w| per step).
+    func centralAndAuxiliaryChange(mask: Double) throws -> (central: Float, auxiliary: Float, decayBound: Float) {
+        var p = try seed("mpo-moe")
+        (p.genes.layers, p.genes.dModel, p.genes.heads, p.genes.context) = (1, 32, 2, 16)
+        p.genes.mpoMask = mask
+        try p.validate()
+        var r = Recipe()
+        r.batchSize = 4; r.warmupSteps = 1
+        let data = Dataset(text: syntheticText())
+        let m = try replicated(p, vocabulary: data.tokenizer.vocabularySize, recipe: r, threads: 1)
+        let before: [[Float]] = m.parameters.map { $0.values }
+        let trainer = Trainer(model: m, recipe: r)
+        for it in 0..<6 { _ = trainer.step(it, total: 6, data: data.train) }
+        func largest(_ pick: (String) -> Bool) -> Float {
+            zip(m.parameters, before).filter { pick($0.0.name) }
+                .map { t, b in zip(t.values, b).map { abs($0 - $1) }.max()! }.max()!
+        }
+        let centralScale = zip(m.parameters, before).filter { $0.0.name.hasSuffix(".central") }.map { $0.1.map(abs).max()! }.max()!
+        return (largest { $0.hasSuffix(".central") }, largest { $0.contains(".core") },
+                6 * Float(r.learningRate * r.weightDecay) * centralScale)
+    }
+
+    @Test func maskHoldsTheCentralCore() throws {
+        let masked = try centralAndAuxiliaryChange(mask: 0.999_999_9)
+        let open = try centralAndAuxiliaryChange(mask: 0)
+        #expect(masked.central <= masked.decayBound * 1.01, "masked central core moved \(masked.central), decay alone \(masked.decayBound)")
+        #expect(open.central > 5 * open.decayBound, "unmasked central core moved only \(open.central)")
+        #expect(masked.auxiliary > 1e-4 && open.auxiliary > 1e-4)
+    }
+
+    @Test func maskIsAGene() throws {
+        var p = try seed("mpo-moe")
+        p.genes.mpoMask = 0.5
+        let back = try Program(text: p.text)
+        let plain = try seed("mpo-moe")
+        #expect(back.genes.mpoMask == 0.5 && back.hash == p.hash && back.hash != plain.hash)
+        p.genes.mpoMask = 1
+        #expect(throws: (any Error).self) { try p.validate() }
+        var dense = try seed("switch-moe")
+        dense.genes.mpoMask = 0.5
+        #expect(throws: (any Error).self) { try dense.validate() }
+        #expect(throws: (any Error).self) { try Program(text: "program x\ngenes layers=1 mpo_mask=2\nsubprogram 0\n  s1 = RELU s0\n") }
     }
 }
