@@ -52,7 +52,7 @@ extension Lowering {
         let (slots, slotChoice) = graph.dispatch(choice, experts: e, capacity: capacity, context: genes.context, stats: stats)
         let xin = graph.reshape(graph.gatherRows(x2, slots), [e, capacity, c])   // [E, cap, C]
         // Grouped GEMMs over the filled slots only: empty capacity costs nothing.
-        let h = graph.unary(.gelu, graph.batchedMatmul(xin, wIn, slots: slots))  // [E, cap, g]
+        let h = graph.unary(.gelu, graph.batchedMatmul(xin, wIn, slots: slots), slots: slots)  // [E, cap, g]
         var y = graph.reshape(graph.batchedMatmul(h, wOut, slots: slots), [e * capacity, c])   // [E·cap, C]
         if let gates {
             y = graph.multiply(y, graph.gatherRows(graph.reshape(gates, [n * k, 1]), slotChoice))

@@ -152,7 +152,7 @@ struct OpGradientTests {
             let choice = g.topK(x[1], 1)
             let (slots, _) = g.dispatch(choice, experts: 3, capacity: 4)
             let xin = g.reshape(g.gatherRows(x[0], slots), [3, 4, 4])             // [E, cap, C]
-            let h = g.unary(.tanh, g.batchedMatmul(xin, x[2], slots: slots))     // [E, cap, g]
+            let h = g.unary(.tanh, g.batchedMatmul(xin, x[2], slots: slots), slots: slots)   // [E, cap, g]
             let y = g.reshape(g.batchedMatmul(h, x[3], slots: slots), [12, 4])   // [E·cap, C]
             return g.scatterRows(y, slots, into: 7)
         }
@@ -169,7 +169,7 @@ struct OpGradientTests {
             for t in [x, s, w] { for i in 0..<t.count { t[i] = rng.normal() } }
             let (slots, _) = g.dispatch(g.topK(s, 2), experts: 4, capacity: 7)
             let xin = g.reshape(g.gatherRows(x, slots), [4, 7, 6])
-            let y = g.batchedMatmul(xin, w, slots: grouped ? slots : nil)
+            let y = g.unary(.gelu, g.batchedMatmul(xin, w, slots: grouped ? slots : nil), slots: grouped ? slots : nil)
             let r = g.input(y.shape, name: "r")
             for i in 0..<r.count { r[i] = rng.normal() }
             let loss = g.sumAll(g.multiply(g.unary(.square, y), r))

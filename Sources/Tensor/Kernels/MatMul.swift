@@ -29,13 +29,7 @@ final class MatMulKernel<S: Scalar>: Kernel {
 
     /// Rows of group i that take part: all M, or the used prefix of its slots.
     @inline(__always)
-    func rows(_ i: Int) -> Int {
-        guard let slots else { return m }
-        let row = slots.value + i * m
-        var used = 0
-        while used < m && row[used] >= 0 { used += 1 }
-        return used
-    }
+    func rows(_ i: Int) -> Int { slots?.usedPrefix(i) ?? m }
 
     /// A forward pass's products; backward makes one more per operand that wants a gradient.
     func work(backward: Bool) -> Work {

@@ -204,6 +204,18 @@ extension Graph {
     }
 }
 
+extension IndexTensor {
+    /// How many leading entries of row i (of a [G, M] slots tensor) are ≥ 0: the slots a
+    /// dispatch filled, which it fills from the front.
+    @inline(__always)
+    func usedPrefix(_ i: Int) -> Int {
+        let m = shape.last!, row = value + i * m
+        var used = 0
+        while used < m && row[used] >= 0 { used += 1 }
+        return used
+    }
+}
+
 /// Per-expert token counts of a routing layer, accumulated over forward passes.
 public final class RoutingStats {
     public var chosen: [Int]

@@ -93,28 +93,52 @@ func unaryBackward<S: Scalar>(
 }
 
 // x, y: [*]
+// With slots [G, M] (x: [G, M, C]), only each group's used rows are computed and the
+// rest of y (and of dx) is zero: an expert's empty capacity costs nothing here either.
 final class UnaryKernel<S: Scalar>: Kernel {
     let op: UnaryOp
     let x: Tensor<S>, y: Tensor<S>
-    init(_ op: UnaryOp, _ x: Tensor<S>, _ y: Tensor<S>) { self.op = op; self.x = x; self.y = y }
+    let slots: IndexTensor?
+    init(_ op: UnaryOp, _ x: Tensor<S>, _ y: Tensor<S>, slots: IndexTensor? = nil) {
+        self.op = op; self.x = x; self.y = y; self.slots = slots
+    }
+
+    /// Each group's (start, used, whole) element counts; one group of everything without slots.
+    func spans() -> [(start: Int, used: Int, whole: Int)] {
+        guard let slots else { return [(0, x.count, x.count)] }
+        let groups = slots.shape[0], whole = x.count / groups, row = whole / slots.shape[1]
+        return (0..<groups).map { ($0 * whole, slots.usedPrefix($0) * row, whole) }
+    }
 
     /// Reads x, writes y; backward reads x, y and dy, writes dx.
     func work(backward: Bool) -> Work { .moving(x.count * (backward ? 4 : 2), S.self) }
 
     @_specialize(where S == Float)
-    func forward() { unaryForward(op, x.value, y.value, x.count) }
+    func forward() {
+        guard slots != nil else { return unaryForward(op, x.value, y.value, x.count) }
+        for s in spans() {
+            unaryForward(op, x.value + s.start, y.value + s.start, s.used)
+            zero(y.value + s.start + s.used, s.whole - s.used)
+        }
+    }
 
     @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let (dx, acc) = x.gradTarget() else { return }
-        unaryBackward(op, x.value, y.value, dy, dx, acc, x.count)
+        guard slots != nil else { return unaryBackward(op, x.value, y.value, dy, dx, acc, x.count) }
+        for s in spans() {
+            unaryBackward(op, x.value + s.start, y.value + s.start, dy + s.start, dx + s.start, acc, s.used)
+            if !acc { zero(dx + s.start + s.used, s.whole - s.used) }
+        }
     }
 }
 
 extension Graph {
-    public func unary(_ op: UnaryOp, _ x: Tensor<S>) -> Tensor<S> {
+    /// `slots` [G, M] (from `dispatch`, x [G, M, …]) limits the op to each group's used rows.
+    public func unary(_ op: UnaryOp, _ x: Tensor<S>, slots: IndexTensor? = nil) -> Tensor<S> {
+        if let slots { check(Array(x.shape.prefix(2)) == slots.shape, "unary: slots \(slots.shape) for rows of \(x.shape)") }
         let y = activation(x.shape, "\(op)", from: [x])
-        append(UnaryKernel(op, x, y))
+        append(UnaryKernel(op, x, y, slots: slots))
         return y
     }
 }
