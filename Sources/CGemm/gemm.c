@@ -54,20 +54,25 @@ static void store_block(const float *acc, int nr, float *c, int ldc, float alpha
 }
 
 // Micro-kernels: C[6 × 2V] over kc steps, two vectors of V floats per row, 12 accumulators.
+// A's element (i, p) is A[i·rsA + p·csA] and B's row p starts at B + p·rsB: packed panels
+// are (1, MR, 2V), and an operand already laid out well is read where it lies.
 #define MICRO_KERNEL(NAME, TARGET, VEC, V, LOAD, STORE, SET1, FMA, ZERO, ADD, MUL)               \
 __attribute__((target(TARGET)))                                                                  \
-static void NAME(int kc, const float *A, const float *B, float *c, int ldc, float alpha,         \
-                 float beta, int rows, int cols) {                                               \
+static void NAME(int kc, const float *A, int rsA, int csA, const float *B, int rsB,              \
+                 float *c, int ldc, float alpha, float beta, int rows, int cols) {               \
     VEC c00 = ZERO(), c01 = ZERO(), c10 = ZERO(), c11 = ZERO(), c20 = ZERO(), c21 = ZERO();      \
     VEC c30 = ZERO(), c31 = ZERO(), c40 = ZERO(), c41 = ZERO(), c50 = ZERO(), c51 = ZERO();      \
-    for (int p = 0; p < kc; p++, A += MR, B += 2 * V) {                                          \
+    /* rows past the last repeat it: read in bounds, never stored */                            \
+    const float *a0 = A, *a1 = A + min_int(1, rows - 1) * rsA, *a2 = A + min_int(2, rows - 1) * rsA;                 \
+    const float *a3 = A + min_int(3, rows - 1) * rsA, *a4 = A + min_int(4, rows - 1) * rsA, *a5 = A + min_int(5, rows - 1) * rsA; \
+    for (int p = 0, q = 0; p < kc; p++, q += csA, B += rsB) {                                    \
         VEC b0 = LOAD(B), b1 = LOAD(B + V), a;                                                   \
-        a = SET1(A[0]); c00 = FMA(a, b0, c00); c01 = FMA(a, b1, c01);                            \
-        a = SET1(A[1]); c10 = FMA(a, b0, c10); c11 = FMA(a, b1, c11);                            \
-        a = SET1(A[2]); c20 = FMA(a, b0, c20); c21 = FMA(a, b1, c21);                            \
-        a = SET1(A[3]); c30 = FMA(a, b0, c30); c31 = FMA(a, b1, c31);                            \
-        a = SET1(A[4]); c40 = FMA(a, b0, c40); c41 = FMA(a, b1, c41);                            \
-        a = SET1(A[5]); c50 = FMA(a, b0, c50); c51 = FMA(a, b1, c51);                            \
+        a = SET1(a0[q]); c00 = FMA(a, b0, c00); c01 = FMA(a, b1, c01);                           \
+        a = SET1(a1[q]); c10 = FMA(a, b0, c10); c11 = FMA(a, b1, c11);                           \
+        a = SET1(a2[q]); c20 = FMA(a, b0, c20); c21 = FMA(a, b1, c21);                           \
+        a = SET1(a3[q]); c30 = FMA(a, b0, c30); c31 = FMA(a, b1, c31);                           \
+        a = SET1(a4[q]); c40 = FMA(a, b0, c40); c41 = FMA(a, b1, c41);                           \
+        a = SET1(a5[q]); c50 = FMA(a, b0, c50); c51 = FMA(a, b1, c51);                           \
     }                                                                                            \
     VEC acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};   \
     if (rows == MR && cols == 2 * V) {                                                           \
@@ -90,7 +95,7 @@ MICRO_KERNEL(kernel_avx2, "avx2,fma", __m256, 8, _mm256_loadu_ps, _mm256_storeu_
 MICRO_KERNEL(kernel_avx512, "avx512f", __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
              _mm512_fmadd_ps, _mm512_setzero_ps, _mm512_add_ps, _mm512_mul_ps)
 
-typedef void (*micro_kernel)(int, const float *, const float *, float *, int, float, float, int, int);
+typedef void (*micro_kernel)(int, const float *, int, int, const float *, int, float *, int, float, float, int, int);
 
 static int width = -1;
 
@@ -113,22 +118,12 @@ int evolve_sgemm_limit_width(int limit) {
 static _Thread_local float *buf_a, *buf_b;
 static _Thread_local size_t cap_b;
 
-void evolve_sgemm(int transA, int transB, int m, int n, int k, float alpha,
-                  const float *a, int lda, const float *b, int ldb,
-                  float beta, float *c, int ldc) {
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0 || alpha == 0) {
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] = beta == 0 ? 0 : beta * c[(size_t)i * ldc + j];
-        return;
-    }
-    int wide = evolve_sgemm_width() == 512;
-    int nr = wide ? 32 : 16;
-    micro_kernel kernel = wide ? kernel_avx512 : kernel_avx2;
+// The packed product of op(A)[m×k] · op(B)[k×n] into C, any layout and size.
+static void packed(micro_kernel kernel, int nr, int transA, int transB, int m, int n, int k, float alpha,
+                   const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     if (!buf_a) buf_a = aligned_alloc(64, sizeof(float) * MC * KC);
     size_t need = (size_t)KC * (size_t)((min_int(n, NC) + nr - 1) / nr * nr);
     if (need > cap_b) { free(buf_b); buf_b = aligned_alloc(64, sizeof(float) * need); cap_b = need; }
-
     for (int jc = 0; jc < n; jc += NC) {
         int nc = min_int(NC, n - jc);
         for (int pc = 0; pc < k; pc += KC) {
@@ -141,10 +136,49 @@ void evolve_sgemm(int transA, int transB, int m, int n, int k, float alpha,
                 for (int jr = 0; jr < nc; jr += nr) {
                     const float *bp = buf_b + (size_t)jr * kc;
                     for (int ir = 0; ir < mc; ir += MR)
-                        kernel(kc, buf_a + (size_t)ir * kc, bp, c + (size_t)(ic + ir) * ldc + jc + jr, ldc,
+                        kernel(kc, buf_a + (size_t)ir * kc, 1, MR, bp, nr, c + (size_t)(ic + ir) * ldc + jc + jr, ldc,
                                alpha, beta_here, min_int(MR, mc - ir), min_int(nr, nc - jr));
                 }
             }
         }
     }
+}
+
+// op(A) · B with B row-major (not transposed), over whole nr-column panels: nothing is
+// packed, A is broadcast from where it lies (rows or, transposed, columns) and B's rows are
+// loaded in place. For the small products of this engine (an expert's ~100 rows) packing
+// cost as much as the arithmetic; for larger ones, and B rows far apart (their stride
+// aliases in L1), packing wins, so `evolve_sgemm` sends only small, narrow ones here.
+static void direct(micro_kernel kernel, int nr, int transA, int m, int n, int k, float alpha,
+                   const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    int rsA = transA ? 1 : lda, csA = transA ? lda : 1;
+    for (int pc = 0; pc < k; pc += KC) {
+        int kc = min_int(KC, k - pc);
+        float beta_here = pc == 0 ? beta : 1;
+        for (int jr = 0; jr < n; jr += nr)
+            for (int ir = 0; ir < m; ir += MR)
+                kernel(kc, a + (size_t)ir * rsA + (size_t)pc * csA, rsA, csA, b + (size_t)pc * ldb + jr, ldb,
+                       c + (size_t)ir * ldc + jr, ldc, alpha, beta_here, min_int(MR, m - ir), nr);
+    }
+}
+
+void evolve_sgemm(int transA, int transB, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb,
+                  float beta, float *c, int ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || alpha == 0) {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] = beta == 0 ? 0 : beta * c[(size_t)i * ldc + j];
+        return;
+    }
+    int wide = evolve_sgemm_width() == 512;
+    int nr = wide ? 32 : 16;
+    micro_kernel kernel = wide ? kernel_avx512 : kernel_avx2;
+    // Small and narrow: B's rows in place (measured on the engine's shapes: an expert's
+    // 96×128·128×64 runs ~1.5x faster so; 384×128·128×512 ~1.3x slower).
+    int small = !transB && n <= 128 && k <= KC && (size_t)m * n * k <= ((size_t)1 << 21);
+    if (!small) return packed(kernel, nr, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    int nf = n - n % nr;   // whole panels in place, the last n % nr columns packed
+    if (nf > 0) direct(kernel, nr, transA, m, nf, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (nf < n) packed(kernel, nr, transA, 0, m, n - nf, k, alpha, a, lda, b + nf, ldb, beta, c + nf, ldc);
 }

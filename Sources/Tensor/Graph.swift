@@ -9,6 +9,8 @@ protocol Kernel: AnyObject {
     /// What one pass does, for the profile: floating-point operations (products) and bytes
     /// moved (the rest). Kernels that do not say count as neither.
     func work(backward: Bool) -> Work
+    /// The profile's row for this kernel (default: its type).
+    var profileName: String { get }
 }
 
 /// Operations and memory traffic of one kernel pass.
@@ -22,6 +24,7 @@ public struct Work: Sendable {
 
 extension Kernel {
     func work(backward: Bool) -> Work { Work() }
+    var profileName: String { String(describing: type(of: self)).split(separator: "<").first.map(String.init) ?? "?" }
 }
 
 /// A static computation graph: built once (shapes known, every buffer allocated), then
@@ -103,7 +106,7 @@ public final class Graph<S: Scalar> {
             let t0 = DispatchTime.now().uptimeNanoseconds
             if backward { k.backward() } else { k.forward() }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            let name = String(describing: type(of: k)).split(separator: "<").first.map(String.init) ?? "?"
+            let name = k.profileName
             var e = profile[name] ?? Profile()
             if backward { e.backward += dt } else { e.forward += dt }
             e.work = e.work + k.work(backward: backward)

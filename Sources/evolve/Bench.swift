@@ -185,7 +185,7 @@ func printProfile(_ model: ReplicatedModel, _ trainer: Trainer, _ cfg: TrainConf
     let copy = copyGBs()
     let total = graph.profile.values.reduce(0) { $0 + $1.seconds }
     print(String(format: "replica 1 of %d, per step (machine, 1 thread: sgemm %.1f GFLOP/s, copy %.1f GB/s):", model.replicas.count, sgemm, copy))
-    print("kernel                    forward ms  backward ms  share   achieved")
+    print("kernel                              forward ms  backward ms  share   achieved")
     for (name, p) in graph.profile.sorted(by: { $0.value.seconds > $1.value.seconds }) {
         var rate = ""
         if p.work.flops > 0 {
@@ -195,7 +195,7 @@ func printProfile(_ model: ReplicatedModel, _ trainer: Trainer, _ cfg: TrainConf
             let g = p.work.bytes / p.seconds / 1e9
             rate = String(format: "%6.1f GB/s     %3.0f%% of copy", g, 100 * g / copy)
         }
-        print(name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: " %9.3f   %9.3f   %5.1f%%   ",
+        print(name.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: " %9.3f   %9.3f   %5.1f%%   ",
               p.forward * 1e3 / Double(steps), p.backward * 1e3 / Double(steps), 100 * p.seconds / total) + rate)
     }
 }

@@ -31,6 +31,12 @@ final class MatMulKernel<S: Scalar>: Kernel {
     @inline(__always)
     func rows(_ i: Int) -> Int { slots?.usedPrefix(i) ?? m }
 
+    /// Products by shape: `MatMul 384×128·128×512`, with `E×` for a batch and `≤` for a grouped one.
+    var profileName: String {
+        let a = transA ? "\(k)×\(m)ᵀ" : "\(m)×\(k)", b = transB ? "\(n)×\(k)ᵀ" : "\(k)×\(n)"
+        return "MatMul " + (g > 1 ? "\(g)×" : "") + (slots != nil ? "≤" : "") + a + "·" + b
+    }
+
     /// A forward pass's products; backward makes one more per operand that wants a gradient.
     func work(backward: Bool) -> Work {
         let once = 2 * Double((0..<g).reduce(0) { $0 + rows($1) } * n * k)
