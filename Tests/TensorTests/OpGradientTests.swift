@@ -71,6 +71,10 @@ struct OpGradientTests {
             g.attention(q: ChannelSlice(x[0]), k: ChannelSlice(x[1]), v: ChannelSlice(x[2]), heads: 2)
         }
         checkGradients([[2, 4, 12]]) { g, x in g.attention(qkv: x[0], heads: 2) }
+        // Sequences longer than one causal block (16 rows), the last block partial.
+        checkGradients([[1, 37, 4], [1, 37, 4], [1, 37, 2]]) { g, x in
+            g.attention(q: ChannelSlice(x[0]), k: ChannelSlice(x[1]), v: ChannelSlice(x[2]), heads: 2)
+        }
         // Values narrower than queries and keys.
         checkGradients([[2, 5, 6], [2, 5, 6], [2, 5, 4]]) { g, x in
             g.attention(q: ChannelSlice(x[0]), k: ChannelSlice(x[1]), v: ChannelSlice(x[2]), heads: 2)
