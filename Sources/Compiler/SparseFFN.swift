@@ -19,9 +19,11 @@ extension Lowering {
         let n = x.rows, c = x.channels
         let x2 = graph.reshape(x, [n, c])                                         // [N, C]
         let std = residual ? initStd / (2 * Double(genes.layers)).squareRoot() : initStd
-        let wIn = genes.mpo > 0 ? mpoExperts(c, g, name + ".keys", std: initStd)
+        // Expert matrices contracted from MPO cores are computed from parameters alone:
+        // in the prologue, once per step for all replicas.
+        let wIn = genes.mpo > 0 ? graph.parameterDerived { mpoExperts(c, g, name + ".keys", std: initStd) }
                                 : weight([e, c, g], name + ".keys", std: initStd)      // [E, C, g]
-        let wOut = genes.mpo > 0 ? mpoExperts(g, c, name + ".values", std: std)
+        let wOut = genes.mpo > 0 ? graph.parameterDerived { mpoExperts(g, c, name + ".values", std: std) }
                                  : weight([e, g, c], name + ".values", std: std)       // [E, g, C]
         var choice: IndexTensor, gates: Tensor<S>?
         switch genes.router {
@@ -42,7 +44,7 @@ extension Lowering {
             choice = graph.hashRoute(graph.reshapeIndices(tokens, [n]), tables: tables)
             gates = nil
         case .avgk:
-            let meanKeys = graph.reshape(graph.reduce(.mean, wIn), [e, c])        // [E, C]
+            let meanKeys = graph.parameterDerived { graph.reshape(graph.reduce(.mean, wIn), [e, c]) }   // [E, C]
             choice = graph.topK(graph.matmul(x2, meanKeys, transposeW: true), k)  // from [N, E]
             gates = nil
         }

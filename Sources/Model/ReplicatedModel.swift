@@ -37,24 +37,34 @@ public final class ReplicatedModel {
         }
     }
 
+    /// The primary's prologue (what every replica reads: experts contracted from their
+    /// cores, …) on all threads, then every replica's own rows at once.
     public func forward() {
-        Threads.concurrently(replicas.count) { replicas[$0].graph.forward() }
+        Threads.widened(replicas.count) { primary.graph.forwardPrologue() }
+        Threads.concurrently(replicas.count) { replicas[$0].graph.forwardMain() }
     }
 
     /// Forward and backward over the whole batch; returns the batch's mean loss and leaves
     /// its gradient in the parameters of replica 0.
     @discardableResult
     public func forwardBackward() -> Float {
+        Threads.widened(replicas.count) { primary.graph.forwardPrologue() }
         Threads.concurrently(replicas.count) { i in
             let m = replicas[i]
-            m.graph.forward()
-            m.graph.backward(from: m.objective)
+            m.graph.forwardMain()
+            m.graph.backwardMain(from: m.objective)
         }
         var loss: Float = 0
         for (m, r) in zip(replicas, rows) { loss += m.loss[0] * Float(r.count) / Float(batch) }
-        guard replicas.count > 1 else { return loss }
         // Each replica's loss is the mean over its rows: weight its gradient by its share.
+        // The prologue's results gather every replica's gradient (relative to the primary's
+        // weight, applied below) and go backward once, in the primary.
         let weights = rows.map { Float($0.count) / Float(batch) }
+        for (m, w) in zip(replicas.dropFirst(), weights.dropFirst()) {
+            primary.graph.addPrologueGradients(from: m.graph, scale: w / weights[0])
+        }
+        Threads.widened(replicas.count) { primary.graph.backwardPrologue() }
+        guard replicas.count > 1 else { return loss }
         forEachSlice(parameters, threads: replicas.count) { _, pi, range in
             guard let g = parameters[pi].grad else { return }
             let w0 = weights[0]

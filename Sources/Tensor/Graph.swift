@@ -35,6 +35,14 @@ public final class Graph<S: Scalar> {
     public private(set) var parameters: [Tensor<S>] = []
     private var kernels: [any Kernel] = []
     private var storages: [Storage<S>] = []
+    /// The prologue: kernels that read only parameters (an MPO's experts contracted from
+    /// their cores, Avg-K's mean keys), so they do not depend on the batch. They run before
+    /// the rest forward and after it backward; replicas of a model share one run of them.
+    private var prologue: [any Kernel] = []
+    private var prologueStorages: [Storage<S>] = []
+    private var buildingPrologue = false
+    /// False in a replica (`shareParameters`): its prologue values are the primary's.
+    public private(set) var ownsPrologue = true
 
     public init() {}
 
@@ -63,6 +71,7 @@ public final class Graph<S: Scalar> {
         check(shape.allSatisfy { $0 > 0 }, "\(name): shape \(shape) has a non-positive axis")
         let storage = Storage<S>(count: shape.reduce(1, *), requiresGrad: requiresGrad)
         storages.append(storage)
+        if buildingPrologue && role == .activation { prologueStorages.append(storage) }
         let t = Tensor(shape: shape, storage: storage, role: role, name: name)
         tensors.append(t)
         return t
@@ -70,7 +79,11 @@ public final class Graph<S: Scalar> {
 
     /// An activation whose gradient is needed iff any of `from` needs one.
     func activation(_ shape: [Int], _ name: String, from: [Tensor<S>]) -> Tensor<S> {
-        make(shape, role: .activation, name: name, requiresGrad: from.contains { $0.requiresGrad })
+        if buildingPrologue {
+            check(from.allSatisfy { t in t.role == .parameter || prologueStorages.contains { $0 === t.storage } },
+                  "\(name): the prologue reads only parameters and what it computed from them")
+        }
+        return make(shape, role: .activation, name: name, requiresGrad: from.contains { $0.requiresGrad })
     }
 
     /// A second tensor over the same storage (reshape): no kernel, no copy.
@@ -81,7 +94,18 @@ public final class Graph<S: Scalar> {
         return a
     }
 
-    func append(_ kernel: any Kernel) { kernels.append(kernel) }
+    func append(_ kernel: any Kernel) {
+        if buildingPrologue { prologue.append(kernel) } else { kernels.append(kernel) }
+    }
+
+    /// Builds `body`'s kernels into the prologue: what it computes must come from
+    /// parameters alone (checked), and is then computed once per step for all replicas.
+    public func parameterDerived<T>(_ body: () throws -> T) rethrows -> T {
+        let outer = buildingPrologue
+        buildingPrologue = true
+        defer { buildingPrologue = outer }
+        return try body()
+    }
 
     // MARK: - Running
 
@@ -97,6 +121,19 @@ public final class Graph<S: Scalar> {
     }
 
     public func forward() {
+        forwardPrologue()
+        forwardMain()
+    }
+
+    /// The prologue alone (nothing in a replica, which reads the primary's).
+    public func forwardPrologue() {
+        guard ownsPrologue else { return }
+        if profiling { return timed(prologue, backward: false) }
+        for k in prologue { k.forward() }
+    }
+
+    /// Everything after the prologue.
+    public func forwardMain() {
         if profiling { return timed(kernels, backward: false) }
         for k in kernels { k.forward() }
     }
@@ -117,6 +154,13 @@ public final class Graph<S: Scalar> {
     /// Gradients of the scalar `loss` with respect to every tensor that requires one.
     /// Parameters that received no contribution (an expert no token reached) end at zero.
     public func backward(from loss: Tensor<S>) {
+        backwardMain(from: loss)
+        backwardPrologue()
+    }
+
+    /// Backward through everything after the prologue, leaving the gradients of the
+    /// prologue's results (and of parameters only the prologue reads, zero for now).
+    public func backwardMain(from loss: Tensor<S>) {
         check(loss.count == 1, "backward from \(loss.name) of shape \(loss.shape): not a scalar")
         for s in storages { s.gradFresh = true }
         if let g = loss.grad { g[0] = 1; loss.storage.gradFresh = false }
@@ -129,6 +173,30 @@ public final class Graph<S: Scalar> {
         }
     }
 
+    /// Backward through the prologue, into the parameters it reads (adding to their
+    /// gradients from the main part).
+    public func backwardPrologue() {
+        guard ownsPrologue else { return }
+        if profiling { timed(prologue.reversed(), backward: true) } else {
+            for k in prologue.reversed() { k.backward() }
+        }
+    }
+
+    /// Adds `scale` × a replica's gradients of the prologue's results to this graph's,
+    /// before `backwardPrologue` (the primary then backpropagates every replica's share).
+    public func addPrologueGradients(from replica: Graph<S>, scale: S) {
+        check(prologueStorages.count == replica.prologueStorages.count, "addPrologueGradients: graphs differ in their prologue")
+        for (mine, theirs) in zip(prologueStorages, replica.prologueStorages) {
+            guard let g = mine.grad, let r = theirs.grad, !theirs.gradFresh else { continue }
+            if mine.gradFresh {
+                for i in 0..<mine.count { g[i] = scale * r[i] }
+                mine.gradFresh = false
+            } else {
+                for i in 0..<mine.count { g[i] += scale * r[i] }
+            }
+        }
+    }
+
     /// Makes this graph a replica of `primary`: the same parameters (built in the same
     /// order and shapes) read `primary`'s values, while gradients stay separate. Replicas
     /// run different rows of a batch on different threads.
@@ -138,6 +206,9 @@ public final class Graph<S: Scalar> {
             check(mine.shape == theirs.shape, "shareParameters: \(mine.name) \(mine.shape) vs \(theirs.shape)")
             mine.storage.borrowValue(of: theirs.storage)
         }
+        check(prologueStorages.count == primary.prologueStorages.count, "shareParameters: graphs differ in their prologue")
+        for (mine, theirs) in zip(prologueStorages, primary.prologueStorages) { mine.borrowValue(of: theirs) }
+        ownsPrologue = false
     }
 
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }

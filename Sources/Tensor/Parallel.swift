@@ -55,6 +55,15 @@ public enum Threads {
         }
     }
 
+    /// Runs body with the engine's kernels split over n threads, then restores the width:
+    /// for work one replica does for all (the prologue) while the others wait.
+    public static func widened(_ n: Int, _ body: () -> Void) {
+        let before = Parallel.width
+        Parallel.width = max(before, n)
+        defer { Parallel.width = before }
+        body()
+    }
+
     /// The engine's threads, for GEMMs (split by rows or columns), elementwise and
     /// per-head work. BLAS is kept single-threaded inside them.
     public static func set(_ n: Int) {

@@ -121,6 +121,37 @@ struct TrainingTests {
         for (a, b) in zip(one.losses, two.losses) { #expect(Swift.abs(a - b) < 1e-4) }
     }
 
+    /// Replicas share one prologue (MPO experts contracted from their cores, Avg-K's mean
+    /// keys) and send its gradient back through it once: the loss and every parameter's
+    /// gradient of one batch equal one graph's (capacity large enough that no token is
+    /// dropped, since capacity follows the rows a replica sees; hash routing, since Switch's
+    /// balancing loss is a product of per-replica means and differs by design).
+    @Test(arguments: ["mpo-moe", "avgk-sffn"])
+    func replicasShareThePrologue(_ name: String) throws {
+        var p = try seed(name)
+        (p.genes.layers, p.genes.dModel, p.genes.heads, p.genes.context) = (2, 32, 2, 16)
+        p.genes.capacity = Double(p.genes.experts)
+        if p.genes.router == .switch { p.genes.router = .hash }
+        var r = Recipe()
+        r.batchSize = 4
+        let d = Dataset(text: syntheticText())
+        func run(threads: Int) throws -> (loss: Float, grads: [[Float]]) {
+            let m = try replicated(p, vocabulary: d.tokenizer.vocabularySize, recipe: r, threads: threads)
+            d.train.withUnsafeBufferPointer { tokens in
+                for row in 0..<r.batchSize { m.setRow(row, tokens: tokens, start: row * 17) }
+            }
+            let loss = m.forwardBackward()
+            return (loss, m.parameters.map { $0.grads })
+        }
+        let (one, two) = (try run(threads: 1), try run(threads: 2))
+        #expect(Swift.abs(one.loss - two.loss) < 1e-5)
+        for (i, (a, b)) in zip(one.grads, two.grads).enumerated() {
+            let scale = max(a.map { Swift.abs($0) }.max()!, 1e-6)
+            let worst = zip(a, b).map { Swift.abs($0 - $1) }.max()!
+            #expect(worst <= 1e-4 * scale, "parameter \(i): gradients differ by \(worst) (largest \(scale))")
+        }
+    }
+
     @Test func configDefaultsAndErrors() throws {
         let baseline = try TrainConfig.load(path: packageRoot.appendingPathComponent("configs/baseline.yaml").path)
         #expect(baseline == TrainConfig())

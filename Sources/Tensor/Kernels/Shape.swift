@@ -11,8 +11,8 @@ final class ChannelCopyKernel<S: Scalar>: Kernel {
     @_specialize(where S == Float)
     func forward() {
         let cs = src.channels, cd = dst.channels
-        for r in 0..<src.rows {
-            (dst.value + r * cd + dstOffset).update(from: src.value + r * cs + srcOffset, count: width)
+        Parallel.forEach(src.rows, grain: max(1, 16384 / width)) { rows in
+            for r in rows { (dst.value + r * cd + dstOffset).update(from: src.value + r * cs + srcOffset, count: width) }
         }
     }
 
@@ -20,7 +20,9 @@ final class ChannelCopyKernel<S: Scalar>: Kernel {
     func backward() {
         guard let dy = dst.incomingGrad(), let dx = src.accumulatingGrad() else { return }
         let cs = src.channels, cd = dst.channels
-        for r in 0..<src.rows { addInPlace(dx + r * cs + srcOffset, dy + r * cd + dstOffset, width) }
+        Parallel.forEach(src.rows, grain: max(1, 16384 / width)) { rows in
+            for r in rows { addInPlace(dx + r * cs + srcOffset, dy + r * cd + dstOffset, width) }
+        }
     }
 }
 
@@ -63,17 +65,29 @@ final class TransposeKernel<S: Scalar>: Kernel {
         self.init(x, y, sourceOffset: offsets)
     }
 
+    // Blocks go to disjoint places, so they split across threads freely.
     @_specialize(where S == Float)
     func forward() {
-        if run == 1 { for (i, o) in blockStart.enumerated() { y.value[i] = x.value[o] }; return }
-        for (b, o) in blockStart.enumerated() { (y.value + b * run).update(from: x.value + o, count: run) }
+        let (x, y, run) = (x.value, y.value, run)
+        blockStart.withUnsafeBufferPointer { starts in
+            Parallel.forEach(starts.count, grain: max(1, 16384 / run)) { blocks in
+                if run == 1 { for b in blocks { y[b] = x[starts[b]] }; return }
+                for b in blocks { (y + b * run).update(from: x + starts[b], count: run) }
+            }
+        }
     }
 
     @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let (dx, acc) = x.gradTarget() else { return }
-        for (b, o) in blockStart.enumerated() {
-            if acc { addInPlace(dx + o, dy + b * run, run) } else { (dx + o).update(from: dy + b * run, count: run) }
+        let run = run
+        blockStart.withUnsafeBufferPointer { starts in
+            Parallel.forEach(starts.count, grain: max(1, 16384 / run)) { blocks in
+                for b in blocks {
+                    let o = starts[b]
+                    if acc { addInPlace(dx + o, dy + b * run, run) } else { (dx + o).update(from: dy + b * run, count: run) }
+                }
+            }
         }
     }
 }
