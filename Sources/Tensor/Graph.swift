@@ -184,6 +184,7 @@ public final class Graph<S: Scalar> {
 
     /// Adds `scale` × a replica's gradients of the prologue's results to this graph's,
     /// before `backwardPrologue` (the primary then backpropagates every replica's share).
+    @_specialize(where S == Float)
     public func addPrologueGradients(from replica: Graph<S>, scale: S) {
         check(prologueStorages.count == replica.prologueStorages.count, "addPrologueGradients: graphs differ in their prologue")
         for (mine, theirs) in zip(prologueStorages, replica.prologueStorages) {

@@ -180,7 +180,9 @@ func printProfile(_ model: ReplicatedModel, _ trainer: Trainer, _ cfg: TrainConf
     let steps = 20
     let graph = model.primary.graph
     graph.profiling = true
+    let t0 = DispatchTime.now().uptimeNanoseconds
     for it in 0..<steps { trainer.step(it, total: cfg.recipe.steps, data: data.train) }
+    let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(steps)
     graph.profiling = false
     let copy = copyGBs()
     let total = graph.profile.values.reduce(0) { $0 + $1.seconds }
@@ -198,4 +200,6 @@ func printProfile(_ model: ReplicatedModel, _ trainer: Trainer, _ cfg: TrainConf
         print(name.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: " %9.3f   %9.3f   %5.1f%%   ",
               p.forward * 1e3 / Double(steps), p.backward * 1e3 / Double(steps), 100 * p.seconds / total) + rate)
     }
+    // The rest of a step: waiting for the other replicas, gathering gradients, the optimizer.
+    print(String(format: "kernels %.2f ms of a %.2f ms step (profiled)", total * 1e3 / Double(steps), wall * 1e3))
 }
