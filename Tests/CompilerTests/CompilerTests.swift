@@ -138,7 +138,7 @@ struct CompilerTests {
 
 @Suite("compiled seeds")
 struct SeedTests {
-    static let seeds = ["vanilla", "primer-ez", "altup-recycled-k2", "switch-moe", "hash-ffn", "avgk-sffn", "mpo-moe"]
+    static let seeds = ["vanilla", "primer-ez", "altup-recycled-k2", "switch-moe", "hash-ffn", "avgk-sffn", "avgk-sffn-g32", "mpo-moe"]
 
     /// Every seed: changing the token at position 5 never changes the loss at positions
     /// before it, in any sequence of the batch (MDHA's convolutions, AltUp's blocks and

@@ -6,7 +6,7 @@ import TestSupport
 /// run by scripts/pytorch_check.py on the same weights, gives evolve's validation loss.
 @Suite("export to PyTorch", .serialized)
 struct ExportTests {
-    static let seeds = ["vanilla", "primer-ez", "relu", "squared-relu", "mdha", "switch-moe", "hash-ffn", "avgk-sffn",
+    static let seeds = ["vanilla", "primer-ez", "relu", "squared-relu", "mdha", "switch-moe", "hash-ffn", "avgk-sffn", "avgk-sffn-g32",
                         "mpo-moe", "altup-recycled-k2"]
 
     @Test(arguments: seeds) func sameLossInPyTorch(_ name: String) throws {
