@@ -84,12 +84,16 @@ extension Bench {
     /// `steps` steps of each program in turn, so a slower stretch of a shared machine hits
     /// all of them alike; a program's figure is the median of all its timed steps.
     func benchSeeds(_ cfg: TrainConfig) throws {
+        guard rounds >= 1 else { throw CommandError(description: "--rounds must be at least 1") }
         let folder = URL(fileURLWithPath: seedsFolder)
-        let files = try FileManager.default.contentsOfDirectory(atPath: seedsFolder).filter { $0.hasSuffix(".program") }.sorted()
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: seedsFolder) else {
+            throw CommandError(description: "--seeds-folder \(seedsFolder): no such folder")
+        }
+        let files = entries.filter { $0.hasSuffix(".program") }.sorted()
         guard files.contains("vanilla.program") else {
             throw CommandError(description: "\(seedsFolder): no vanilla.program, the dense reference of the table")
         }
-        guard rounds >= 1 else { throw CommandError(description: "--rounds must be at least 1") }
+        try checkCanWrite(output)
         let ordered = ["vanilla.program"] + files.filter { $0 != "vanilla.program" }
         let programs = try ordered.map { try Program.load(path: folder.appendingPathComponent($0).path) }
         let data = syntheticData()

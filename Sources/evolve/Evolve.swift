@@ -39,6 +39,20 @@ func warnIfDebugBuild() {
     #endif
 }
 
+/// Refuses, before a long run, an output path that `write` could not write at its end.
+func checkCanWrite(_ path: String) throws {
+    let fm = FileManager.default
+    let dir = (path as NSString).deletingLastPathComponent, folder = dir.isEmpty ? "." : dir
+    try? fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    var isDir: ObjCBool = false
+    if fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        throw CommandError(description: "\(path) is a folder: name the file to write")
+    }
+    guard fm.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue, fm.isWritableFile(atPath: folder) else {
+        throw CommandError(description: "\(path): cannot write into \(folder)")
+    }
+}
+
 /// Writes a file a command produces, making its folder; a failure is one line.
 func write(_ text: String, to path: String) throws {
     try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -59,6 +59,7 @@ struct Scale: ParsableCommand {
                 try scaling.program(p, at: s).validate()
             } }
             let label = name ?? scaling.programs.map(\.name).joined(separator: "-vs-")
+            for ext in ["md", "csv", "svg"] { try checkCanWrite("\(output)/scale-\(label).\(ext)") }
             let commit = gitCommit()
             let runs = try scaling.run(recipe: recipe, seeds: seedList, data: data, threads: options.threads) { run, what in
                 print(String(format: "%@: val_loss %.4f after %.3g training FLOPs", what, run.curve.last!.loss, run.curve.last!.flops))

@@ -122,6 +122,21 @@ struct BadInputTests {
         #expect(allowed.status == 0 && allowed.output.contains("warning: ") && allowed.lastLine.contains("val_loss="), "\(allowed.output)")
     }
 
+    /// Benchmarks and scaling runs refuse, before measuring or training anything, inputs
+    /// and output paths they could not use at the end.
+    @Test func benchAndScaleInputs() throws {
+        let corpus = try syntheticCorpusFile()
+        let blocker = try file("not a folder", "txt")
+        let missing = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-none-\(UUID())").path
+        try refuses(["bench", "--seeds", "--seeds-folder", missing], "--seeds-folder \(missing): no such folder")
+        try refuses(["bench", "--seeds", "--rounds", "0"], "--rounds must be at least 1")
+        try refuses(["bench", "--seeds", "--output", FileManager.default.temporaryDirectory.path], "is a folder: name the file to write")
+        try refuses(["bench", "--seeds", "--output", blocker + "/seeds.md"], "cannot write into \(blocker)")
+        try refuses(["scale", vanilla, vanilla, "--output", blocker, "--corpus", corpus], "cannot write into \(blocker)")
+        try refuses(["scale", vanilla, "--corpus", corpus], "give two or more program files")
+        try refuses(["scale", vanilla, vanilla, "--sizes", "50", "--corpus", corpus], "--sizes: widths are multiples of 32")
+    }
+
     /// A worker, a copy and a resumed training given what they cannot use.
     @Test func workerCopyAndResumeInputs() throws {
         let real = try realCorpus(), other = try syntheticCorpusFile()
