@@ -3,10 +3,11 @@
 //   B: [G, K, N] ([G, N, K] when transB)      strideB = 0 when B is one shared matrix
 //   Y: [G, M, N]
 //   slots: [G, M] (optional) marks the rows in use, a prefix of each group (row −1 = unused,
-//   as a dispatch fills an expert's capacity): only those rows are multiplied, the unused
-//   rows of Y (and of dA) are zero, and dB sums over the used rows only. An expert's empty
-//   capacity costs nothing (MegaBlocks' point), with the same result as the full product
-//   whenever A's unused rows are zero.
+//   as a dispatch fills an expert's capacity): only those rows are multiplied and dB sums
+//   over them only. The unused rows of Y and dA are not written: only slot-aware kernels
+//   (this one, a unary op with the same slots, a scatter or gather by them) may read them.
+//   An expert's empty capacity then costs nothing (MegaBlocks' point), with the full
+//   product's values in every used row.
 final class MatMulKernel<S: Scalar>: Kernel {
     let a: Tensor<S>, b: Tensor<S>, y: Tensor<S>
     let g: Int, m: Int, n: Int, k: Int
@@ -51,7 +52,6 @@ final class MatMulKernel<S: Scalar>: Kernel {
                 S.parallelGemm(transA, transB, mi, n, k, 1, a.value + i * strideA, lda,
                                b.value + i * strideB, ldb, 0, yi, n)
             }
-            if mi < m { zero(yi + mi * n, (m - mi) * n) }
         }
     }
 
@@ -82,7 +82,6 @@ final class MatMulKernel<S: Scalar>: Kernel {
             } else {     // dA[M,K] = dY · op(B)ᵀ, over the rows in use
                 let mi = rows(i)
                 if mi > 0 { gemm(false, !transB, mi, k, n, 1, dyi, n, bi, ldb, beta, dai, k) }
-                if mi < m && beta == 0 { zero(dai + mi * k, (m - mi) * k) }
             }
         }
     }

@@ -93,8 +93,8 @@ func unaryBackward<S: Scalar>(
 }
 
 // x, y: [*]
-// With slots [G, M] (x: [G, M, C]), only each group's used rows are computed and the
-// rest of y (and of dx) is zero: an expert's empty capacity costs nothing here either.
+// With slots [G, M] (x: [G, M, C]), only each group's used rows are computed; the rest of
+// y and dx is not written (see MatMulKernel): an expert's empty capacity costs nothing.
 final class UnaryKernel<S: Scalar>: Kernel {
     let op: UnaryOp
     let x: Tensor<S>, y: Tensor<S>
@@ -116,20 +116,14 @@ final class UnaryKernel<S: Scalar>: Kernel {
     @_specialize(where S == Float)
     func forward() {
         guard slots != nil else { return unaryForward(op, x.value, y.value, x.count) }
-        for s in spans() {
-            unaryForward(op, x.value + s.start, y.value + s.start, s.used)
-            zero(y.value + s.start + s.used, s.whole - s.used)
-        }
+        for s in spans() { unaryForward(op, x.value + s.start, y.value + s.start, s.used) }
     }
 
     @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let (dx, acc) = x.gradTarget() else { return }
         guard slots != nil else { return unaryBackward(op, x.value, y.value, dy, dx, acc, x.count) }
-        for s in spans() {
-            unaryBackward(op, x.value + s.start, y.value + s.start, dy + s.start, dx + s.start, acc, s.used)
-            if !acc { zero(dx + s.start + s.used, s.whole - s.used) }
-        }
+        for s in spans() { unaryBackward(op, x.value + s.start, y.value + s.start, dy + s.start, dx + s.start, acc, s.used) }
     }
 }
 
