@@ -33,7 +33,7 @@ struct Bench: ParsableCommand {
     @Option(help: "With --seeds: the programs (vanilla.program first, the dense reference).")
     var seedsFolder = "search-spaces/seeds"
 
-    @Option(help: "With --seeds: rounds; each round times --steps steps of every program in turn.")
+    @Option(help: "With --seeds: rounds; each times --steps steps of every program in turn.")
     var rounds = 3
 
     @Option(help: "With --seeds: the table's file.")
@@ -80,9 +80,8 @@ struct Bench: ParsableCommand {
 }
 
 extension Bench {
-    /// Every seed program's training throughput, measured in one process: each round times
-    /// `steps` steps of each program in turn, so a slower stretch of a shared machine hits
-    /// all of them alike; a program's figure is the median of all its timed steps.
+    /// Every seed program's training throughput, measured in one process, alternating
+    /// between them; a program's figure is the median of all its timed steps.
     func benchSeeds(_ cfg: TrainConfig) throws {
         guard rounds >= 1 else { throw CommandError(description: "--rounds must be at least 1") }
         let folder = URL(fileURLWithPath: seedsFolder)
@@ -100,18 +99,23 @@ extension Bench {
         let r = cfg.recipe
         Threads.set(1)
         let gflops1 = sgemmGFLOPs()
-        let runs = try programs.map { p -> (model: ReplicatedModel, trainer: Trainer, cost: Cost) in
-            let compiled = try Compiler(p, vocabulary: data.tokenizer.vocabularySize)
-            let model = compiled.replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
-            return (model, Trainer(model: model, recipe: r), try p.cost(vocabulary: data.tokenizer.vocabularySize))
-        }
-        var times = Array(repeating: [Double](), count: runs.count)
-        for run in runs { for it in 0..<5 { run.trainer.step(it, total: r.steps, data: data.train) } }
+        // Each turn builds one program's model, warms it and times `steps` steps, then frees
+        // it: one model resident at a time (eleven at once slowed each other by a third), and
+        // every program met in every round, so a slow stretch of a shared machine (they last
+        // seconds) falls on all of them alike.
+        let costs = try programs.map { try $0.cost(vocabulary: data.tokenizer.vocabularySize) }
+        var parameters = Array(repeating: 0, count: programs.count)
+        var times = Array(repeating: [Double](), count: programs.count)
         for round in 0..<rounds {
-            for (i, run) in runs.enumerated() {
+            for (i, p) in programs.enumerated() {
+                let model = try Compiler(p, vocabulary: data.tokenizer.vocabularySize)
+                    .replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
+                let trainer = Trainer(model: model, recipe: r)
+                parameters[i] = model.parameterCount
+                for it in 0..<3 { trainer.step(it, total: r.steps, data: data.train) }
                 for it in 0..<steps {
                     let t0 = DispatchTime.now().uptimeNanoseconds
-                    run.trainer.step(5 + round * steps + it, total: r.steps, data: data.train)
+                    trainer.step(3 + it, total: r.steps, data: data.train)
                     times[i].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
                 }
             }
@@ -123,15 +127,15 @@ extension Bench {
         md += "- command: `\((["evolve"] + CommandLine.arguments.dropFirst()).joined(separator: " "))`\n"
         md += "- commit: `\(gitCommit())`, \(ISO8601DateFormatter().string(from: Date()).prefix(10))\n"
         md += "- machine: \(machineDescription(threads: threads)); single-thread sgemm \(String(format: "%.1f", gflops1)) GFLOP/s\n"
-        md += "- method: one process; \(rounds) rounds, each timing \(steps) steps of every program in turn after 5 warm-up steps each; "
+        md += "- method: one process; \(rounds) rounds, each building every program's model in turn and timing \(steps) steps after 3 warm-up steps; "
         md += "tokens/s from the median step (batch \(r.batchSize) × context \(programs[0].genes.context)); share of dense = tokens/s ÷ vanilla's\n\n"
         md += "Validation losses of the seeds: [seed-losses.md](seed-losses.md).\n\n"
         md += "| program | params | FLOPs / token | tokens/s | share of dense | FLOPs / token vs dense |\n|---|---|---|---|---|---|\n"
-        let denseFlops = Double(runs[0].cost.flopsPerToken)
+        let denseFlops = Double(costs[0].flopsPerToken)
         for (i, p) in programs.enumerated() {
-            let flops = runs[i].cost.flopsPerToken
+            let flops = costs[i].flopsPerToken
             let share = rates[i] / rates[0], extra = 100 * (Double(flops) / denseFlops - 1)
-            md += "| \(p.name) | \(runs[i].model.parameterCount) | \(flops) | " + String(format: "%.0f", rates[i])
+            md += "| \(p.name) | \(parameters[i]) | \(flops) | " + String(format: "%.0f", rates[i])
             md += String(format: " | %.2f | %+.1f%% |\n", share, extra)
         }
         try write(md, to: output)
