@@ -32,10 +32,7 @@ final class CombineKernel<S: Scalar>: Kernel {
         for j in xs.indices {
             // dcⱼ = sⱼ · Σ xⱼ ⊙ dy, before xⱼ's gradient is touched (xⱼ may appear twice).
             if let c = coefficients[j], let dc = c.accumulatingGrad() {
-                let x = xs[j].value
-                var sum: S = 0
-                for e in 0..<n { sum += x[e] * dy[e] }
-                dc[0] += signs[j] * sum
+                dc[0] += signs[j] * vectorDot(xs[j].value, dy, n)   // SIMD: a scalar sum does not vectorise
             }
             guard let (dx, acc) = xs[j].gradTarget() else { continue }
             let w = weight(j)
