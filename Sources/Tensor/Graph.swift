@@ -44,6 +44,15 @@ public final class Graph<S: Scalar> {
     /// False in a replica (`shareParameters`): its prologue values are the primary's.
     public private(set) var ownsPrologue = true
 
+    // Where each activation's gradient is live in a backward pass, for sharing buffers:
+    // written first by the backward of the last kernel that reads it, read last by the
+    // backward of the kernel that produces it.
+    private var producedAt: [ObjectIdentifier: Int] = [:]
+    private var lastReadAt: [ObjectIdentifier: Int] = [:]
+    private var pendingOutput: Storage<S>?
+    private var pendingInputs: [Storage<S>] = []
+    private var gradientsPlanned = false
+
     public init() {}
 
     // MARK: - Leaves
@@ -69,7 +78,9 @@ public final class Graph<S: Scalar> {
 
     func make(_ shape: [Int], role: TensorRole, name: String, requiresGrad: Bool) -> Tensor<S> {
         check(shape.allSatisfy { $0 > 0 }, "\(name): shape \(shape) has a non-positive axis")
-        let storage = Storage<S>(count: shape.reduce(1, *), requiresGrad: requiresGrad)
+        // A main-part activation's gradient buffer waits for planGradients.
+        let storage = Storage<S>(count: shape.reduce(1, *), requiresGrad: requiresGrad,
+                                 deferGrad: role == .activation && !buildingPrologue)
         storages.append(storage)
         if buildingPrologue && role == .activation { prologueStorages.append(storage) }
         let t = Tensor(shape: shape, storage: storage, role: role, name: name)
@@ -83,7 +94,9 @@ public final class Graph<S: Scalar> {
             check(from.allSatisfy { t in t.role == .parameter || prologueStorages.contains { $0 === t.storage } },
                   "\(name): the prologue reads only parameters and what it computed from them")
         }
-        return make(shape, role: .activation, name: name, requiresGrad: from.contains { $0.requiresGrad })
+        let t = make(shape, role: .activation, name: name, requiresGrad: from.contains { $0.requiresGrad })
+        if !buildingPrologue { (pendingOutput, pendingInputs) = (t.storage, from.map(\.storage)) }
+        return t
     }
 
     /// A second tensor over the same storage (reshape): no kernel, no copy.
@@ -95,7 +108,42 @@ public final class Graph<S: Scalar> {
     }
 
     func append(_ kernel: any Kernel) {
-        if buildingPrologue { prologue.append(kernel) } else { kernels.append(kernel) }
+        check(!gradientsPlanned, "a kernel added after the graph's first backward pass")
+        if buildingPrologue { return prologue.append(kernel) }
+        // The kernels a builder appends after making an activation produce it and read its
+        // inputs (a concatenation appends one per input: the last is what counts).
+        let k = kernels.count
+        if let o = pendingOutput, producedAt[ObjectIdentifier(o)] == nil { producedAt[ObjectIdentifier(o)] = k }
+        for s in pendingInputs { lastReadAt[ObjectIdentifier(s)] = k }
+        kernels.append(kernel)
+    }
+
+    /// Lets activations of one size whose gradients are never live at once share one
+    /// gradient buffer: a layer's gradients are dead before the layer below needs its own,
+    /// so this keeps about one layer's worth instead of every layer's. Gradient i is live
+    /// in backward from kernel lastRead(i) down to kernel produced(i); two share a buffer
+    /// only when one's range ends strictly before the other's begins. Parameters, inputs,
+    /// the prologue and outputs nothing reads (the loss) keep their own.
+    private func planGradients() {
+        gradientsPlanned = true
+        var bySize = [Int: [(storage: Storage<S>, from: Int, to: Int)]]()
+        for s in storages where s.requiresGrad && s.grad == nil {
+            let id = ObjectIdentifier(s)
+            guard let p = producedAt[id], let r = lastReadAt[id], r > p else { s.allocateGrad(); continue }
+            bySize[s.count, default: []].append((s, p, r))
+        }
+        for (_, group) in bySize {
+            var buffers = [(owner: Storage<S>, end: Int)]()
+            for g in group.sorted(by: { $0.from < $1.from }) {
+                if let i = buffers.firstIndex(where: { $0.end < g.from }) {
+                    g.storage.shareGrad(with: buffers[i].owner)
+                    buffers[i].end = g.to
+                } else {
+                    g.storage.allocateGrad()
+                    buffers.append((g.storage, g.to))
+                }
+            }
+        }
     }
 
     /// Builds `body`'s kernels into the prologue: what it computes must come from
@@ -162,6 +210,7 @@ public final class Graph<S: Scalar> {
     /// prologue's results (and of parameters only the prologue reads, zero for now).
     public func backwardMain(from loss: Tensor<S>) {
         check(loss.count == 1, "backward from \(loss.name) of shape \(loss.shape): not a scalar")
+        if !gradientsPlanned { planGradients() }
         for s in storages { s.gradFresh = true }
         if let g = loss.grad { g[0] = 1; loss.storage.gradFresh = false }
         if profiling { timed(kernels.reversed(), backward: true) } else {
@@ -213,4 +262,9 @@ public final class Graph<S: Scalar> {
     }
 
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+    /// Bytes this graph allocated: values it owns (not a replica's borrowed ones) and gradients.
+    public var allocatedBytes: Int {
+        storages.reduce(0) { $0 + $1.count * (($1.ownsValue ? 1 : 0) + ($1.grad != nil && $1.ownsGrad ? 1 : 0)) } * MemoryLayout<S>.size
+    }
 }

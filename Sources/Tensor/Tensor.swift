@@ -7,30 +7,49 @@ public final class Storage<S: Scalar> {
     /// Replaced only by `Graph.shareParameters`, which points a replica's parameters at the
     /// primary's values (`ownsValue` false then).
     public private(set) var value: UnsafeMutablePointer<S>
-    private var ownsValue = true
-    /// nil for tensors nothing differentiates (constants, integer-derived masks).
-    public let grad: UnsafeMutablePointer<S>?
+    private(set) var ownsValue = true
+    /// nil for tensors nothing differentiates (constants, integer-derived masks). Shared
+    /// by activations whose gradients are never live at once (`Graph.planGradients`).
+    public private(set) var grad: UnsafeMutablePointer<S>?
+    private(set) var ownsGrad = true
+    /// Whether anything differentiates this storage. An activation's gradient buffer is
+    /// made (or shared) only at its graph's first backward pass; the rest have theirs now.
+    public let requiresGrad: Bool
     /// True until the first gradient contribution of a backward pass arrives: that
     /// contribution overwrites, later ones accumulate, so no pass zeroes every buffer.
     var gradFresh = true
 
-    init(count: Int, requiresGrad: Bool) {
+    init(count: Int, requiresGrad: Bool, deferGrad: Bool = false) {
         self.count = count
+        self.requiresGrad = requiresGrad
         value = .allocate(capacity: max(count, 1))
         value.initialize(repeating: 0, count: max(count, 1))
-        if requiresGrad {
-            let g = UnsafeMutablePointer<S>.allocate(capacity: max(count, 1))
-            g.initialize(repeating: 0, count: max(count, 1))
-            grad = g
-        } else {
-            grad = nil
-        }
+        if requiresGrad && !deferGrad { allocateGrad() }
+    }
+
+    /// Gives a storage that needs one its own zeroed gradient buffer, if it has none yet.
+    func allocateGrad() {
+        guard requiresGrad, grad == nil else { return }
+        let g = UnsafeMutablePointer<S>.allocate(capacity: max(count, 1))
+        g.initialize(repeating: 0, count: max(count, 1))
+        grad = g
+        ownsGrad = true
     }
 
     deinit {
         if ownsValue { value.deallocate() }
-        grad?.deallocate()
+        if ownsGrad { grad?.deallocate() }
     }
+
+    /// Uses `other`'s gradient buffer from now on (the graph proved their lifetimes apart).
+    func shareGrad(with other: Storage<S>) {
+        check(other.count == count && requiresGrad && other.grad != nil, "shareGrad: \(other.count) values for \(count)")
+        if ownsGrad { grad?.deallocate() }
+        grad = other.grad
+        ownsGrad = false
+        keepAliveGrad = other
+    }
+    private var keepAliveGrad: Storage<S>?
 
     /// Reads values from `other` from now on; the gradient stays this storage's own.
     func borrowValue(of other: Storage<S>) {
@@ -70,7 +89,7 @@ public final class Tensor<S: Scalar> {
     public var count: Int { storage.count }
     public var value: UnsafeMutablePointer<S> { storage.value }
     public var grad: UnsafeMutablePointer<S>? { storage.grad }
-    public var requiresGrad: Bool { storage.grad != nil }
+    public var requiresGrad: Bool { storage.requiresGrad }
     /// Size of the last axis (channels); rows = count / channels.
     public var channels: Int { shape.last ?? 1 }
     public var rows: Int { count / max(channels, 1) }

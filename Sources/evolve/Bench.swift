@@ -72,6 +72,7 @@ struct Bench: ParsableCommand {
                 "model": compiled.program.name, "blas_core": BLAS.coreName, "gemm": Gemm.name, "threads": "\(threads)",
                 "sgemm_gflops_1thread": String(format: "%.1f", gflops1),
                 "params": "\(model.parameterCount)",
+                "graph_mb": String(format: "%.1f", Double(model.replicas.reduce(0) { $0 + $1.graph.allocatedBytes }) / 1e6),
                 "step_ms": String(format: "%.2f", median * 1e3),
                 "tokens_per_s": String(format: "%.0f", tokens / median),
             ]))

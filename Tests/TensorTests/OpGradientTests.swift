@@ -131,6 +131,26 @@ struct OpGradientTests {
         checkGradients([[2, 6]]) { g, x in g.reshape(g.unary(.sin, x[0]), [3, 4]) }
     }
 
+    /// Four residual layers: their activations' gradients share buffers (each layer's are
+    /// dead before the next layer down needs its own), and every gradient stays exact.
+    @Test func sharedGradientBuffers() {
+        func layers(_ g: Graph<Double>, _ x: [Tensor<Double>]) -> Tensor<Double> {
+            var h = x[0]
+            for l in 0..<4 { h = g.add(h, g.unary(.tanh, g.matmul(g.unary(.sin, h), x[1 + l]))) }
+            return h
+        }
+        checkGradients([[3, 4], [4, 4], [4, 4], [4, 4], [4, 4]], layers)
+        let g = Graph<Double>()
+        let x = (0..<5).map { g.input($0 == 0 ? [64, 32] : [32, 32], name: "x\($0)", requiresGrad: true) }
+        let loss = g.sumAll(layers(g, x))
+        g.forward()
+        let before = g.allocatedBytes
+        g.backward(from: loss)
+        // Unshared, the 16 activations of 64×32 would add 16 gradient buffers; shared, 3.
+        let added = (g.allocatedBytes - before) / (64 * 32 * MemoryLayout<Double>.size)
+        #expect(added < 8, "\(added) activation gradient buffers of 64×32")
+    }
+
     /// Weighted sums with learned scalars, one input used twice and one term subtracted.
     @Test func combine() {
         checkGradients([[2, 5], [2, 5], [1], [1]]) { g, x in
