@@ -1,5 +1,3 @@
-import Dispatch
-
 /// One op instance in a graph: forward computes its outputs from its inputs; backward
 /// adds the gradient of the loss with respect to each input (that requires one), given
 /// the gradients of its outputs. Forward saves exactly what backward needs.
@@ -188,9 +186,7 @@ public final class Graph<S: Scalar> {
 
     private func timed(_ ks: [any Kernel], backward: Bool) {
         for k in ks {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            if backward { k.backward() } else { k.forward() }
-            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let dt = seconds { if backward { k.backward() } else { k.forward() } }
             let name = k.profileName
             var e = profile[name] ?? Profile()
             if backward { e.backward += dt } else { e.forward += dt }

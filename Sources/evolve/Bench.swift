@@ -60,9 +60,8 @@ struct Bench: ParsableCommand {
             let trainer = Trainer(model: model, recipe: cfg.recipe)
             var times = [Double]()
             for it in 0..<(steps + 10) {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                trainer.step(it, total: cfg.recipe.steps, data: data.train)
-                if it >= 10 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9) }
+                let dt = seconds { trainer.step(it, total: cfg.recipe.steps, data: data.train) }
+                if it >= 10 { times.append(dt) }
             }
             if profile { printProfile(model, trainer, cfg, data, sgemm: gflops1) }
             times.sort()
@@ -114,11 +113,7 @@ extension Bench {
                 let trainer = Trainer(model: model, recipe: r)
                 parameters[i] = model.parameterCount
                 for it in 0..<3 { trainer.step(it, total: r.steps, data: data.train) }
-                for it in 0..<steps {
-                    let t0 = DispatchTime.now().uptimeNanoseconds
-                    trainer.step(3 + it, total: r.steps, data: data.train)
-                    times[i].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-                }
+                for it in 0..<steps { times[i].append(seconds { trainer.step(3 + it, total: r.steps, data: data.train) }) }
             }
             FileHandle.standardError.write("round \(round + 1) of \(rounds) done\n".data(using: .utf8)!)
         }
@@ -158,13 +153,7 @@ extension Bench {
 func sgemmGFLOPs(m: Int = 768, n: Int = 512, k: Int = 128) -> Double {
     let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
     var c = [Float](repeating: 0, count: m * n)
-    var best = Double.infinity
-    for _ in 0..<50 {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        Float.gemm(false, false, m, n, k, 1, a, k, b, n, 0, &c, n)
-        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-    }
-    return 2 * Double(m * n * k) / best / 1e9
+    return 2 * Double(m * n * k) / bestSeconds(50) { Float.gemm(false, false, m, n, k, 1, a, k, b, n, 0, &c, n) } / 1e9
 }
 
 /// Single-thread memory bandwidth: copying 64 MB (read + write), best of 10, in GB/s moved.
@@ -173,13 +162,7 @@ func copyGBs(bytes: Int = 64 << 20) -> Double {
     let src = UnsafeMutablePointer<Float>.allocate(capacity: n), dst = UnsafeMutablePointer<Float>.allocate(capacity: n)
     defer { src.deallocate(); dst.deallocate() }
     src.initialize(repeating: 1, count: n); dst.initialize(repeating: 0, count: n)
-    var best = Double.infinity
-    for _ in 0..<10 {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        dst.update(from: src, count: n)
-        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-    }
-    return 2 * Double(bytes) / best / 1e9
+    return 2 * Double(bytes) / bestSeconds(10) { dst.update(from: src, count: n) } / 1e9
 }
 
 /// Per kernel type: forward and backward milliseconds per step, and what it achieved
@@ -189,9 +172,7 @@ func printProfile(_ model: ReplicatedModel, _ trainer: Trainer, _ cfg: TrainConf
     let steps = 20
     let graph = model.primary.graph
     graph.profiling = true
-    let t0 = DispatchTime.now().uptimeNanoseconds
-    for it in 0..<steps { trainer.step(it, total: cfg.recipe.steps, data: data.train) }
-    let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(steps)
+    let wall = seconds { for it in 0..<steps { trainer.step(it, total: cfg.recipe.steps, data: data.train) } } / Double(steps)
     graph.profiling = false
     let copy = copyGBs()
     let total = graph.profile.values.reduce(0) { $0 + $1.seconds }
