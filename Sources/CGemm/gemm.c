@@ -56,7 +56,7 @@ static void store_block(const float *acc, int nr, float *c, int ldc, float alpha
 // Micro-kernels: C[6 × 2V] over kc steps, two vectors of V floats per row, 12 accumulators.
 // A's element (i, p) is A[i·rsA + p·csA] and B's row p starts at B + p·rsB: packed panels
 // are (1, MR, 2V), and an operand already laid out well is read where it lies.
-#define MICRO_KERNEL(NAME, TARGET, VEC, V, LOAD, STORE, SET1, FMA, ZERO, ADD, MUL)               \
+#define MICRO_KERNEL(NAME, TARGET, VEC, V, LOAD, STORE, SET1, FMA, ZERO, MUL)               \
 __attribute__((target(TARGET)))                                                                  \
 static void NAME(int kc, const float *A, int rsA, int csA, const float *B, int rsB,              \
                  float *c, int ldc, float alpha, float beta, int rows, int cols) {               \
@@ -91,9 +91,9 @@ static void NAME(int kc, const float *A, int rsA, int csA, const float *B, int r
 }
 
 MICRO_KERNEL(kernel_avx2, "avx2,fma", __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
-             _mm256_fmadd_ps, _mm256_setzero_ps, _mm256_add_ps, _mm256_mul_ps)
+             _mm256_fmadd_ps, _mm256_setzero_ps, _mm256_mul_ps)
 MICRO_KERNEL(kernel_avx512, "avx512f", __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
-             _mm512_fmadd_ps, _mm512_setzero_ps, _mm512_add_ps, _mm512_mul_ps)
+             _mm512_fmadd_ps, _mm512_setzero_ps, _mm512_mul_ps)
 
 typedef void (*micro_kernel)(int, const float *, int, int, const float *, int, float *, int, float, float, int, int);
 

@@ -31,7 +31,7 @@ final class AttentionKernel<S: Scalar>: Kernel {
 
     /// q·kᵀ and probs·v over the causal blocks per (batch, head); backward makes four such products.
     func work(backward: Bool) -> Work {
-        let cells = stride(from: 0, to: t, by: causalBlock).reduce(0) { $0 + min(causalBlock, t - $1) * min($1 + causalBlock, t) }
+        let cells = causalBlocks(t).reduce(0) { $0 + $1.rows * $1.seen }
         return Work(flops: 2 * Double(b * h * cells * (d + dv)) * (backward ? 2 : 1))
     }
 
@@ -59,8 +59,11 @@ final class AttentionKernel<S: Scalar>: Kernel {
     }
 }
 
-/// Rows per block of the causal products.
-let causalBlock = 16
+/// The causal products' blocks of 16 rows: each starts at row `start`, has `rows` rows and
+/// sees the keys 0..<seen.
+func causalBlocks(_ t: Int) -> [(start: Int, rows: Int, seen: Int)] {
+    stride(from: 0, to: t, by: 16).map { ($0, min(16, t - $0), min($0 + 16, t)) }
+}
 
 @_specialize(where S == Float)
 func attentionForward<S: Scalar>(
@@ -68,7 +71,7 @@ func attentionForward<S: Scalar>(
     _ v: UnsafePointer<S>, _ ldv: Int, _ out: UnsafeMutablePointer<S>, _ probs: UnsafeMutablePointer<S>,
     _ b: Int, _ t: Int, _ h: Int, _ d: Int, _ dv: Int
 ) {
-    let scale = 1 / S(d).squareRoot(), c = h * dv
+    let scale = 1 / S(d).squareRoot(), c = h * dv, blocks = causalBlocks(t)
     Parallel.forEach(b * h, grain: 1) { range in
         for bh in range {
             let bi = bh / h, hi = bh % h
@@ -76,8 +79,7 @@ func attentionForward<S: Scalar>(
             let vh = v + bi * t * ldv + hi * dv, p = probs + bh * t * t
             // Causal: a block of rows sees only the keys up to its last row, so each product
             // runs over the lower-left blocks (~60% of the full tile's FLOPs).
-            for i0 in stride(from: 0, to: t, by: causalBlock) {
-                let rows = min(causalBlock, t - i0), seen = i0 + rows
+            for (i0, rows, seen) in blocks {
                 S.gemm(false, true, rows, seen, d, scale, qh + i0 * ldq, ldq, kh, ldk, 0, p + i0 * t, t)  // Q Kᵀ/√D
             }
             for i in 0..<t {
@@ -88,8 +90,7 @@ func attentionForward<S: Scalar>(
                 for j in 0..<n { row[j] *= inv }
                 (row + n).update(repeating: 0, count: t - n)
             }
-            for i0 in stride(from: 0, to: t, by: causalBlock) {
-                let rows = min(causalBlock, t - i0), seen = i0 + rows
+            for (i0, rows, seen) in blocks {
                 S.gemm(false, false, rows, dv, seen, 1, p + i0 * t, t, vh, ldv, 0, out + (bi * t + i0) * c + hi * dv, c)  // P V
             }
         }
@@ -104,7 +105,7 @@ func attentionBackward<S: Scalar>(
     _ dq: UnsafeMutablePointer<S>?, _ dk: UnsafeMutablePointer<S>?, _ dv: UnsafeMutablePointer<S>?,
     _ b: Int, _ t: Int, _ h: Int, _ d: Int, _ dvh: Int
 ) {
-    let scale = 1 / S(d).squareRoot(), c = h * dvh
+    let scale = 1 / S(d).squareRoot(), c = h * dvh, blocks = causalBlocks(t)
     Parallel.forEach(b * h, grain: 1) { range in
         let ds = UnsafeMutablePointer<S>.allocate(capacity: t * t)
         defer { ds.deallocate() }
@@ -113,15 +114,14 @@ func attentionBackward<S: Scalar>(
             let qh = q + bi * t * ldq + hi * d, kh = k + bi * t * ldk + hi * d
             let vh = v + bi * t * ldv + hi * dvh, p = probs + bh * t * t
             let doh = dout + bi * t * c + hi * dvh
-            let blocks = stride(from: 0, to: t, by: causalBlock).map { ($0, min(causalBlock, t - $0)) }
             if let dv {  // dV[0..<seen] += P[rows, 0..<seen]ᵀ dO[rows]
-                for (i0, rows) in blocks {
-                    S.gemm(true, false, i0 + rows, dvh, rows, 1, p + i0 * t, t, doh + i0 * c, c, 1, dv + bi * t * ldv + hi * dvh, ldv)
+                for (i0, rows, seen) in blocks {
+                    S.gemm(true, false, seen, dvh, rows, 1, p + i0 * t, t, doh + i0 * c, c, 1, dv + bi * t * ldv + hi * dvh, ldv)
                 }
             }
             guard dq != nil || dk != nil else { continue }
-            for (i0, rows) in blocks {  // dP = dO Vᵀ over the blocks rows see
-                S.gemm(false, true, rows, i0 + rows, dvh, 1, doh + i0 * c, c, vh, ldv, 0, ds + i0 * t, t)
+            for (i0, rows, seen) in blocks {  // dP = dO Vᵀ over the blocks rows see
+                S.gemm(false, true, rows, seen, dvh, 1, doh + i0 * c, c, vh, ldv, 0, ds + i0 * t, t)
             }
             for i in 0..<t {
                 let pr = p + i * t, dr = ds + i * t, n = i + 1
@@ -129,8 +129,7 @@ func attentionBackward<S: Scalar>(
                 for j in 0..<n { dr[j] = pr[j] * (dr[j] - dot) }
                 (dr + n).update(repeating: 0, count: t - n)
             }
-            for (i0, rows) in blocks {
-                let seen = i0 + rows
+            for (i0, rows, seen) in blocks {
                 if let dq { S.gemm(false, false, rows, d, seen, scale, ds + i0 * t, t, kh, ldk, 1, dq + (bi * t + i0) * ldq + hi * d, ldq) }
                 if let dk { S.gemm(true, false, seen, d, rows, scale, ds + i0 * t, t, qh + i0 * ldq, ldq, 1, dk + bi * t * ldk + hi * d, ldk) }
             }
