@@ -55,11 +55,10 @@ extension Lowering {
         let xin = graph.reshape(graph.gatherRows(x2, slots), [e, capacity, c])   // [E, cap, C]
         // Grouped GEMMs over the filled slots only: empty capacity costs nothing.
         let h = graph.unary(.gelu, graph.batchedMatmul(xin, wIn, slots: slots), slots: slots)  // [E, cap, g]
-        var y = graph.reshape(graph.batchedMatmul(h, wOut, slots: slots), [e * capacity, c])   // [E·cap, C]
-        if let gates {
-            y = graph.multiply(y, graph.gatherRows(graph.reshape(gates, [n * k, 1]), slotChoice))
-        }
-        return graph.reshape(graph.scatterRows(y, slots, into: n), x.shape)
+        let y = graph.reshape(graph.batchedMatmul(h, wOut, slots: slots), [e * capacity, c])   // [E·cap, C]
+        // Each filled slot's output, times its gate where the router has one, back to its token.
+        let scaled = gates.map { (values: $0, index: graph.reshapeIndices(slotChoice, [e * capacity])) }
+        return graph.reshape(graph.scatterRows(y, slots, into: n, gates: scaled), x.shape)
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// A model split across threads by batch rows: replica i holds rows[i] of every batch in
@@ -8,6 +9,8 @@ public final class ReplicatedModel {
     public let replicas: [ModelGraph]
     public let rows: [Range<Int>]
     public let batch: Int
+    /// Seconds spent, over all passes so far, adding the replicas' gradients into replica 0's.
+    public var mergeSeconds = 0.0
 
     /// `build(b)` builds one replica for b rows; it must build the same parameters every
     /// call (replicas then take replica 0's values, so its initialisation is the one kept).
@@ -65,18 +68,37 @@ public final class ReplicatedModel {
         }
         Threads.widened(replicas.count) { primary.graph.backwardPrologue() }
         guard replicas.count > 1 else { return loss }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { mergeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        // g = w0·g0 + w1·g1 + …, each element in that order, one pass per tensor slice.
+        let others = replicas.dropFirst().map { $0.graph.parameters }
         forEachSlice(parameters, threads: replicas.count) { _, pi, range in
             guard let g = parameters[pi].grad else { return }
-            let w0 = weights[0]
-            for j in range { g[j] *= w0 }
-            for (m, w) in zip(replicas.dropFirst(), weights.dropFirst()) {
-                let gi = m.graph.parameters[pi].grad!
-                for j in range { g[j] += w * gi[j] }
-            }
+            let sources = others.map { $0[pi].grad! }
+            scaleAndAdd(g, weights[0], sources, Array(weights.dropFirst()), range)
         }
         return loss
     }
 
     /// Per-position losses of the last forward pass, in batch row order, [B·T].
     public func rowLosses() -> [Float] { replicas.flatMap { $0.rowLosses() } }
+}
+
+/// g[range] = w0·g[range] + Σᵢ wᵢ·sourcesᵢ[range], eight lanes at a time.
+private func scaleAndAdd(_ g: UnsafeMutablePointer<Float>, _ w0: Float, _ sources: [UnsafeMutablePointer<Float>],
+                         _ weights: [Float], _ range: Range<Int>) {
+    typealias V = SIMD8<Float>
+    var j = range.lowerBound
+    while j + 8 <= range.upperBound {
+        var acc = UnsafeRawPointer(g + j).loadUnaligned(as: V.self) * w0
+        for (s, w) in zip(sources, weights) { acc += w * UnsafeRawPointer(s + j).loadUnaligned(as: V.self) }
+        UnsafeMutableRawPointer(g + j).storeBytes(of: acc, as: V.self)
+        j += 8
+    }
+    while j < range.upperBound {
+        var acc = g[j] * w0
+        for (s, w) in zip(sources, weights) { acc += w * s[j] }
+        g[j] = acc
+        j += 1
+    }
 }

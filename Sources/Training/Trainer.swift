@@ -26,6 +26,9 @@ public final class Trainer {
     public let recipe: Recipe
     public let optimizer: AdamW
     public var sampler: BatchSampler
+    /// Seconds spent, over all steps so far, filling batches, in the model's forward and
+    /// backward pass (gradient merge included), and clipping and updating.
+    public var phases = (batches: 0.0, pass: 0.0, update: 0.0)
 
     public init(model: ReplicatedModel, recipe: Recipe) {
         self.model = model
@@ -39,13 +42,20 @@ public final class Trainer {
     /// One optimisation step on a fresh batch; returns the batch loss before the update.
     @discardableResult
     public func step(_ it: Int, total: Int, data: [Int32]) -> Float {
+        let t0 = DispatchTime.now().uptimeNanoseconds
         sampler.fill(model, from: data)
+        let t1 = DispatchTime.now().uptimeNanoseconds
         let loss = model.forwardBackward()
+        let t2 = DispatchTime.now().uptimeNanoseconds
         maskGradients(step: it)
         let threads = model.replicas.count
         let clip = clipFactor(model.parameters, maxNorm: Float(recipe.gradClip), threads: threads)
         optimizer.update(learningRate: Float(learningRate(step: it, total: total, recipe)),
                          gradScale: clip.scale, threads: threads)
+        let t3 = DispatchTime.now().uptimeNanoseconds
+        phases.batches += Double(t1 - t0) / 1e9
+        phases.pass += Double(t2 - t1) / 1e9
+        phases.update += Double(t3 - t2) / 1e9
         return loss
     }
 

@@ -172,8 +172,11 @@ func printProfile(_ model: ReplicatedModel, _ trainer: Trainer, _ cfg: TrainConf
     let steps = 20
     let graph = model.primary.graph
     graph.profiling = true
+    let before = (trainer.phases, model.mergeSeconds)
     let wall = seconds { for it in 0..<steps { trainer.step(it, total: cfg.recipe.steps, data: data.train) } } / Double(steps)
     graph.profiling = false
+    func ms(_ s: Double) -> Double { s * 1e3 / Double(steps) }
+    let merge = ms(model.mergeSeconds - before.1), pass = ms(trainer.phases.pass - before.0.pass)
     let copy = copyGBs()
     let total = graph.profile.values.reduce(0) { $0 + $1.seconds }
     print(String(format: "replica 1 of %d, per step (machine, 1 thread: sgemm %.1f GFLOP/s, copy %.1f GB/s):", model.replicas.count, sgemm, copy))
@@ -191,5 +194,8 @@ func printProfile(_ model: ReplicatedModel, _ trainer: Trainer, _ cfg: TrainConf
               p.forward * 1e3 / Double(steps), p.backward * 1e3 / Double(steps), 100 * p.seconds / total) + rate)
     }
     // The rest of a step: waiting for the other replicas, gathering gradients, the optimizer.
-    print(String(format: "kernels %.2f ms of a %.2f ms step (profiled)", total * 1e3 / Double(steps), wall * 1e3))
+    print(String(format: "kernels %.2f ms of a %.2f ms step (profiled): forward and backward %.2f ms (all replicas, "
+                 + "waiting for the slowest), gradient merge %.2f, clipping and AdamW %.2f, batches %.2f",
+                 total * 1e3 / Double(steps), wall * 1e3, pass - merge, merge,
+                 ms(trainer.phases.update - before.0.update), ms(trainer.phases.batches - before.0.batches)))
 }

@@ -39,6 +39,15 @@ struct OpGradientTests {
         checkGradients([[2, 3, 4], shape]) { g, x in g.binary(.subtract, x[1], x[0]) }
     }
 
+    /// Every op with either operand repeated along runs of 11 (eight SIMD lanes and a
+    /// tail) and across rows; divide's operands kept away from zero.
+    @Test(arguments: [BinaryOp.add, .subtract, .multiply, .divide, .max, .min])
+    func binaryBroadcastRuns(_ op: BinaryOp) {
+        for (a, b) in [([3, 11], [3, 1]), ([3, 1], [3, 11]), ([3, 11], [11]), ([2, 1, 11], [2, 3, 11])] {
+            checkGradients([a, b], input: { $0 < 0 ? $0 - 0.5 : $0 + 0.5 }) { g, x in g.binary(op, x[0], x[1]) }
+        }
+    }
+
     @Test func sameTensorTwice() {
         checkGradients([[3, 4]]) { g, x in g.multiply(x[0], x[0]) }
         checkGradients([[3, 4]]) { g, x in g.add(x[0], x[0]) }
@@ -172,13 +181,19 @@ struct OpGradientTests {
     /// A sparse layer's expert FFN as grouped GEMMs over the filled slots (7 tokens into
     /// 3 experts of capacity 4: some slots stay empty), through both products and a gate.
     @Test func groupedExpertGemms() {
-        checkGradients([[7, 4], [7, 3], [3, 4, 5], [3, 5, 4]]) { g, x in
-            let choice = g.topK(x[1], 1)
-            let (slots, _) = g.dispatch(choice, experts: 3, capacity: 4)
-            let xin = g.reshape(g.gatherRows(x[0], slots), [3, 4, 4])             // [E, cap, C]
-            let h = g.unary(.tanh, g.batchedMatmul(xin, x[2], slots: slots), slots: slots)   // [E, cap, g]
-            let y = g.reshape(g.batchedMatmul(h, x[3], slots: slots), [12, 4])   // [E·cap, C]
-            return g.scatterRows(y, slots, into: 7)
+        for k in [1, 2] {
+            checkGradients([[7, 4], [7, 3], [3, 4, 5], [3, 5, 4]]) { g, x in
+                let probs = g.softmax(x[1])
+                let choice = g.topK(probs, k)
+                let gates = g.take(probs, choice)                                     // [7, k]
+                let (slots, slotChoice) = g.dispatch(choice, experts: 3, capacity: 4)
+                let xin = g.reshape(g.gatherRows(x[0], slots), [3, 4, 4])             // [E, cap, C]
+                let h = g.unary(.tanh, g.batchedMatmul(xin, x[2], slots: slots), slots: slots)   // [E, cap, g]
+                let y = g.reshape(g.batchedMatmul(h, x[3], slots: slots), [12, 4])   // [E·cap, C]
+                // Ungated and gated (each slot × its choice's probability), both differentiated.
+                return g.concat([g.scatterRows(y, slots, into: 7),
+                                 g.scatterRows(y, slots, into: 7, gates: (gates, g.reshapeIndices(slotChoice, [12])))])
+            }
         }
     }
 

@@ -34,21 +34,60 @@ func binaryForward<S: Scalar>(
         Parallel.forEach(plan.dims[0], grain: 16384) { r in
             for i in r { y[i] = apply(op, a[i], b[i]) }
         }
-    } else {
-        plan.forEach { o, ia, ib in y[o] = apply(op, a[ia], b[ib]) }
+        return
+    }
+    plan.forEachRun { o, ia, ib, n, sa, sb in
+        let y = y + o, a = a + ia, b = b + ib
+        switch (sa, sb) {
+        case (1, 1): for j in 0..<n { y[j] = apply(op, a[j], b[j]) }
+        case (1, 0): let bv = b[0]; for j in 0..<n { y[j] = apply(op, a[j], bv) }
+        case (0, 1): let av = a[0]; for j in 0..<n { y[j] = apply(op, av, b[j]) }
+        default: for j in 0..<n { y[j] = apply(op, a[j * sa], b[j * sb]) }
+        }
     }
 }
 
-/// da, db: already zeroed or holding earlier contributions; this adds.
+/// Σⱼ dy[j]·∂y/∂(the repeated operand) over a run where the other operand steps by
+/// `stride`: SIMD8 lanes for multiply (a dot product with the other operand) and add or
+/// subtract (a sum, the caller sets the sign), one accumulator otherwise.
+@inline(__always)
+private func runSum<S: Scalar>(_ op: BinaryOp, _ n: Int, _ dy: UnsafePointer<S>, _ other: UnsafePointer<S>,
+                               _ stride: Int, _ partial: (Int) -> S) -> S {
+    switch op {
+    case .multiply where stride == 1: return vectorDot(dy, other, n)
+    case .add, .subtract: return vectorSum(dy, n)
+    default:
+        var acc: S = 0
+        for j in 0..<n { acc += dy[j] * partial(j) }
+        return acc
+    }
+}
+
+/// da, db: already zeroed or holding earlier contributions; this adds. An operand
+/// repeated along the run (stride 0) gets the run's sum at once.
 @_specialize(where S == Float)
 func binaryBackward<S: Scalar>(
     _ op: BinaryOp, _ plan: BroadcastPlan, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>,
     _ dy: UnsafePointer<S>, _ da: UnsafeMutablePointer<S>?, _ db: UnsafeMutablePointer<S>?
 ) {
-    plan.forEach { o, ia, ib in
-        let (pa, pb) = partials(op, a[ia], b[ib])
-        da?[ia] += dy[o] * pa
-        db?[ib] += dy[o] * pb
+    plan.forEachRun { o, ia, ib, n, sa, sb in
+        let dy = dy + o, a = a + ia, b = b + ib
+        if let da = da.map({ $0 + ia }) {
+            switch (sa, sb) {
+            case (1, 1): for j in 0..<n { da[j] += dy[j] * partials(op, a[j], b[j]).0 }
+            case (1, 0): let bv = b[0]; for j in 0..<n { da[j] += dy[j] * partials(op, a[j], bv).0 }
+            case (0, _): da[0] += runSum(op, n, dy, b, sb) { partials(op, a[0], b[$0 * sb]).0 }
+            default: for j in 0..<n { da[j * sa] += dy[j] * partials(op, a[j * sa], b[j * sb]).0 }
+            }
+        }
+        if let db = db.map({ $0 + ib }) {
+            switch (sa, sb) {
+            case (1, 1): for j in 0..<n { db[j] += dy[j] * partials(op, a[j], b[j]).1 }
+            case (0, 1): let av = a[0]; for j in 0..<n { db[j] += dy[j] * partials(op, av, b[j]).1 }
+            case (_, 0): db[0] += (op == .subtract ? -1 : 1) * runSum(op, n, dy, a, sa) { partials(op, a[$0 * sa], b[0]).1 }
+            default: for j in 0..<n { db[j * sb] += dy[j] * partials(op, a[j * sa], b[j * sb]).1 }
+            }
+        }
     }
 }
 

@@ -42,16 +42,18 @@ struct BroadcastPlan {
 
     var isElementwise: Bool { dims.count == 1 && strideA[0] == 1 && strideB[0] == 1 }
 
-    /// Calls body(out, ia, ib) for every output element in order.
+    /// Calls body(o, ia, ib, n, sa, sb) for each run of the innermost axis, in order: output
+    /// elements o..<o+n read a at ia + j·sa and b at ib + j·sb. Kernels specialise the
+    /// common inner strides (1 and 0) so the element loops vectorise.
     @inline(__always)
-    func forEach(_ body: (Int, Int, Int) -> Void) {
+    func forEachRun(_ body: (Int, Int, Int, Int, Int, Int) -> Void) {
         let rank = dims.count
         let inner = dims[rank - 1], ia1 = strideA[rank - 1], ib1 = strideB[rank - 1]
         var counter = Array(repeating: 0, count: rank)
         var o = 0, ia = 0, ib = 0
         let total = dims.reduce(1, *)
         while o < total {
-            for j in 0..<inner { body(o + j, ia + j * ia1, ib + j * ib1) }
+            body(o, ia, ib, inner, ia1, ib1)
             o += inner
             // Advance the outer odometer.
             var axis = rank - 2

@@ -117,28 +117,51 @@ final class GatherRowsKernel<S: Scalar>: Kernel {
     }
 }
 
-// y: [M, C], rows: [M] (−1 = skip)  →  out: [N, C] with out[rows[m]] += y[m]
+// y: [M, C], rows: [M] (−1 = skip)  →  out: [N, C] with out[rows[m]] += y[m], or with
+// gates g: [K] and gateIndex: [M], out[rows[m]] += g[gateIndex[m]] · y[m] (a router's
+// probability scaling its expert's output, in the same pass: no scaled copy of y).
 final class ScatterRowsKernel<S: Scalar>: Kernel {
     let y: Tensor<S>, rows: IndexTensor, out: Tensor<S>
-    init(_ y: Tensor<S>, _ rows: IndexTensor, _ out: Tensor<S>) { self.y = y; self.rows = rows; self.out = out }
+    let gates: Tensor<S>?, gateIndex: IndexTensor?
+    init(_ y: Tensor<S>, _ rows: IndexTensor, _ out: Tensor<S>, gates: Tensor<S>?, gateIndex: IndexTensor?) {
+        self.y = y; self.rows = rows; self.out = out; self.gates = gates; self.gateIndex = gateIndex
+    }
 
-    func work(backward: Bool) -> Work { .moving(y.count * (backward ? 2 : 3), S.self) }
+    func work(backward: Bool) -> Work { .moving(y.count * (backward ? (gates == nil ? 2 : 3) : 3), S.self) }
+
+    @inline(__always)
+    func gate(_ m: Int) -> S { gates.map { $0.value[Int(gateIndex![m])] } ?? 1 }
 
     @_specialize(where S == Float)
     func forward() {
         let c = out.channels
         out.value.update(repeating: 0, count: out.count)
-        for m in 0..<rows.count where rows[m] >= 0 { addInPlace(out.value + Int(rows[m]) * c, y.value + m * c, c) }
+        for m in 0..<rows.count where rows[m] >= 0 {
+            let o = out.value + Int(rows[m]) * c, src = y.value + m * c, g = gate(m)
+            if gates == nil { addInPlace(o, src, c) } else { for j in 0..<c { o[j] += g * src[j] } }
+        }
     }
 
     @_specialize(where S == Float)
     func backward() {
-        guard let dout = out.incomingGrad(), let (dy, acc) = y.gradTarget() else { return }
+        guard let dout = out.incomingGrad() else { return }
         let c = out.channels
+        // dgate[gateIndex[m]] += y[m] · dout[rows[m]]
+        if let gates, let gateIndex, let dg = gates.accumulatingGrad() {
+            for m in 0..<rows.count where rows[m] >= 0 {
+                dg[Int(gateIndex[m])] += vectorDot(y.value + m * c, dout + Int(rows[m]) * c, c)
+            }
+        }
+        guard let (dy, acc) = y.gradTarget() else { return }
         for m in 0..<rows.count {
-            let r = Int(rows[m]), d = dy + m * c
+            let r = Int(rows[m]), d = dy + m * c, src = dout + r * c, g = gate(m)
             if r < 0 { if !acc { d.update(repeating: 0, count: c) }; continue }
-            if acc { addInPlace(d, dout + r * c, c) } else { d.update(from: dout + r * c, count: c) }
+            switch (gates == nil, acc) {
+            case (true, true): addInPlace(d, src, c)
+            case (true, false): d.update(from: src, count: c)
+            case (false, true): for j in 0..<c { d[j] += g * src[j] }
+            case (false, false): for j in 0..<c { d[j] = g * src[j] }
+            }
         }
     }
 }
@@ -195,11 +218,14 @@ extension Graph {
         return y
     }
 
-    /// Adds the rows of y [M, C] into a zero [N, C] at rows (−1 skipped).
-    public func scatterRows(_ y: Tensor<S>, _ rows: IndexTensor, into n: Int) -> Tensor<S> {
+    /// Adds the rows of y [M, C] into a zero [N, C] at rows (−1 skipped); with `gates`,
+    /// each row m first scaled by gates.values[gates.index[m]] (any shape, read flat).
+    public func scatterRows(_ y: Tensor<S>, _ rows: IndexTensor, into n: Int,
+                            gates: (values: Tensor<S>, index: IndexTensor)? = nil) -> Tensor<S> {
         check(y.rows == rows.count, "scatterRows: \(y.rows) rows for \(rows.count) indices")
-        let out = activation([n, y.channels], "scatter", from: [y])
-        append(ScatterRowsKernel(y, rows, out))
+        if let gates { check(gates.index.count == rows.count, "scatterRows: \(gates.index.count) gate indices for \(rows.count) rows") }
+        let out = activation([n, y.channels], "scatter", from: [y] + (gates.map { [$0.values] } ?? []))
+        append(ScatterRowsKernel(y, rows, out, gates: gates?.values, gateIndex: gates?.index))
         return out
     }
 }
