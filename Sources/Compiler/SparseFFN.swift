@@ -52,13 +52,14 @@ extension Lowering {
         let stats = RoutingStats(experts: e)
         routing.append((prefix + name, stats))
         let (slots, slotChoice) = graph.dispatch(choice, experts: e, capacity: capacity, context: genes.context, stats: stats)
-        let xin = graph.reshape(graph.gatherRows(x2, slots), [e, capacity, c])   // [E, cap, C]
-        // Grouped GEMMs over the filled slots only: empty capacity costs nothing.
+        let xin = graph.reshape(graph.gatherRows(x2, slots, unused: .unwritten), [e, capacity, c])   // [E, cap, C]
+        // Grouped GEMMs over the filled slots only: empty capacity costs nothing, and every
+        // kernel between the gather and the scatter is slot-aware, so nothing writes it.
         let h = graph.unary(.gelu, graph.batchedMatmul(xin, wIn, slots: slots), slots: slots)  // [E, cap, g]
         let y = graph.reshape(graph.batchedMatmul(h, wOut, slots: slots), [e * capacity, c])   // [E·cap, C]
         // Each filled slot's output, times its gate where the router has one, back to its token.
         let scaled = gates.map { (values: $0, index: graph.reshapeIndices(slotChoice, [e * capacity])) }
-        return graph.reshape(graph.scatterRows(y, slots, into: n, gates: scaled), x.shape)
+        return graph.reshape(graph.scatterRows(y, slots, into: n, gates: scaled, unused: .unwritten), x.shape)
     }
 }
 

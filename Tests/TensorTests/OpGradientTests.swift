@@ -122,7 +122,7 @@ struct OpGradientTests {
 
     @Test(arguments: [ReduceOp.sum, .mean, .max])
     func reduce(_ op: ReduceOp) {
-        checkGradients([[3, 5]]) { g, x in g.reduce(op, x[0]) }
+        checkGradients([[3, 11]]) { g, x in g.reduce(op, x[0]) }   // eight SIMD lanes and a tail
     }
 
     @Test func shapes() {
@@ -220,6 +220,41 @@ struct OpGradientTests {
             #expect(a.count == b.count)
             #expect(zip(a, b).allSatisfy { Swift.abs($0 - $1) <= 1e-12 * Swift.max(1, Swift.abs($0)) })
         }
+    }
+
+    /// An expert chain whose gather leaves the empty capacity unwritten, and whose scatter
+    /// leaves its gradient unwritten, gives the zeroing chain's loss and gradients exactly,
+    /// with NaN planted in every unused row: no kernel between them reads those rows.
+    @Test func unusedRowsAreNeverRead() {
+        func run(_ unused: UnusedRows) -> [[Double]] {
+            let g = Graph<Double>()
+            var rng = Xoshiro(seed: 9)
+            let x = g.input([9, 6], name: "x", requiresGrad: true), s = g.input([9, 4], name: "s", requiresGrad: true)
+            let w1 = g.input([4, 6, 8], name: "w1", requiresGrad: true), w2 = g.input([4, 8, 6], name: "w2", requiresGrad: true)
+            let r = g.input([9, 6], name: "r")
+            for t in [x, s, w1, w2, r] { for i in 0..<t.count { t[i] = rng.normal() } }
+            let probs = g.softmax(s), choice = g.topK(probs, 2)
+            let (slots, slotChoice) = g.dispatch(choice, experts: 4, capacity: 7)   // 18 of 28 slots used
+            let xin = g.reshape(g.gatherRows(x, slots, unused: unused), [4, 7, 6])
+            let h = g.unary(.gelu, g.batchedMatmul(xin, w1, slots: slots), slots: slots)
+            let y = g.reshape(g.batchedMatmul(h, w2, slots: slots), [28, 6])
+            let out = g.scatterRows(y, slots, into: 9, gates: (g.take(probs, choice), g.reshapeIndices(slotChoice, [28])),
+                                    unused: unused)
+            let loss = g.sumAll(g.multiply(g.unary(.square, out), r))
+            g.forward(); g.backward(from: loss)
+            // Poison the chain's rows and their gradients, then run again.
+            for t in [xin, h, y] {
+                for i in 0..<t.count { t[i] = .nan }
+                if let d = t.grad { d.update(repeating: .nan, count: t.count) }
+            }
+            for t in [x, s, w1, w2] { t.grad?.update(repeating: 0, count: t.count) }
+            g.forward(); g.backward(from: loss)
+            return [loss.values, x.grads, s.grads, w1.grads, w2.grads]
+        }
+        let unwritten = run(.unwritten)
+        let finite = unwritten.joined().allSatisfy { $0.isFinite }
+        #expect(finite)
+        #expect(unwritten == run(.zero))
     }
 
     /// Top-k against a plain reference: best first, ties to the lower column.

@@ -11,9 +11,11 @@ final class ReduceKernel<S: Scalar>: Kernel {
         let c = x.channels
         for r in 0..<x.rows {
             let xr = x.value + r * c
-            var acc: S = op == .max ? xr[0] : 0
-            for j in 0..<c { acc = op == .max ? Swift.max(acc, xr[j]) : acc + xr[j] }
-            y[r] = op == .mean ? acc / S(c) : acc
+            switch op {
+            case .sum: y[r] = vectorSum(xr, c)
+            case .mean: y[r] = vectorSum(xr, c) / S(c)
+            case .max: y[r] = vectorMax(xr, c)
+            }
         }
     }
 
@@ -24,8 +26,8 @@ final class ReduceKernel<S: Scalar>: Kernel {
         for r in 0..<x.rows {
             let xr = x.value + r * c, dxr = dx + r * c
             switch op {
-            case .sum: for j in 0..<c { dxr[j] += dy[r] }
-            case .mean: for j in 0..<c { dxr[j] += dy[r] / S(c) }
+            case .sum: let d = dy[r]; for j in 0..<c { dxr[j] += d }
+            case .mean: let d = dy[r] / S(c); for j in 0..<c { dxr[j] += d }
             case .max:  // the first maximal element takes the gradient
                 if let j = (0..<c).first(where: { xr[$0] == y[r] }) { dxr[j] += dy[r] }
             }

@@ -8,21 +8,25 @@ final class TopKKernel<S: Scalar>: Kernel {
     let scores: Tensor<S>, choice: IndexTensor, k: Int
     init(_ scores: Tensor<S>, _ choice: IndexTensor, _ k: Int) { self.scores = scores; self.choice = choice; self.k = k }
 
-    // One pass per row keeping the best k sorted (insertion): no allocation, O(E·k) at worst.
+    // One pass per row keeping the best k sorted (insertion), their values beside them in
+    // a scratch row so that the common case, a score below the k-th, is one comparison.
     @_specialize(where S == Float)
     func forward() {
-        let e = scores.channels
-        for r in 0..<scores.rows {
-            let row = scores.value + r * e, best = choice.value + r * k
-            var count = 0
-            for j in 0..<e {
-                let v = row[j]
-                if count == k && !(v > row[Int(best[k - 1])]) { continue }
-                // Insert after every kept column at least as large: ties keep the lower column first.
-                var at = min(count, k - 1)
-                while at > 0 && v > row[Int(best[at - 1])] { best[at] = best[at - 1]; at -= 1 }
-                best[at] = Int32(j)
-                count = min(count + 1, k)
+        let e = scores.channels, k = self.k, rows = scores.rows, values = scores.value, out = choice.value
+        withUnsafeTemporaryAllocation(of: S.self, capacity: k) { kept in
+            let kept = kept.baseAddress!
+            for r in 0..<rows {
+                let row = values + r * e, best = out + r * k
+                var count = 0
+                for j in 0..<e {
+                    let v = row[j]
+                    if count == k && !(v > kept[k - 1]) { continue }
+                    // Insert after every kept column at least as large: ties keep the lower column first.
+                    var at = min(count, k - 1)
+                    while at > 0 && v > kept[at - 1] { best[at] = best[at - 1]; kept[at] = kept[at - 1]; at -= 1 }
+                    best[at] = Int32(j); kept[at] = v
+                    count = min(count + 1, k)
+                }
             }
         }
     }
@@ -93,10 +97,17 @@ final class DispatchKernel: Kernel {
     func backward() {}
 }
 
-// x: [N, C], rows: [M] (−1 = a zero row)  →  y: [M, C] = x[rows[m]]
+/// What a gather writes in the rows of index −1, and a scatter's backward in their
+/// gradient: zeros, or nothing, where only slot-aware kernels (which skip those rows)
+/// read them: an expert's empty capacity then costs no memory traffic either.
+public enum UnusedRows: Sendable { case zero, unwritten }
+
+// x: [N, C], rows: [M] (−1 = a zero or unwritten row)  →  y: [M, C] = x[rows[m]]
 final class GatherRowsKernel<S: Scalar>: Kernel {
-    let x: Tensor<S>, rows: IndexTensor, y: Tensor<S>
-    init(_ x: Tensor<S>, _ rows: IndexTensor, _ y: Tensor<S>) { self.x = x; self.rows = rows; self.y = y }
+    let x: Tensor<S>, rows: IndexTensor, y: Tensor<S>, unused: UnusedRows
+    init(_ x: Tensor<S>, _ rows: IndexTensor, _ y: Tensor<S>, unused: UnusedRows) {
+        self.x = x; self.rows = rows; self.y = y; self.unused = unused
+    }
 
     func work(backward: Bool) -> Work { .moving(y.count * (backward ? 3 : 2), S.self) }
 
@@ -105,7 +116,7 @@ final class GatherRowsKernel<S: Scalar>: Kernel {
         let c = x.channels
         for m in 0..<rows.count {
             let r = Int(rows[m]), out = y.value + m * c
-            if r < 0 { out.update(repeating: 0, count: c) } else { out.update(from: x.value + r * c, count: c) }
+            if r >= 0 { out.update(from: x.value + r * c, count: c) } else if unused == .zero { out.update(repeating: 0, count: c) }
         }
     }
 
@@ -122,9 +133,9 @@ final class GatherRowsKernel<S: Scalar>: Kernel {
 // probability scaling its expert's output, in the same pass: no scaled copy of y).
 final class ScatterRowsKernel<S: Scalar>: Kernel {
     let y: Tensor<S>, rows: IndexTensor, out: Tensor<S>
-    let gates: Tensor<S>?, gateIndex: IndexTensor?
-    init(_ y: Tensor<S>, _ rows: IndexTensor, _ out: Tensor<S>, gates: Tensor<S>?, gateIndex: IndexTensor?) {
-        self.y = y; self.rows = rows; self.out = out; self.gates = gates; self.gateIndex = gateIndex
+    let gates: Tensor<S>?, gateIndex: IndexTensor?, unused: UnusedRows
+    init(_ y: Tensor<S>, _ rows: IndexTensor, _ out: Tensor<S>, gates: Tensor<S>?, gateIndex: IndexTensor?, unused: UnusedRows) {
+        self.y = y; self.rows = rows; self.out = out; self.gates = gates; self.gateIndex = gateIndex; self.unused = unused
     }
 
     func work(backward: Bool) -> Work { .moving(y.count * (backward ? (gates == nil ? 2 : 3) : 3), S.self) }
@@ -155,7 +166,7 @@ final class ScatterRowsKernel<S: Scalar>: Kernel {
         guard let (dy, acc) = y.gradTarget() else { return }
         for m in 0..<rows.count {
             let r = Int(rows[m]), d = dy + m * c, src = dout + r * c, g = gate(m)
-            if r < 0 { if !acc { d.update(repeating: 0, count: c) }; continue }
+            if r < 0 { if !acc && unused == .zero { d.update(repeating: 0, count: c) }; continue }
             switch (gates == nil, acc) {
             case (true, true): addInPlace(d, src, c)
             case (true, false): d.update(from: src, count: c)
@@ -211,21 +222,22 @@ extension Graph {
         return choice
     }
 
-    /// Rows of x [N, C] → [M, C] (row −1 gives zeros).
-    public func gatherRows(_ x: Tensor<S>, _ rows: IndexTensor) -> Tensor<S> {
+    /// Rows of x [N, C] → [M, C] (row −1 gives zeros, or is left unwritten).
+    public func gatherRows(_ x: Tensor<S>, _ rows: IndexTensor, unused: UnusedRows = .zero) -> Tensor<S> {
         let y = activation([rows.count, x.channels], "gather", from: [x])
-        append(GatherRowsKernel(x, rows, y))
+        append(GatherRowsKernel(x, rows, y, unused: unused))
         return y
     }
 
     /// Adds the rows of y [M, C] into a zero [N, C] at rows (−1 skipped); with `gates`,
     /// each row m first scaled by gates.values[gates.index[m]] (any shape, read flat).
+    /// `unused` says what y's gradient holds in the skipped rows.
     public func scatterRows(_ y: Tensor<S>, _ rows: IndexTensor, into n: Int,
-                            gates: (values: Tensor<S>, index: IndexTensor)? = nil) -> Tensor<S> {
+                            gates: (values: Tensor<S>, index: IndexTensor)? = nil, unused: UnusedRows = .zero) -> Tensor<S> {
         check(y.rows == rows.count, "scatterRows: \(y.rows) rows for \(rows.count) indices")
         if let gates { check(gates.index.count == rows.count, "scatterRows: \(gates.index.count) gate indices for \(rows.count) rows") }
         let out = activation([n, y.channels], "scatter", from: [y] + (gates.map { [$0.values] } ?? []))
-        append(ScatterRowsKernel(y, rows, out, gates: gates?.values, gateIndex: gates?.index))
+        append(ScatterRowsKernel(y, rows, out, gates: gates?.values, gateIndex: gates?.index, unused: unused))
         return out
     }
 }
