@@ -18,8 +18,11 @@ extension Lowering {
                 g.combine((0..<k).map { j in (blocks[j], scalar("altup.p\(i)\(j)", fill: i == j ? 1 : 0), false) })
             }
             let computed = lower(subprogram: 0, input: blocks[star])
-            let delta = g.binary(.subtract, computed, predicted[star])
-            blocks = (0..<k).map { i in g.combine([(predicted[i], nil, false), (delta, scalar("altup.g\(i)", fill: 1), false)]) }
+            // yⁱ = x̂ⁱ + gᵢ·x̃ − gᵢ·x̂ʲ*: one pass, no x̃ − x̂ʲ* tensor.
+            blocks = (0..<k).map { i in
+                let gain = scalar("altup.g\(i)", fill: 1)
+                return g.combine([(predicted[i], nil, false), (computed, gain, false), (predicted[star], gain, true)])
+            }
         }
         return g.unary(.mulConstant(1 / Double(k)), blocks.dropFirst().reduce(blocks[0]) { g.add($0, $1) })
     }

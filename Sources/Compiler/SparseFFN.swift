@@ -85,7 +85,7 @@ extension Lowering {
         let source = MPO.interleaving(rf, cf)      // interleaved position of each W element
         var inverse = [Int](repeating: 0, count: rows * cols)
         for (d, s) in source.enumerated() { inverse[s] = d }
-        let experts: [Tensor<S>] = (0..<e).map { x in
+        let contracted: [Tensor<S>] = (0..<e).map { x in
             let cores = (0..<n).map { $0 == centralIndex ? central : core($0, ".e\(x).core\($0)") }
             // Contract left to right: [(i1 j1 … ik jk), r_k] · [r_k, (i_{k+1} j_{k+1} r_{k+1})].
             var acc = graph.reshape(cores[0], [shapes[0][1] * shapes[0][2], shapes[0][3]])
@@ -94,8 +94,8 @@ extension Lowering {
                 let next = graph.matmul(acc, graph.reshape(cores[k], [s[0], s[1] * s[2] * s[3]]))
                 acc = graph.reshape(next, [next.count / s[3], s[3]])
             }
-            return graph.permute(acc, source: inverse, shape: [1, rows * cols])   // W row-major
+            return acc
         }
-        return graph.reshape(graph.concat(experts), [e, rows, cols])
+        return graph.stackPermuted(contracted, source: inverse, shape: [rows, cols])   // [E, rows, cols], W row-major
     }
 }

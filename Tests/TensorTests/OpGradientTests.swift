@@ -137,6 +137,11 @@ struct OpGradientTests {
             g.concat([g.transpose(x[0], 1, 2), g.unary(.sin, g.transpose(x[0], 1, 2)), g.transpose(g.transpose(x[0], 0, 1), 0, 1)])
         }
         checkGradients([[2, 3, 4]]) { g, x in g.permute(x[0], source: (0..<24).map { ($0 % 4) + 4 * ((($0 / 4) * 5) % 6) }, shape: [4, 6]) }
+        // Several tensors permuted into one stack, one of them twice.
+        checkGradients([[2, 3, 4], [4, 6]]) { g, x in
+            let source = (0..<24).map { ($0 % 4) + 4 * ((($0 / 4) * 5) % 6) }
+            return g.reshape(g.stackPermuted([x[0], g.unary(.sin, x[1]), x[0]], source: source, shape: [4, 6]), [12, 6])
+        }
         checkGradients([[2, 6]]) { g, x in g.reshape(g.unary(.sin, x[0]), [3, 4]) }
     }
 

@@ -26,18 +26,19 @@ final class ChannelCopyKernel<S: Scalar>: Kernel {
     }
 }
 
-// y = x with axes a and b exchanged; any rank.
+// y = x with axes a and b exchanged; any rank. Or any fixed permutation of x's elements,
+// written at an offset of y (several permuted tensors stacked in one, without a copy).
 final class TransposeKernel<S: Scalar>: Kernel {
-    let x: Tensor<S>, y: Tensor<S>
+    let x: Tensor<S>, y: Tensor<S>, yOffset: Int
     // The permutation as runs: y[b·run ..< (b+1)·run] = x[blockStart[b] ..< blockStart[b] + run].
     // Permutations that keep the innermost axes (a transpose of outer axes, an MPO's
     // interleaved cores) then copy whole rows instead of single elements.
     let run: Int
     let blockStart: [Int]
 
-    /// y[d] = x[sourceOffset[d]]: any fixed permutation.
-    init(_ x: Tensor<S>, _ y: Tensor<S>, sourceOffset: [Int]) {
-        self.x = x; self.y = y
+    /// y[yOffset + d] = x[sourceOffset[d]]: any fixed permutation.
+    init(_ x: Tensor<S>, _ y: Tensor<S>, sourceOffset: [Int], yOffset: Int = 0) {
+        self.x = x; self.y = y; self.yOffset = yOffset
         // The longest run length that every break in consecutive offsets is a multiple of.
         func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
         var run = sourceOffset.count
@@ -68,7 +69,7 @@ final class TransposeKernel<S: Scalar>: Kernel {
     // Blocks go to disjoint places, so they split across threads freely.
     @_specialize(where S == Float)
     func forward() {
-        let (x, y, run) = (x.value, y.value, run)
+        let (x, y, run) = (x.value, y.value + yOffset, run)
         blockStart.withUnsafeBufferPointer { starts in
             Parallel.forEach(starts.count, grain: max(1, 16384 / run)) { blocks in
                 if run == 1 { for b in blocks { y[b] = x[starts[b]] }; return }
@@ -79,8 +80,8 @@ final class TransposeKernel<S: Scalar>: Kernel {
 
     @_specialize(where S == Float)
     func backward() {
-        guard let dy = y.incomingGrad(), let (dx, acc) = x.gradTarget() else { return }
-        let run = run
+        guard let dyAll = y.incomingGrad(), let (dx, acc) = x.gradTarget() else { return }
+        let run = run, dy = dyAll + yOffset
         blockStart.withUnsafeBufferPointer { starts in
             Parallel.forEach(starts.count, grain: max(1, 16384 / run)) { blocks in
                 for b in blocks {
@@ -124,6 +125,17 @@ extension Graph {
               "permute: not a permutation of \(x.count) elements into \(shape)")
         let y = activation(shape, "permute", from: [x])
         append(TransposeKernel(x, y, sourceOffset: source))
+        return y
+    }
+
+    /// y[i] = permute(xs[i], source) for tensors of one size, stacked → [xs.count] + shape,
+    /// each written in place (no concatenating copy).
+    public func stackPermuted(_ xs: [Tensor<S>], source: [Int], shape: [Int]) -> Tensor<S> {
+        let n = xs[0].count
+        check(xs.allSatisfy { $0.count == n } && source.count == n && Set(source).count == n && shape.reduce(1, *) == n,
+              "stackPermuted: not a permutation of \(n) elements into \(shape) for each of \(xs.map(\.shape))")
+        let y = activation([xs.count] + shape, "permute", from: xs)
+        for (i, x) in xs.enumerated() { append(TransposeKernel(x, y, sourceOffset: source, yOffset: i * n)) }
         return y
     }
 
