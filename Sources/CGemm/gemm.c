@@ -162,6 +162,68 @@ static void direct(micro_kernel kernel, int nr, int transA, int m, int n, int k,
     }
 }
 
+static _Thread_local float *buf_n;
+static _Thread_local size_t cap_n;
+
+// Grows this thread's buffer for narrow products to `need` floats.
+static float *narrow_buffer(size_t need) {
+    if (need > cap_n) { free(buf_n); buf_n = aligned_alloc(64, sizeof(float) * ((need + 15) / 16 * 16)); cap_n = need; }
+    return buf_n;
+}
+
+__attribute__((target("avx2,fma")))
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// Products only a few columns wide (a router's scores against 4 experts, their weight
+// gradient): a packed micro-kernel would pad every panel to NR columns, 8x the arithmetic
+// at 4. Here op(B)'s n columns are copied contiguous (bt[j][p]); each C element is a dot
+// product over k, or, with A transposed, C's columns accumulate A's rows (both 8 lanes).
+__attribute__((target("avx2,fma")))
+static void narrow(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+                   const float *b, int ldb, float beta, float *c, int ldc) {
+    float *bt = narrow_buffer((size_t)n * k + (transA ? (size_t)n * m : 0)), *ct = bt + (size_t)n * k;
+    for (int p = 0; p < k; p++)
+        for (int j = 0; j < n; j++) bt[(size_t)j * k + p] = transB ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
+    if (!transA) {
+        for (int i = 0; i < m; i++) {
+            const float *ai = a + (size_t)i * lda;
+            for (int j = 0; j < n; j++) {
+                const float *bj = bt + (size_t)j * k;
+                __m256 acc = _mm256_setzero_ps();
+                int p = 0;
+                for (; p + 8 <= k; p += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(ai + p), _mm256_loadu_ps(bj + p), acc);
+                float v = hsum8(acc);
+                for (; p < k; p++) v += ai[p] * bj[p];
+                float *cij = c + (size_t)i * ldc + j;
+                *cij = beta == 0 ? alpha * v : alpha * v + beta * *cij;
+            }
+        }
+        return;
+    }
+    // op(A)[i, p] = a[p·lda + i]: ct[j][i] = Σ_p a[p, i] · bt[j][p], row p of a at a time.
+    memset(ct, 0, sizeof(float) * (size_t)n * m);
+    for (int p = 0; p < k; p++) {
+        const float *ap = a + (size_t)p * lda;
+        for (int j = 0; j < n; j++) {
+            float *cj = ct + (size_t)j * m;
+            __m256 bv = _mm256_set1_ps(bt[(size_t)j * k + p]);
+            int i = 0;
+            for (; i + 8 <= m; i += 8) _mm256_storeu_ps(cj + i, _mm256_fmadd_ps(_mm256_loadu_ps(ap + i), bv, _mm256_loadu_ps(cj + i)));
+            for (; i < m; i++) cj[i] += ap[i] * bt[(size_t)j * k + p];
+        }
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float *cij = c + (size_t)i * ldc + j, v = ct[(size_t)j * m + i];
+            *cij = beta == 0 ? alpha * v : alpha * v + beta * *cij;
+        }
+}
+
 void evolve_sgemm(int transA, int transB, int m, int n, int k, float alpha,
                   const float *a, int lda, const float *b, int ldb,
                   float beta, float *c, int ldc) {
@@ -171,6 +233,7 @@ void evolve_sgemm(int transA, int transB, int m, int n, int k, float alpha,
             for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] = beta == 0 ? 0 : beta * c[(size_t)i * ldc + j];
         return;
     }
+    if (n <= 8) return narrow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     int wide = evolve_sgemm_width() == 512;
     int nr = wide ? 32 : 16;
     micro_kernel kernel = wide ? kernel_avx512 : kernel_avx2;
