@@ -73,14 +73,18 @@ func attentionForward<S: Scalar>(
 ) {
     let scale = 1 / S(d).squareRoot(), c = h * dv, blocks = causalBlocks(t)
     Parallel.forEach(b * h, grain: 1) { range in
+        let kt = UnsafeMutablePointer<S>.allocate(capacity: d * t)
+        defer { kt.deallocate() }
         for bh in range {
             let bi = bh / h, hi = bh % h
             let qh = q + bi * t * ldq + hi * d, kh = k + bi * t * ldk + hi * d
             let vh = v + bi * t * ldv + hi * dv, p = probs + bh * t * t
+            transposeTile(kh, ldk, rows: t, cols: d, into: kt)
             // Causal: a block of rows sees only the keys up to its last row, so each product
-            // runs over the lower-left blocks (~60% of the full tile's FLOPs).
+            // runs over the lower-left blocks (~60% of the full tile's FLOPs). Kᵀ [D, T] is
+            // laid out once per tile so that every block reads it in place, unpacked.
             for (i0, rows, seen) in blocks {
-                S.gemm(false, true, rows, seen, d, scale, qh + i0 * ldq, ldq, kh, ldk, 0, p + i0 * t, t)  // Q Kᵀ/√D
+                S.gemm(false, false, rows, seen, d, scale, qh + i0 * ldq, ldq, kt, t, 0, p + i0 * t, t)  // Q Kᵀ/√D
             }
             for i in 0..<t {
                 let row = p + i * t, n = i + 1   // row i sees positions 0..<n
@@ -107,8 +111,8 @@ func attentionBackward<S: Scalar>(
 ) {
     let scale = 1 / S(d).squareRoot(), c = h * dvh, blocks = causalBlocks(t)
     Parallel.forEach(b * h, grain: 1) { range in
-        let ds = UnsafeMutablePointer<S>.allocate(capacity: t * t)
-        defer { ds.deallocate() }
+        let ds = UnsafeMutablePointer<S>.allocate(capacity: t * t), vt = UnsafeMutablePointer<S>.allocate(capacity: dvh * t)
+        defer { ds.deallocate(); vt.deallocate() }
         for bh in range {
             let bi = bh / h, hi = bh % h
             let qh = q + bi * t * ldq + hi * d, kh = k + bi * t * ldk + hi * d
@@ -120,8 +124,9 @@ func attentionBackward<S: Scalar>(
                 }
             }
             guard dq != nil || dk != nil else { continue }
+            transposeTile(vh, ldv, rows: t, cols: dvh, into: vt)
             for (i0, rows, seen) in blocks {  // dP = dO Vᵀ over the blocks rows see
-                S.gemm(false, true, rows, seen, dvh, 1, doh + i0 * c, c, vh, ldv, 0, ds + i0 * t, t)
+                S.gemm(false, false, rows, seen, dvh, 1, doh + i0 * c, c, vt, t, 0, ds + i0 * t, t)
             }
             for i in 0..<t {
                 let pr = p + i * t, dr = ds + i * t, n = i + 1
@@ -135,6 +140,12 @@ func attentionBackward<S: Scalar>(
             }
         }
     }
+}
+
+/// x [rows × cols] (row stride ld) → y [cols × rows], contiguous.
+@inline(__always)
+func transposeTile<S: Scalar>(_ x: UnsafePointer<S>, _ ld: Int, rows: Int, cols: Int, into y: UnsafeMutablePointer<S>) {
+    for r in 0..<rows { for c in 0..<cols { y[c * rows + r] = x[r * ld + c] } }
 }
 
 extension Graph {
