@@ -11,6 +11,9 @@ public final class ReplicatedModel {
     public let batch: Int
     /// Seconds spent, over all passes so far, adding the replicas' gradients into replica 0's.
     public var mergeSeconds = 0.0
+    /// The last pass's merged gradients, Σ g² per thread slice and tensor (squaredNormParts'
+    /// layout), summed while merging; nil with one replica.
+    public private(set) var mergedSquares: [[Double]]?
 
     /// `build(b)` builds one replica for b rows; it must build the same parameters every
     /// call (replicas then take replica 0's values, so its initialisation is the one kept).
@@ -70,13 +73,20 @@ public final class ReplicatedModel {
         guard replicas.count > 1 else { return loss }
         let start = DispatchTime.now().uptimeNanoseconds
         defer { mergeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-        // g = w0·g0 + w1·g1 + …, each element in that order, one pass per tensor slice.
+        // g = w0·g0 + w1·g1 + …, each element in that order, one pass per tensor slice,
+        // which also sums the merged gradient's squares for clipping (as squaredNormParts).
         let others = replicas.dropFirst().map { $0.graph.parameters }
-        forEachSlice(parameters, threads: replicas.count) { _, pi, range in
-            guard let g = parameters[pi].grad else { return }
-            let sources = others.map { $0[pi].grad! }
-            scaleAndAdd(g, weights[0], sources, Array(weights.dropFirst()), range)
+        var squares = [[Double]](repeating: [Double](repeating: 0, count: parameters.count), count: replicas.count)
+        squares.withUnsafeMutableBufferPointer { parts in
+            let parts = parts
+            forEachSlice(parameters, threads: replicas.count) { t, pi, range in
+                guard let g = parameters[pi].grad else { return }
+                let sources = others.map { $0[pi].grad! }
+                scaleAndAdd(g, weights[0], sources, Array(weights.dropFirst()), range)
+                parts[t][pi] = Double(sumOfSquares(g, range))
+            }
         }
+        mergedSquares = squares
         return loss
     }
 

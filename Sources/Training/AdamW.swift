@@ -79,24 +79,27 @@ private func adamW(w: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float
 /// The global L2 norm of all gradients, and the factor that brings it down to at most
 /// `maxNorm` (torch.nn.utils.clip_grad_norm_: maxNorm / (norm + 1e-6), capped at 1).
 public func clipFactor(_ parameters: [Tensor<Float>], maxNorm: Float, threads: Int = 1) -> (norm: Float, scale: Float) {
-    // Per-thread, per-tensor partial sums, added in a fixed order: deterministic.
+    clipFactor(squaredNormParts(parameters, threads: threads), maxNorm: maxNorm)
+}
+
+/// The same from per-thread, per-tensor sums of squares, added in a fixed order:
+/// deterministic, whichever pass computed them.
+public func clipFactor(_ parts: [[Double]], maxNorm: Float) -> (norm: Float, scale: Float) {
+    let norm = Float(parts.joined().reduce(0, +).squareRoot())
+    return (norm, min(1, maxNorm / (norm + 1e-6)))
+}
+
+/// Σ g² of each thread's slice (forEachSlice's) of each tensor's gradient → [thread][tensor].
+public func squaredNormParts(_ parameters: [Tensor<Float>], threads: Int) -> [[Double]] {
     var partial = [[Double]](repeating: [Double](repeating: 0, count: parameters.count), count: threads)
     partial.withUnsafeMutableBufferPointer { parts in
         let parts = parts
         forEachSlice(parameters, threads: threads) { t, i, range in
             guard let g = parameters[i].grad else { return }
-            var acc = SIMD8<Float>(repeating: 0), j = range.lowerBound
-            while j + 8 <= range.upperBound {
-                let x = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self)
-                acc += x * x; j += 8
-            }
-            var s = acc.sum()
-            while j < range.upperBound { s += g[j] * g[j]; j += 1 }
-            parts[t][i] = Double(s)
+            parts[t][i] = Double(sumOfSquares(g, range))
         }
     }
-    let norm = Float(partial.joined().reduce(0, +).squareRoot())
-    return (norm, min(1, maxNorm / (norm + 1e-6)))
+    return partial
 }
 
 /// Linear warmup from lr/(warmup+1) to lr, then cosine decay to minLR at `total` steps

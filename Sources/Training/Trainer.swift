@@ -47,9 +47,12 @@ public final class Trainer {
         let t1 = DispatchTime.now().uptimeNanoseconds
         let loss = model.forwardBackward()
         let t2 = DispatchTime.now().uptimeNanoseconds
-        maskGradients(step: it)
+        let masked = maskGradients(step: it)
         let threads = model.replicas.count
-        let clip = clipFactor(model.parameters, maxNorm: Float(recipe.gradClip), threads: threads)
+        // The merge summed the squares already; a masked tensor's gradient is zero since.
+        var squares = model.mergedSquares ?? squaredNormParts(model.parameters, threads: threads)
+        for i in masked { for t in squares.indices { squares[t][i] = 0 } }
+        let clip = clipFactor(squares, maxNorm: Float(recipe.gradClip))
         optimizer.update(learningRate: Float(learningRate(step: it, total: total, recipe)),
                          gradScale: clip.scale, threads: threads)
         let t3 = DispatchTime.now().uptimeNanoseconds
@@ -62,11 +65,15 @@ public final class Trainer {
     /// Drops the gradient of each parameter that asks for it (MPOE's mask on the shared
     /// central cores) with its probability; drawn from the recipe's seed, the step and the
     /// parameter, so a resumed run drops exactly what the uninterrupted one did.
-    func maskGradients(step: Int) {
+    /// Returns the indices of the parameters dropped.
+    @discardableResult
+    func maskGradients(step: Int) -> [Int] {
+        var dropped = [Int]()
         for (i, p) in model.parameters.enumerated() where p.maskProbability > 0 {
             var rng = Xoshiro(seed: recipe.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step) &* 1_000_003 &+ UInt64(i))
-            if rng.uniform() < p.maskProbability, let g = p.grad { g.update(repeating: 0, count: p.count) }
+            if rng.uniform() < p.maskProbability, let g = p.grad { g.update(repeating: 0, count: p.count); dropped.append(i) }
         }
+        return dropped
     }
 
     /// Trains `steps` (default: the recipe's) steps of a schedule that long, or only the

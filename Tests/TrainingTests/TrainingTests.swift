@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Config
 import Model
+import Primitives
 import Program
 import Tensor
 @testable import Training
@@ -81,6 +82,45 @@ struct TrainingTests {
         #expect(norm == 5)
         #expect(Swift.abs(scale - 0.2) < 1e-6)
         #expect(clipFactor([w], maxNorm: 10).scale == 1)
+    }
+
+    /// AdamW's update in eight lanes gives the scalar formula's bits (37 elements: four
+    /// lane groups split across two threads, and tails).
+    @Test func adamWLanesMatchTheFormula() {
+        let g = Graph<Float>()
+        let w = g.parameter([37], name: "w", decays: true)
+        var rng = Xoshiro(seed: 4)
+        var weights = (0..<37).map { _ in Float(rng.normal()) }
+        w.set(weights)
+        var m = [Float](repeating: 0, count: 37), v = m
+        let opt = AdamW([w], beta1: 0.9, beta2: 0.95, weightDecay: 0.1)
+        for step in 1...3 {
+            let grads = (0..<37).map { _ in Float(rng.normal()) }
+            for j in 0..<37 { w.storage.grad![j] = grads[j] }
+            opt.update(learningRate: 0.01, gradScale: 0.7, threads: 2)
+            let c1 = 1 - pow(Float(0.9), Float(step)), c2 = 1 - pow(Float(0.95), Float(step))
+            let stepSize = Float(0.01) / c1, rc2 = 1 / c2.squareRoot(), decay = 1 - Float(0.01) * 0.1
+            for j in 0..<37 {
+                let gj = grads[j] * 0.7
+                m[j] = 0.9 * m[j] + (1 - 0.9) * gj
+                v[j] = 0.95 * v[j] + (1 - 0.95) * gj * gj
+                weights[j] = weights[j] * decay - stepSize * m[j] / (v[j].squareRoot() * rc2 + 1e-8)
+            }
+            let same = w.values.map { $0.bitPattern } == weights.map { $0.bitPattern }
+            #expect(same, "step \(step)")
+        }
+    }
+
+    /// The replica merge sums the merged gradient's squares on the way; they equal a
+    /// separate pass's exactly, so clipping is unchanged.
+    @Test func mergeSumsTheSquares() {
+        let c = tinyConfig(), d = Dataset(text: syntheticText())
+        let m = model(c, d, threads: 2)
+        var sampler = BatchSampler(seed: 1)
+        sampler.fill(m, from: d.train)
+        m.forwardBackward()
+        #expect(m.mergedSquares == squaredNormParts(m.parameters, threads: 2))
+        #expect(m.mergedSquares!.joined().contains { $0 > 0 })
     }
 
     @Test func lossFallsOnAPattern() {
