@@ -165,8 +165,9 @@ final class ScatterRowsKernel<S: Scalar>: Kernel {
         }
         guard let (dy, acc) = y.gradTarget() else { return }
         for m in 0..<rows.count {
-            let r = Int(rows[m]), d = dy + m * c, src = dout + r * c, g = gate(m)
+            let r = Int(rows[m]), d = dy + m * c
             if r < 0 { if !acc && unused == .zero { d.update(repeating: 0, count: c) }; continue }
+            let src = dout + r * c, g = gate(m)   // an empty slot has no gate (its index is −1)
             switch (gates == nil, acc) {
             case (true, true): addInPlace(d, src, c)
             case (true, false): d.update(from: src, count: c)
