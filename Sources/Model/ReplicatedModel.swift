@@ -1,4 +1,3 @@
-import Foundation
 import Tensor
 
 /// A model split across threads by batch rows: replica i holds rows[i] of every batch in
@@ -71,22 +70,16 @@ public final class ReplicatedModel {
         }
         Threads.widened(replicas.count) { primary.graph.backwardPrologue() }
         guard replicas.count > 1 else { return loss }
-        let start = DispatchTime.now().uptimeNanoseconds
-        defer { mergeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         // g = w0·g0 + w1·g1 + …, each element in that order, one pass per tensor slice,
         // which also sums the merged gradient's squares for clipping (as squaredNormParts).
         let others = replicas.dropFirst().map { $0.graph.parameters }
-        var squares = [[Double]](repeating: [Double](repeating: 0, count: parameters.count), count: replicas.count)
-        squares.withUnsafeMutableBufferPointer { parts in
-            let parts = parts
-            forEachSlice(parameters, threads: replicas.count) { t, pi, range in
-                guard let g = parameters[pi].grad else { return }
-                let sources = others.map { $0[pi].grad! }
-                scaleAndAdd(g, weights[0], sources, Array(weights.dropFirst()), range)
-                parts[t][pi] = Double(sumOfSquares(g, range))
+        mergeSeconds += seconds {
+            mergedSquares = sliceSums(parameters, threads: replicas.count) { pi, range in
+                guard let g = parameters[pi].grad else { return 0 }
+                scaleAndAdd(g, weights[0], others.map { $0[pi].grad! }, Array(weights.dropFirst()), range)
+                return Double(sumOfSquares(g, range))
             }
         }
-        mergedSquares = squares
         return loss
     }
 

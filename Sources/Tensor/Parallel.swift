@@ -111,3 +111,14 @@ public func forEachSlice(_ tensors: [Tensor<Float>], threads: Int, _ body: (Int,
         }
     }
 }
+
+/// forEachSlice's slices, each giving a number (body(tensor, range)) → [thread][tensor]:
+/// per-slice partial sums that the caller adds in a fixed order, so they are deterministic.
+public func sliceSums(_ tensors: [Tensor<Float>], threads: Int, _ body: (Int, Range<Int>) -> Double) -> [[Double]] {
+    var sums = [[Double]](repeating: [Double](repeating: 0, count: tensors.count), count: max(1, threads))
+    sums.withUnsafeMutableBufferPointer { parts in
+        let parts = parts
+        forEachSlice(tensors, threads: threads) { t, i, range in parts[t][i] = body(i, range) }
+    }
+    return sums
+}

@@ -56,12 +56,5 @@ func vectorMax<S: Scalar>(_ p: UnsafePointer<S>, _ n: Int) -> S {
 /// norm, the replica merge that sums it on the way) uses, so their sums agree exactly.
 @inline(__always)
 public func sumOfSquares(_ g: UnsafePointer<Float>, _ range: Range<Int>) -> Float {
-    var acc = SIMD8<Float>(repeating: 0), j = range.lowerBound
-    while j + 8 <= range.upperBound {
-        let x = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self)
-        acc += x * x; j += 8
-    }
-    var s = acc.sum()
-    while j < range.upperBound { s += g[j] * g[j]; j += 1 }
-    return s
+    vectorDot(g + range.lowerBound, g + range.lowerBound, range.count)
 }

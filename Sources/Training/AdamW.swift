@@ -91,15 +91,7 @@ public func clipFactor(_ parts: [[Double]], maxNorm: Float) -> (norm: Float, sca
 
 /// Σ g² of each thread's slice (forEachSlice's) of each tensor's gradient → [thread][tensor].
 public func squaredNormParts(_ parameters: [Tensor<Float>], threads: Int) -> [[Double]] {
-    var partial = [[Double]](repeating: [Double](repeating: 0, count: parameters.count), count: threads)
-    partial.withUnsafeMutableBufferPointer { parts in
-        let parts = parts
-        forEachSlice(parameters, threads: threads) { t, i, range in
-            guard let g = parameters[i].grad else { return }
-            parts[t][i] = Double(sumOfSquares(g, range))
-        }
-    }
-    return partial
+    sliceSums(parameters, threads: threads) { i, range in parameters[i].grad.map { Double(sumOfSquares($0, range)) } ?? 0 }
 }
 
 /// Linear warmup from lr/(warmup+1) to lr, then cosine decay to minLR at `total` steps

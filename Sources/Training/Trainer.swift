@@ -42,23 +42,19 @@ public final class Trainer {
     /// One optimisation step on a fresh batch; returns the batch loss before the update.
     @discardableResult
     public func step(_ it: Int, total: Int, data: [Int32]) -> Float {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        sampler.fill(model, from: data)
-        let t1 = DispatchTime.now().uptimeNanoseconds
-        let loss = model.forwardBackward()
-        let t2 = DispatchTime.now().uptimeNanoseconds
-        let masked = maskGradients(step: it)
-        let threads = model.replicas.count
-        // The merge summed the squares already; a masked tensor's gradient is zero since.
-        var squares = model.mergedSquares ?? squaredNormParts(model.parameters, threads: threads)
-        for i in masked { for t in squares.indices { squares[t][i] = 0 } }
-        let clip = clipFactor(squares, maxNorm: Float(recipe.gradClip))
-        optimizer.update(learningRate: Float(learningRate(step: it, total: total, recipe)),
-                         gradScale: clip.scale, threads: threads)
-        let t3 = DispatchTime.now().uptimeNanoseconds
-        phases.batches += Double(t1 - t0) / 1e9
-        phases.pass += Double(t2 - t1) / 1e9
-        phases.update += Double(t3 - t2) / 1e9
+        phases.batches += seconds { sampler.fill(model, from: data) }
+        var loss: Float = 0
+        phases.pass += seconds { loss = model.forwardBackward() }
+        phases.update += seconds {
+            let masked = maskGradients(step: it)
+            let threads = model.replicas.count
+            // The merge summed the squares already; a masked tensor's gradient is zero since.
+            var squares = model.mergedSquares ?? squaredNormParts(model.parameters, threads: threads)
+            for i in masked { for t in squares.indices { squares[t][i] = 0 } }
+            let clip = clipFactor(squares, maxNorm: Float(recipe.gradClip))
+            optimizer.update(learningRate: Float(learningRate(step: it, total: total, recipe)),
+                             gradScale: clip.scale, threads: threads)
+        }
         return loss
     }
 
