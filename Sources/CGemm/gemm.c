@@ -118,12 +118,18 @@ int evolve_sgemm_limit_width(int limit) {
 static _Thread_local float *buf_a, *buf_b;
 static _Thread_local size_t cap_b;
 
+// *buf with room for at least `need` floats (64-byte aligned), reallocated when smaller.
+static float *grown(float **buf, size_t *cap, size_t need) {
+    if (need > *cap) { free(*buf); *buf = aligned_alloc(64, sizeof(float) * ((need + 15) / 16 * 16)); *cap = need; }
+    return *buf;
+}
+
 // The packed product of op(A)[m×k] · op(B)[k×n] into C, any layout and size.
 static void packed(micro_kernel kernel, int nr, int transA, int transB, int m, int n, int k, float alpha,
                    const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     if (!buf_a) buf_a = aligned_alloc(64, sizeof(float) * MC * KC);
     size_t need = (size_t)KC * (size_t)((min_int(n, NC) + nr - 1) / nr * nr);
-    if (need > cap_b) { free(buf_b); buf_b = aligned_alloc(64, sizeof(float) * need); cap_b = need; }
+    grown(&buf_b, &cap_b, need);
     for (int jc = 0; jc < n; jc += NC) {
         int nc = min_int(NC, n - jc);
         for (int pc = 0; pc < k; pc += KC) {
@@ -165,11 +171,6 @@ static void direct(micro_kernel kernel, int nr, int transA, int m, int n, int k,
 static _Thread_local float *buf_n;
 static _Thread_local size_t cap_n;
 
-// Grows this thread's buffer for narrow products to `need` floats.
-static float *narrow_buffer(size_t need) {
-    if (need > cap_n) { free(buf_n); buf_n = aligned_alloc(64, sizeof(float) * ((need + 15) / 16 * 16)); cap_n = need; }
-    return buf_n;
-}
 
 __attribute__((target("avx2,fma")))
 static inline float hsum8(__m256 v) {
@@ -186,7 +187,7 @@ static inline float hsum8(__m256 v) {
 __attribute__((target("avx2,fma")))
 static void narrow(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
                    const float *b, int ldb, float beta, float *c, int ldc) {
-    float *bt = narrow_buffer((size_t)n * k + (transA ? (size_t)n * m : 0)), *ct = bt + (size_t)n * k;
+    float *bt = grown(&buf_n, &cap_n, (size_t)n * k + (transA ? (size_t)n * m : 0)), *ct = bt + (size_t)n * k;
     for (int p = 0; p < k; p++)
         for (int j = 0; j < n; j++) bt[(size_t)j * k + p] = transB ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
     if (!transA) {
