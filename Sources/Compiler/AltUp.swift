@@ -15,22 +15,15 @@ extension Lowering {
             let star = genes.altupMode == .alternating ? l % k : 0
             // Each prediction and correction is one fused weighted sum over the blocks.
             let predicted = (0..<k).map { i in
-                g.combine((0..<k).map { j in (blocks[j], scalar("altup.p\(i)\(j)", fill: i == j ? 1 : 0), false) })
+                g.combine((0..<k).map { j in (blocks[j], parameter(.altupMix(identity: i == j), [1], "altup.p\(i)\(j)"), false) })
             }
             let computed = lower(subprogram: 0, input: blocks[star])
             // yⁱ = x̂ⁱ + gᵢ·x̃ − gᵢ·x̂ʲ*: one pass, no x̃ − x̂ʲ* tensor.
             blocks = (0..<k).map { i in
-                let gain = scalar("altup.g\(i)", fill: 1)
+                let gain = parameter(.altupGain, [1], "altup.g\(i)")
                 return g.combine([(predicted[i], nil, false), (computed, gain, false), (predicted[star], gain, true)])
             }
         }
         return g.unary(.mulConstant(1 / Double(k)), blocks.dropFirst().reduce(blocks[0]) { g.add($0, $1) })
-    }
-
-    /// A learned scalar [1], not decayed.
-    private func scalar(_ name: String, fill: S) -> Tensor<S> {
-        let p = graph.parameter([1], name: prefix + name)
-        p.fill(fill)
-        return p
     }
 }

@@ -46,8 +46,8 @@ public struct Compiler {
         var lowering = Lowering(program: program, graph: g, rng: Xoshiro(seed: seed), initStd: initStd,
                                 tokens: tokens, vocabulary: vocabulary)
         let targets = g.indices([batch, t], name: "targets")
-        let wte = lowering.weight([vocabulary, c], "wte", std: initStd)
-        let wpe = lowering.weight([t, c], "wpe", std: initStd)
+        let wte = lowering.parameter(.embedding, [vocabulary, c], "wte")
+        let wpe = lowering.parameter(.embedding, [t, c], "wpe")
         var x = g.add(g.embedding(tokens, wte), wpe)                              // [B, T, C]
         let k = program.genes.altup
         if k == 1 {
@@ -58,8 +58,8 @@ public struct Compiler {
         } else {
             x = lowering.altUp(x, blocks: k)
         }
-        let gain = g.parameter([c], name: "ln_f")
-        gain.fill(1)
+        lowering.prefix = ""
+        let gain = lowering.parameter(.normGain, [c], "ln_f")
         let logits = g.matmul(g.norm(.layer, x, gain: gain), wte, transposeW: true)  // [B, T, V]
         let (loss, rows) = g.crossEntropy(logits, targets)
         // What training minimises: the loss plus any auxiliary terms (load balancing).

@@ -28,17 +28,15 @@ struct Lowering<S: Scalar> {
 
     var genes: Genes { program.genes }
 
-    /// A decayed weight drawn from N(0, std²).
-    mutating func weight(_ shape: [Int], _ name: String, std: Double) -> Tensor<S> {
-        let p = graph.parameter(shape, name: prefix + name, decays: true)
-        p.fillNormal(std: std, &rng)
-        return p
-    }
-
-    /// A learned vector over channels, not decayed.
-    mutating func vector(_ width: Int, _ name: String, fill: S) -> Tensor<S> {
-        let p = graph.parameter([width], name: prefix + name)
-        p.fill(fill)
+    /// A parameter of `kind` for the state `name` (under the current prefix, with the kind's
+    /// suffix), started and decayed as the initialisation table says.
+    mutating func parameter(_ kind: ParameterKind, _ shape: [Int], _ name: String) -> Tensor<S> {
+        let p = graph.parameter(shape, name: prefix + name + (kind.suffix.isEmpty ? "" : "." + kind.suffix), decays: kind.decays)
+        switch kind.initialisation {
+        case .normal(let std): p.fillNormal(std: std.value(initStd: initStd, layers: genes.layers), &rng)
+        case .constant(let x): p.fill(S(x))
+        case .mdha(let taps): for j in 0..<p.count { p[j] = S(Initialisation.mdha(j, channels: shape[1], taps: taps)) }
+        }
         return p
     }
 
@@ -77,19 +75,11 @@ struct Lowering<S: Scalar> {
         case .softmax: return g.softmax(a())
         case .causalMask: return g.causalMask(a())
         case .cumSum: return g.cumSum(a())
-        case .learnedScale: return g.multiply(a(), vector(a().channels, name + ".scale", fill: 1))
-        case .learnedShift: return g.add(a(), vector(a().channels, name + ".shift", fill: 0))
+        case .learnedScale: return g.multiply(a(), parameter(.scale, [a().channels], name))
+        case .learnedShift: return g.add(a(), parameter(.shift, [a().channels], name))
         case .dense: return dense(ins, at: i, plan, &states)
-        case .conv(let taps):
-            // Causal convolution mixing channels; init N(0, std/√taps) keeps a DENSE's output scale.
-            let w = weight([taps, a().channels, width(ins)], name + ".conv", std: initStd / Double(taps).squareRoot())
-            return g.causalConv(a(), w)
-        case .depthwiseConv(let taps):
-            // Primer's MDHA init: the current position 0.5, each earlier tap 0.5/taps.
-            let c = a().channels
-            let w = graph.parameter([taps, c], name: prefix + name + ".dconv")
-            for j in 0..<w.count { w[j] = j < c ? 0.5 : S(0.5 / Double(taps)) }
-            return g.depthwiseConv(a(), w)
+        case .conv(let taps): return g.causalConv(a(), parameter(.conv(taps: taps), [taps, a().channels, width(ins)], name))
+        case .depthwiseConv(let taps): return g.depthwiseConv(a(), parameter(.depthwiseConv(taps: taps), [taps, a().channels], name))
         case .scores:
             let d = Double(a().channels / genes.heads)
             return g.unary(.mulConstant(1 / d.squareRoot()), g.batchedMatmul(heads(a()), heads(b()), transB: true))
@@ -101,7 +91,7 @@ struct Lowering<S: Scalar> {
             return g.reshape(g.transpose(o, 1, 2), b().shape)
         case .call:
             if let kind = Pattern.norm(program, ins.dim) {
-                return g.norm(kind, a(), gain: vector(a().channels, name + ".norm", fill: 1))
+                return g.norm(kind, a(), gain: parameter(.normGain, [a().channels], name))
             }
             // A called subprogram's parameters are named under its call site ("h0.s11.s9.scale"),
             // so two calls of one subprogram never make two parameters of one name.
@@ -118,15 +108,13 @@ struct Lowering<S: Scalar> {
     /// A DENSE: alone, one GEMM; in a group feeding fused attention, one GEMM for the whole
     /// group (made at its first member), each member a slice of it.
     private mutating func dense(_ ins: Instruction, at i: Int, _ plan: SubprogramPlan, _ states: inout States) -> Tensor<S>? {
-        let x = states[ins.input1], w = width(ins), name = "s\(i + 1).dense"
+        let x = states[ins.input1], w = width(ins), name = "s\(i + 1)"
         guard let first = plan.groupOf[i] else {
-            let residual = plan.residualProjections.contains(i)
-            let std = residual ? initStd / (2 * Double(genes.layers)).squareRoot() : initStd
-            return graph.matmul(x, weight([x.channels, w], name, std: std))
+            return graph.matmul(x, parameter(.dense(residual: plan.residualProjections.contains(i)), [x.channels, w], name))
         }
         if first == i {
             let members = plan.denseGroups[first]!
-            let fused = graph.matmul(x, weight([x.channels, w * members.count], name, std: initStd))
+            let fused = graph.matmul(x, parameter(.dense(residual: false), [x.channels, w * members.count], name))
             for (n, m) in members.enumerated() { states.slices[m + 1] = ChannelSlice(fused, offset: n * w, width: w) }
         }
         return nil

@@ -18,17 +18,17 @@ extension Lowering {
         let graph = self.graph, e = genes.experts, k = genes.topk
         let n = x.rows, c = x.channels
         let x2 = graph.reshape(x, [n, c])                                         // [N, C]
-        let std = residual ? initStd / (2 * Double(genes.layers)).squareRoot() : initStd
         // Expert matrices contracted from MPO cores are computed from parameters alone:
         // in the prologue, once per step for all replicas.
-        let wIn = genes.mpo > 0 ? graph.parameterDerived { mpoExperts(c, g, name + ".keys", std: initStd) }
-                                : weight([e, c, g], name + ".keys", std: initStd)      // [E, C, g]
-        let wOut = genes.mpo > 0 ? graph.parameterDerived { mpoExperts(g, c, name + ".values", std: std) }
-                                 : weight([e, g, c], name + ".values", std: std)       // [E, g, C]
+        let keys = ParameterKind.expertKeys, values = ParameterKind.expertValues(residual: residual)
+        let wIn = genes.mpo > 0 ? graph.parameterDerived { mpoExperts(c, g, name, keys) }
+                                : parameter(keys, [e, c, g], name)                     // [E, C, g]
+        let wOut = genes.mpo > 0 ? graph.parameterDerived { mpoExperts(g, c, name, values) }
+                                 : parameter(values, [e, g, c], name)                  // [E, g, C]
         var choice: IndexTensor, gates: Tensor<S>?
         switch genes.router {
         case .switch:
-            let wr = weight([c, e], name + ".router", std: (0.1 / Double(c)).squareRoot())
+            let wr = parameter(.router(inputs: c), [c, e], name)
             let probs = graph.softmax(graph.matmul(x2, wr))                      // [N, E]
             choice = graph.topK(probs, k)
             gates = graph.take(probs, choice)                                     // [N, k]
@@ -67,10 +67,12 @@ extension Lowering {
     /// E expert matrices [rows × cols] as MPOs sharing their central core (Gao et al. 2022):
     /// a random N(0, std) matrix is decomposed exactly, every expert starts from its cores,
     /// and each step every expert's matrix is contracted back from the live cores → [E, rows, cols].
-    mutating func mpoExperts(_ rows: Int, _ cols: Int, _ name: String, std: Double) -> Tensor<S> {
+    mutating func mpoExperts(_ rows: Int, _ cols: Int, _ layer: String, _ kind: ParameterKind) -> Tensor<S> {
         let graph = self.graph, e = genes.experts, n = genes.mpo
         let shapes = mpoCoreShapes(rows: rows, cols: cols, cores: n)
         let rf = shapes.map { $0[1] }, cf = shapes.map { $0[2] }
+        guard case .normal(let rule) = kind.initialisation else { fatalError("MPO experts start from a normal matrix") }
+        let std = rule.value(initStd: initStd, layers: genes.layers), name = layer + "." + kind.suffix
         let w = (0..<(rows * cols)).map { _ in rng.normal() * std }
         let mpo = MPO(w, rowFactors: rf, colFactors: cf)
         guard mpo.bonds == [1] + shapes.map({ $0[3] }) else { fatalError("MPO bonds \(mpo.bonds) differ from the planned \(shapes)") }

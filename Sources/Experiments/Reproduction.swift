@@ -128,23 +128,23 @@ public struct Reproduction {
         var r = recipe
         r.seed = seed
         r.steps = steps
-        let program = variants[v].program
-        let model = try Compiler(program, vocabulary: data.tokenizer.vocabularySize)
-            .replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
-        let result = Trainer(model: model, recipe: r).train(data)
-        // The routing histogram of the trained model over the validation split.
+        let run = try Training.Run(variants[v].program, recipe: r, data: data, threads: threads)
+        let result = try run.train()
+        try run.checkFinite(result)
+        return Run(variant: v, seed: seed, steps: steps, valLoss: result.valLoss, seconds: result.seconds,
+                   tokensPerSecond: result.tokensPerSecond, parameters: run.model.parameterCount,
+                   flopsPerToken: run.cost.flopsPerToken, routing: routingHistogram(run.model, data))
+    }
+
+    /// Per routing layer of a trained model, tokens of the validation split each expert was
+    /// chosen by, summed over replicas, and how many were dropped.
+    func routingHistogram(_ model: ReplicatedModel, _ data: Dataset) -> [(name: String, chosen: [Int], dropped: Int)] {
         for m in model.replicas { for (_, s) in m.routing { s.reset() } }
         _ = evaluate(model, on: data.validation)
-        var routing = [(name: String, chosen: [Int], dropped: Int)]()
-        for (i, layer) in model.primary.routing.enumerated() {
+        return model.primary.routing.enumerated().map { i, layer in
             let all = model.replicas.map { $0.routing[i].stats }
-            routing.append((layer.name, all.dropFirst().reduce(all[0].chosen) { zip($0, $1.chosen).map(+) },
-                            all.map(\.dropped).reduce(0, +)))
+            return (layer.name, all.dropFirst().reduce(all[0].chosen) { zip($0, $1.chosen).map(+) }, all.map(\.dropped).reduce(0, +))
         }
-        let cost = try program.cost(vocabulary: data.tokenizer.vocabularySize)
-        return Run(variant: v, seed: seed, steps: steps, valLoss: result.valLoss, seconds: result.seconds,
-                   tokensPerSecond: result.tokensPerSecond, parameters: model.parameterCount,
-                   flopsPerToken: cost.flopsPerToken, routing: routing)
     }
 
     static func describe(_ r: Run, _ label: String, _ kind: String) -> String {

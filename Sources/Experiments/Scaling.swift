@@ -70,21 +70,14 @@ public struct Scaling: Sendable {
     func train(_ p: Int, at s: Int, seed: UInt64, recipe: Recipe, data: Dataset, threads: Int) throws -> Run {
         var r = recipe
         r.seed = seed
-        let program = self.program(p, at: s)
-        let compiler = try Compiler(program, vocabulary: data.tokenizer.vocabularySize)
-        try compiler.checkMemory(batch: r.batchSize)
-        let model = compiler.replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
-        let trainer = Trainer(model: model, recipe: r)
-        let cost = try program.cost(vocabulary: data.tokenizer.vocabularySize)
-        let flopsPerStep = 3 * Double(cost.flopsPerToken) * Double(r.batchSize * program.genes.context)
-        let marks = Set((1...checkpoints).map { r.steps * $0 / checkpoints })
-        var curve = [(flops: Double, loss: Double)]()
-        for it in 0..<r.steps {
-            let loss = trainer.step(it, total: r.steps, data: data.train)
-            guard loss.isFinite else { throw ScalingError(description: "\(program.name) at \(sizes[s]) seed \(seed) diverged at step \(it + 1)") }
-            if marks.contains(it + 1) { curve.append((flopsPerStep * Double(it + 1), evaluate(model, on: data.validation))) }
+        let run = try Training.Run(program(p, at: s), recipe: r, data: data, threads: threads)
+        let flopsPerStep = 3 * Double(run.cost.flopsPerToken) * Double(run.tokensPerStep)
+        let result = try run.train(marks: (1...checkpoints).map { r.steps * $0 / checkpoints })
+        do { try run.checkFinite(result) } catch {
+            throw ScalingError(description: "\(run.program.name) at \(sizes[s]) seed \(seed): \(error)")
         }
-        return Run(program: p, size: s, seed: seed, parameters: model.parameterCount, flopsPerToken: cost.flopsPerToken, curve: curve)
+        return Run(program: p, size: s, seed: seed, parameters: run.model.parameterCount, flopsPerToken: run.cost.flopsPerToken,
+                   curve: result.curve.map { (flopsPerStep * Double($0.step), $0.loss) })
     }
 
     /// The mean curve of a program at a size over its seeds (checkpoints line up: same steps).

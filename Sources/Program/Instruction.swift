@@ -82,13 +82,6 @@ public struct Genes: Hashable, Codable, Sendable {
     }
 }
 
-/// How a sparse feed-forward layer picks blocks: Switch (a learned softmax router, gated,
-/// with the load-balancing loss), Hash (a fixed table over token ids), Avg-K (the blocks
-/// whose mean key best matches the token; no gate, no extra loss).
-public enum Router: String, Hashable, Codable, Sendable, CaseIterable {
-    case `switch`, hash, avgk
-}
-
 /// Which AltUp block layer l computes: l mod K (alternating) or always block 0 (same).
 public enum AltUpMode: String, Hashable, Codable, Sendable, CaseIterable {
     case alternating, same

@@ -62,10 +62,11 @@ extension Program {
             // E blocks of keys and values; each token runs topk of them; Switch adds a
             // router, Avg-K scores every block's mean key.
             let g = ins.dim * genes.dModel / 8, e = genes.experts
-            let router = genes.router == .hash ? 0 : try product(2, inW, e)
+            let router = genes.router.spec
+            let scores = router.scoresBlocks ? try product(2, inW, e) : 0
             let experts = genes.mpo > 0 ? try sum(mpoParameters(inW, g), mpoParameters(g, inW)) : try product(2, e, inW, g)
-            return Cost(parameters: try sum(experts, genes.router == .switch ? try product(inW, e) : 0),
-                        flopsPerToken: try sum(try product(genes.topk, 4, inW, g), router))
+            return Cost(parameters: try sum(experts, router.learnedWeights ? try product(inW, e) : 0),
+                        flopsPerToken: try sum(try product(genes.topk, 4, inW, g), scores))
         }
     }
 

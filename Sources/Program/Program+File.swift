@@ -56,9 +56,7 @@ extension Program {
 
     /// Reads and validates a program file: YAML or JSON by extension, else the text form.
     public static func load(path: String) throws -> Program {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ProgramError("\(path): cannot read the file")
-        }
+        let text = try TextFile.read(path)
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         let p = ["yaml", "yml", "json"].contains(ext) ? try Program(yaml: text, file: path)
                                                        : try Program(text: text, file: path)

@@ -51,7 +51,7 @@ extension Program {
                         continue
                     }
                     if key == "router" {
-                        guard let r = Router(rawValue: value) else { throw fail("router is switch, hash or avgk, found '\(value)'") }
+                        guard let r = Router(rawValue: value) else { throw fail("router is \(Router.names), found '\(value)'") }
                         genes.router = r
                         continue
                     }

@@ -172,78 +172,78 @@ public final class Evolution {
         if let twin = try store.completed(hash: c.hash, study: study.id!), twin.id != c.id {
             return reuse(twin, fingerprint: twin.fingerprint)
         }
-        let program: Program, compiler: Compiler
+        var recipe = space.recipe
+        recipe.seed = UInt64(c.seed)
+        let run: Run
         do {
-            program = try Program(text: c.program)
-            compiler = try Compiler(program, vocabulary: data.tokenizer.vocabularySize)
-            try compiler.checkMemory(batch: space.recipe.batchSize)
+            run = try Run(try Program(text: c.program), recipe: recipe, data: data, threads: threads, causality: .allow)
         } catch {
             return Outcome(fitness: .infinity, failure: Failure(.compile, "\(error)"))
         }
-        let (fingerprint, causal) = Search.probe(compiler, data: data, initStd: space.recipe.initStd)
-        guard causal else { return Outcome(fitness: .infinity, failure: Failure(.leaksFuture, "an output depends on a later token"),
-                                                  fingerprint: fingerprint) }
+        let fingerprint = run.probe.fingerprint
+        guard run.probe.causal else { return Outcome(fitness: .infinity, failure: Failure(.leaksFuture, "an output depends on a later token"),
+                                                    fingerprint: fingerprint) }
         if let twin = try store.completed(fingerprint: fingerprint, study: study.id!), twin.id != c.id {
             return reuse(twin, fingerprint: fingerprint)
         }
-        var recipe = space.recipe
-        recipe.seed = UInt64(c.seed)
-        let model = compiler.replicated(batch: recipe.batchSize, initStd: recipe.initStd, seed: recipe.seed,
-                                        threads: threads, replicas: recipe.replicas)
-        let cost = try program.cost(vocabulary: data.tokenizer.vocabularySize)
-        let tokensPerStep = recipe.batchSize * program.genes.context
-        let steps = space.budget.steps(tokensPerStep: tokensPerStep, flopsPerToken: cost.flopsPerToken) {
+        let steps = space.budget.steps(tokensPerStep: run.tokensPerStep, flopsPerToken: run.cost.flopsPerToken) {
             // A seconds budget: time forward+backward passes (they leave no state behind).
-            model.forwardBackward()
+            run.model.forwardBackward()
             let t0 = Date()
-            for _ in 0..<3 { model.forwardBackward() }
+            for _ in 0..<3 { run.model.forwardBackward() }
             return Date().timeIntervalSince(t0) / 3
         }
-        recipe.steps = steps
-        var outcome = Outcome(fitness: .infinity, fingerprint: fingerprint, replicas: model.replicas.count,
-                                    scheduleSteps: steps)
+        var outcome = Outcome(fitness: .infinity, fingerprint: fingerprint, replicas: run.model.replicas.count, scheduleSteps: steps)
         let start = Date()
-        try train(c, Trainer(model: model, recipe: recipe), cost: cost, tokensPerStep: tokensPerStep, into: &outcome)
+        do {
+            try train(c, run, steps: steps, into: &outcome)
+        } catch is TrainingStopped {
+            throw Interruption.stopped
+        }
         outcome.trainSeconds = Date().timeIntervalSince(start)
         return outcome
     }
 
     /// The bands of one candidate's training, each ending in a validation loss recorded in
     /// the store; stops early at a hurdle it does not pass, or when the loss is not finite.
-    func train(_ c: Candidate, _ trainer: Trainer, cost: Cost, tokensPerStep: Int, into outcome: inout Outcome) throws {
-        let steps = trainer.recipe.steps, model = trainer.model
-        var step = 0, lastBeat = Date()
-        let start = Date()
-        for (band, end) in space.bandEnds(steps: steps).enumerated() {
-            outcome.bands = band + 1
-            while step < end {
-                if shouldStop() { throw Interruption.stopped }
-                let loss = trainer.step(step, total: steps, data: data.train)
-                step += 1
-                onStep?(c, step, steps, loss)
-                guard loss.isFinite else {
-                    outcome.fitness = Double(loss)
-                    outcome.failure = Failure(.diverged, "training loss \(loss) at step \(step)")
-                    return
-                }
-                if Date().timeIntervalSince(lastBeat) > beat, let token = c.lease {
-                    guard try store.heartbeat(c.id!, lease: token) else { throw Interruption.leaseLost }
-                    lastBeat = Date()
-                }
-            }
-            guard let val = Training.evaluate(model, on: data.validation, until: shouldStop) else { throw Interruption.stopped }
-            guard try store.record(Evaluation(candidateId: c.id!, band: band, loss: val, steps: step, tokens: step * tokensPerStep,
-                                              seconds: Date().timeIntervalSince(start), parameters: cost.parameters,
-                                              flopsPerToken: cost.flopsPerToken), lease: c.lease)
-            else { throw Interruption.leaseLost }
-            outcome.fitness = val
-            guard val.isFinite else { outcome.failure = Failure(.diverged, "validation loss \(val) after step \(step)"); return }
-            // A hurdle: go on only while better than the median of those that reached this band.
-            if band < space.hurdles {
-                let others = try store.bandLosses(study: study.id!, band: band, excluding: c.id!).sorted()
-                if !others.isEmpty && val > others[others.count / 2] { return }
+    /// Heartbeats keep its lease while it trains.
+    func train(_ c: Candidate, _ run: Run, steps: Int, into outcome: inout Outcome) throws {
+        let ends = space.bandEnds(steps: steps)
+        var lastBeat = Date(), result = outcome
+        var hooks = TrainingHooks()
+        hooks.stop = shouldStop
+        hooks.step = { [self] step, of, loss, _, _ in
+            onStep?(c, step, of, loss)
+            if Date().timeIntervalSince(lastBeat) > beat, let token = c.lease {
+                guard try store.heartbeat(c.id!, lease: token) else { throw Interruption.leaseLost }
+                lastBeat = Date()
             }
         }
+        let start = Date()
+        hooks.mark = { [self] step, val in
+            // Every band that ends at this step (a tiny budget ends several at one step).
+            for band in ends.indices where ends[band] == step {
+                result.bands = band + 1
+                guard try store.record(Evaluation(candidateId: c.id!, band: band, loss: val, steps: step, tokens: step * run.tokensPerStep,
+                                                  seconds: Date().timeIntervalSince(start), parameters: run.cost.parameters,
+                                                  flopsPerToken: run.cost.flopsPerToken), lease: c.lease)
+                else { throw Interruption.leaseLost }
+                result.fitness = val
+                guard val.isFinite else { result.failure = Failure(.diverged, "validation loss \(val) after step \(step)"); return false }
+                // A hurdle: go on only while better than the median of those that reached this band.
+                guard band < space.hurdles else { continue }
+                let others = try store.bandLosses(study: study.id!, band: band, excluding: c.id!).sorted()
+                if !others.isEmpty && val > others[others.count / 2] { return false }
+            }
+            return true
+        }
+        let trained = try run.train(schedule: steps, marks: ends, hooks: hooks)
+        if let step = trained.divergedAt {
+            result.bands = ends.firstIndex { $0 >= step }.map { $0 + 1 } ?? ends.count
+            result.fitness = Double(trained.losses.last!)
+            result.failure = Failure(.diverged, "training loss \(trained.losses.last!) at step \(step)")
+        }
+        outcome = result
     }
 
     func reuse(_ twin: Candidate, fingerprint: String?) -> Outcome {
@@ -252,17 +252,4 @@ public final class Evolution {
         o.reusedFrom = twin.id
         return o
     }
-}
-
-/// What a program computes, in a word — the per-position losses of a fixed-seed
-/// initialisation on the first two validation windows (rounded to 4 decimals, so summation
-/// order does not matter) with the parameter count; programs that differ in text but
-/// compute the same function share it, as in AutoML-Zero's cache — and whether it is causal
-/// (a program that sees later tokens would win by cheating). The search and `evolve train`
-/// both ask it.
-public func probe(_ compiler: Compiler, data: Dataset, initStd: Double) -> (fingerprint: String, causal: Bool) {
-    let model = ReplicatedModel(batch: 2, threads: 1) { compiler.build(batch: $0, initStd: initStd, seed: 0x5EED_F1A9) }
-    let (losses, causal) = Training.probe(model, on: data.validation)
-    let words = ["\(model.parameterCount)"] + losses.map { String(format: "%.4f", $0) }
-    return (String(StableHash.of(words.joined(separator: " ")), radix: 16), causal)
 }

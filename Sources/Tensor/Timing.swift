@@ -1,9 +1,9 @@
 import Dispatch
 
 /// Seconds `body` takes.
-public func seconds(_ body: () -> Void) -> Double {
+public func seconds(_ body: () throws -> Void) rethrows -> Double {
     let t0 = DispatchTime.now().uptimeNanoseconds
-    body()
+    try body()
     return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
 }
 

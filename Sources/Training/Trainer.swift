@@ -13,7 +13,27 @@ public struct TrainResult: Sendable {
     public var losses: [Float] = []          // every step's batch loss
     /// The step (from 1) whose batch loss was not finite; training stopped there.
     public var divergedAt: Int?
+    /// The validation loss at each mark reached (the last is `valLoss`).
+    public var curve: [(step: Int, loss: Double)] = []
 }
+
+/// What a job adds to the training loop (`Trainer.train`): progress and heartbeats after
+/// each step, a decision after each evaluation (a search's hurdle), a way to stop, checkpoints.
+public struct TrainingHooks {
+    /// After every step; may throw to end the run (a lost lease).
+    public var step: ((_ step: Int, _ of: Int, _ loss: Float, _ tokensPerSecond: Double, _ elapsed: Double) throws -> Void)?
+    /// After each mark's evaluation: true goes on, false ends the run there.
+    public var mark: ((_ step: Int, _ valLoss: Double) throws -> Bool)?
+    /// Asked before every step and every validation batch: true throws `TrainingStopped`.
+    public var stop: () -> Bool = { false }
+    /// Every `saveEvery` steps and after the last, the state to save.
+    public var save: ((TrainingState) throws -> Void)?
+    public var saveEvery: Int?
+    public init() {}
+}
+
+/// A run ended early because its `stop` hook said so.
+public struct TrainingStopped: Error {}
 
 /// Told after every training step: the step (from 1), of how many, its batch loss, the
 /// tokens per second so far and the seconds elapsed.
@@ -75,36 +95,61 @@ public final class Trainer {
     /// Trains `steps` (default: the recipe's) steps of a schedule that long, or only the
     /// first `recipe.stopAfter` of them; then evaluates.
     public func train(_ data: Dataset, steps: Int? = nil, progress: StepObserver? = nil) -> TrainResult {
-        train(data, steps: steps, progress: progress, resume: nil, saveEvery: nil) { _ in }
+        var hooks = TrainingHooks()
+        hooks.step = progress
+        // Without a hook that throws or a stop that says yes, nothing here throws.
+        return try! train(data, schedule: steps, hooks: hooks)
     }
 
-    /// The same, from `resume` (a checkpoint's
-    /// state, already restored into the model and optimizer), it goes on from its step with
-    /// its losses. Every `saveEvery` steps, and after the last, `save` gets the state.
-    public func train(_ data: Dataset, steps: Int? = nil, progress: StepObserver? = nil, resume: TrainingState?,
-                      saveEvery: Int?, save: (TrainingState) throws -> Void) rethrows -> TrainResult {
-        let schedule = resume?.schedule ?? steps ?? recipe.steps
+    /// The training loop every run goes through. Trains the schedule's steps (the first
+    /// `recipe.stopAfter` of them, where set) from `resume` (a checkpoint's state, already
+    /// restored into the model and optimizer: it goes on from its step with its losses),
+    /// evaluating at each of `marks` and at the end. A non-finite batch loss ends it
+    /// (`divergedAt`); `hooks.mark` returning false ends it after that evaluation; `hooks.stop`
+    /// saying yes throws `TrainingStopped`. Every `hooks.saveEvery` steps, and after the
+    /// last, `hooks.save` gets the state.
+    public func train(_ data: Dataset, schedule: Int? = nil, marks: [Int] = [], resume: TrainingState? = nil,
+                      hooks: TrainingHooks) throws -> TrainResult {
+        let schedule = resume?.schedule ?? schedule ?? recipe.steps
         let total = min(schedule, recipe.stopAfter ?? schedule)
+        let marks = Set(marks.filter { $0 < total } + [total])
         var result = TrainResult()
         result.losses = resume?.losses ?? []
         if let resume { sampler.state = resume.sampler }
         let tokensPerStep = Double(model.batch * model.context)
-        let start = DispatchTime.now().uptimeNanoseconds
         let first = result.losses.count
+        var evaluating = 0.0   // seconds spent evaluating, kept out of the training time
+        let start = DispatchTime.now().uptimeNanoseconds
+        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 - evaluating }
         for it in first..<max(first, total) {
+            if hooks.stop() { throw TrainingStopped() }
             result.losses.append(step(it, total: schedule, data: data.train))
             guard result.losses.last!.isFinite else { result.divergedAt = it + 1; break }
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            progress?(it + 1, total, result.losses.last!, Double(it + 1 - first) * tokensPerStep / elapsed, elapsed)
-            if let every = saveEvery, (it + 1) % every == 0, it + 1 < total { try save(state(schedule: schedule, losses: result.losses)) }
+            try hooks.step?(it + 1, total, result.losses.last!, Double(it + 1 - first) * tokensPerStep / elapsed(), elapsed())
+            if let every = hooks.saveEvery, (it + 1) % every == 0, it + 1 < total {
+                try hooks.save?(state(schedule: schedule, losses: result.losses))
+            }
+            if it + 1 == total, let save = hooks.save { try save(state(schedule: schedule, losses: result.losses)) }
+            guard marks.contains(it + 1) else { continue }
+            var goOn = true
+            evaluating += try seconds {
+                guard let loss = evaluate(model, on: data.validation, until: hooks.stop) else { throw TrainingStopped() }
+                result.curve.append((it + 1, loss))
+                goOn = try hooks.mark?(it + 1, loss) ?? true
+            }
+            if !goOn { break }
         }
-        result.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        result.seconds = elapsed()
         result.steps = result.losses.count
         result.tokensPerSecond = Double(result.steps - first) * tokensPerStep / max(result.seconds, 1e-9)
-        if result.divergedAt == nil { try save(state(schedule: schedule, losses: result.losses)) }
         let tail = result.losses.suffix(50)
         result.trainLoss = tail.reduce(0.0) { $0 + Double($1) } / Double(max(tail.count, 1))
-        result.valLoss = result.divergedAt == nil ? evaluate(model, on: data.validation) : .nan
+        if first >= total, result.divergedAt == nil {
+            // A resumed run that had already ended: its end is still saved and evaluated.
+            try hooks.save?(state(schedule: schedule, losses: result.losses))
+            result.curve.append((first, evaluate(model, on: data.validation)))
+        }
+        result.valLoss = result.divergedAt == nil ? result.curve.last?.loss ?? .nan : .nan
         return result
     }
 

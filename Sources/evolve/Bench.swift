@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Compiler
 import Config
 import Model
 import Primitives
@@ -18,13 +17,13 @@ struct Bench: ParsableCommand {
     @Option(help: "A program file to benchmark instead of the hand-built baseline (with the config's recipe).")
     var program: String?
 
-    @Option(help: "Timed steps, after 10 warm-up steps.")
+    @Option(parsing: .unconditional, help: "Timed steps, after 10 warm-up steps.")
     var steps = 100
 
     @Flag(help: "Print the time spent in each kind of kernel.")
     var profile = false
 
-    @Option(help: "Threads for BLAS and the engine.")
+    @Option(parsing: .unconditional, help: "Threads for BLAS and the engine.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     @Flag(help: "Measure every program in --seeds-folder in one run, alternating between them each round, and write the table to --output.")
@@ -33,7 +32,7 @@ struct Bench: ParsableCommand {
     @Option(help: "With --seeds: the programs (vanilla.program first, the dense reference).")
     var seedsFolder = "search-spaces/seeds"
 
-    @Option(help: "With --seeds: rounds; each times --steps steps of every program in turn.")
+    @Option(parsing: .unconditional, help: "With --seeds: rounds; each times --steps steps of every program in turn.")
     var rounds = 3
 
     @Option(help: "With --seeds: the table's file.")
@@ -47,17 +46,13 @@ struct Bench: ParsableCommand {
             let cfg = try config.map { try TrainConfig.load(path: $0) } ?? TrainConfig()
             if seeds { return try benchSeeds(cfg) }
             let data = syntheticData()
-            let vocabulary = data.tokenizer.vocabularySize
 
             Threads.set(1)
             let gflops1 = sgemmGFLOPs()
 
-            let compiled = try Compiler(try program.map { try Program.load(path: $0) } ?? cfg.resolvedProgram(file: config ?? "config"),
-                                        vocabulary: vocabulary)
-            let r = cfg.recipe
-            let model = compiled.replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
-            let context = compiled.program.genes.context
-            let trainer = Trainer(model: model, recipe: cfg.recipe)
+            let run = try Run(try program.map { try Program.load(path: $0) } ?? cfg.resolvedProgram(file: config ?? "config"),
+                              recipe: cfg.recipe, data: data, threads: threads)
+            let (model, trainer) = (run.model, run.trainer)
             var times = [Double]()
             for it in 0..<(steps + 10) {
                 let dt = seconds { trainer.step(it, total: cfg.recipe.steps, data: data.train) }
@@ -66,9 +61,9 @@ struct Bench: ParsableCommand {
             if profile { printProfile(model, trainer, cfg, data, sgemm: gflops1) }
             times.sort()
             let median = times[times.count / 2]
-            let tokens = Double(cfg.recipe.batchSize * context)
+            let tokens = Double(run.tokensPerStep)
             print(keyValues([
-                "model": compiled.program.name, "blas_core": BLAS.coreName, "gemm": Gemm.name, "threads": "\(threads)",
+                "model": run.program.name, "blas_core": BLAS.coreName, "gemm": Gemm.name, "threads": "\(threads)",
                 "sgemm_gflops_1thread": String(format: "%.1f", gflops1),
                 "params": "\(model.parameterCount)",
                 "graph_mb": String(format: "%.1f", Double(model.replicas.reduce(0) { $0 + $1.graph.allocatedBytes }) / 1e6),
@@ -108,10 +103,8 @@ extension Bench {
         var times = Array(repeating: [Double](), count: programs.count)
         for round in 0..<rounds {
             for (i, p) in programs.enumerated() {
-                let model = try Compiler(p, vocabulary: data.tokenizer.vocabularySize)
-                    .replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
-                let trainer = Trainer(model: model, recipe: r)
-                parameters[i] = model.parameterCount
+                let trainer = try Run(p, recipe: r, data: data, threads: threads).trainer
+                parameters[i] = trainer.model.parameterCount
                 for it in 0..<3 { trainer.step(it, total: r.steps, data: data.train) }
                 for it in 0..<steps { times[i].append(seconds { trainer.step(3 + it, total: r.steps, data: data.train) }) }
             }

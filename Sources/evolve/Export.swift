@@ -20,10 +20,10 @@ struct Export: ParsableCommand {
     @Option(help: "config: a file evolve trains; pytorch: a Python file with class Model(nn.Module) computing the program.")
     var format = Format.config
 
-    @Option(name: .shortAndLong, help: "Where to write it (default: results/<study>-<id>.yaml, or .py).")
+    @Option(name: .shortAndLong, help: "Where to write it (default: <study>-<id>.yaml, or .py, in the current folder).")
     var output: String?
 
-    @Option(help: "With --format pytorch, from a study or a program file: the vocabulary size (a checkpoint knows its own).")
+    @Option(parsing: .unconditional, help: "With --format pytorch, from a study or a program file: the vocabulary size (a checkpoint knows its own).")
     var vocabulary = 65
 
     @OptionGroup var study: StudyOptions
@@ -52,7 +52,7 @@ struct Export: ParsableCommand {
             var program = try Program(text: trained.program)
             program.name = "\(s.name)-\(c.id!)"
             if format == .pytorch {
-                let path = output ?? "results/\(s.name)-\(c.id!).py"
+                let path = output ?? "\(s.name)-\(c.id!).py"
                 try write(try PyTorchExport.source(program, vocabulary: vocabulary, header: ["Candidate #\(c.id!) of study \(s.name), val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "nan")."]), to: path)
                 print(keyValues(["id": "\(c.id!)", "format": "pytorch", "file": path]))
                 return
@@ -62,7 +62,7 @@ struct Export: ParsableCommand {
             recipe.steps = schedule
             recipe.replicas = trained.replicas
             if let last = bands.last, last.steps < schedule { recipe.stopAfter = last.steps }
-            let path = output ?? "results/\(s.name)-\(c.id!).yaml"
+            let path = output ?? "\(s.name)-\(c.id!).yaml"
             let lineage = try store.lineage(c.id!).map { "#\($0.id!)" + ($0.mutation.map { " (\($0))" } ?? " (seed)") }
             var header = [
                 "Candidate #\(c.id!) of study \(s.name) in \(store.location), generation \(c.generation).",
@@ -99,7 +99,7 @@ extension Export {
             program = try TrainConfig.trainable(path).0
             (vocab, origin) = (vocabulary, path)
         }
-        let file = output ?? "results/\(program.name).py"
+        let file = output ?? "\(program.name).py"
         try write(try PyTorchExport.source(program, vocabulary: vocab, header: ["From \(origin)."]), to: file)
         print(keyValues(["program": program.name, "format": "pytorch", "vocabulary": "\(vocab)", "file": file]))
     }

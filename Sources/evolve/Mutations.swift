@@ -11,10 +11,10 @@ struct Mutations: ParsableCommand {
     @Argument(help: "A search-space file (see search-spaces/).")
     var space: String
 
-    @Option(help: "Children to draw (round robin over the seeds).")
+    @Option(parsing: .unconditional, help: "Children to draw (round robin over the seeds).")
     var children = 1000
 
-    @Option(help: "Vocabulary size for the size constraint's parameter counts (65: tinyshakespeare's characters).")
+    @Option(parsing: .unconditional, help: "Vocabulary size for the size constraint's parameter counts (65: tinyshakespeare's characters).")
     var vocabulary = 65
 
     func run() throws {

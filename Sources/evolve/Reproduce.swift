@@ -15,7 +15,7 @@ struct Reproduce: ParsableCommand {
     @Option(help: "Comma-separated training seeds (at least 3 for a spread).")
     var seeds = "1,2,3"
 
-    @Option(help: "Steps of the equal-steps comparison (the equal-time one follows from its times).")
+    @Option(parsing: .unconditional, help: "Steps of the equal-steps comparison (the equal-time one follows from its times).")
     var steps = 2000
 
     @Option(help: "A config whose training recipe to use (default: the baseline recipe).")

@@ -6,7 +6,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: "The corpus text file (default: a search space's corpus:, else $EVOLVE_CORPUS, else tinyshakespeare, downloaded once).")
     var corpus: String?
 
-    @Option(help: "Threads for BLAS and the engine.")
+    @Option(parsing: .unconditional, help: "Threads for BLAS and the engine.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     /// One-line errors for values no run can use.

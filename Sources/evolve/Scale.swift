@@ -23,7 +23,7 @@ struct Scale: ParsableCommand {
     @Option(help: "Training seeds, comma-separated.")
     var seeds = "1,2"
 
-    @Option(help: "Training steps of every run (default: the recipe's).")
+    @Option(parsing: .unconditional, help: "Training steps of every run (default: the recipe's).")
     var steps: Int?
 
     @Option(help: "A config whose training recipe to use (default: the baseline recipe).")

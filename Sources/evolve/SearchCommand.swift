@@ -16,13 +16,13 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "The study database: a file (SQLite) or postgres://user[:password]@host[:port]/dbname (default: $EVOLVE_DB, else results/<space name>.db).")
     var db: String?
 
-    @Option(help: "Seconds a worker may go without a heartbeat (by the database's clock) before its candidate goes back to the queue.")
+    @Option(parsing: .unconditional, help: "Seconds a worker may go without a heartbeat (by the database's clock) before its candidate goes back to the queue.")
     var lease: Double = 300
 
-    @Option(help: "Stop when the study has made this many candidates and all have completed.")
+    @Option(parsing: .unconditional, help: "Stop when the study has made this many candidates and all have completed.")
     var candidates = 100
 
-    @Option(help: "Worker processes on this machine sharing the database, each with threads/workers threads (0: only make or update the study, for `evolve worker` on other hosts).")
+    @Option(parsing: .unconditional, help: "Worker processes on this machine sharing the database, each with threads/workers threads (0: only make or update the study, for `evolve worker` on other hosts).")
     var workers = 1
 
     @Option(help: "Start a new study of this name in the database instead of resuming the space's own (for another corpus or an edited space file).")
@@ -37,6 +37,7 @@ struct SearchCommand: ParsableCommand {
             guard workers >= 0 else { throw CommandError(description: "--workers must be 0 or more") }
             guard lease.isFinite, lease >= 1 else { throw CommandError(description: "--lease must be at least 1 second") }
             try options.check()
+            try checkIsSpaceFile(space)
             var s = try SearchSpace.load(path: space)
             if let name = forceNewStudy {
                 guard SearchSpace.isName(name) else {
@@ -186,4 +187,31 @@ func finish(_ store: Store, _ study: Study, finished: Bool) throws {
     }
     print(try statusLine(store, study))
     if !finished { throw ExitCode(130) }
+}
+
+/// `evolve WORD` searches the space file WORD, so a mistyped command arrives here as a file
+/// name: where no such file exists and WORD is close to a command, say so.
+func checkIsSpaceFile(_ path: String) throws {
+    guard !FileManager.default.fileExists(atPath: path) else { return }
+    let commands = Evolve.configuration.subcommands.map { $0._commandName }
+    let near = commands.map { ($0, editDistance(path.lowercased(), $0)) }.min { $0.1 < $1.1 }
+    if let (command, d) = near, d <= 2, !path.contains("/"), !path.contains(".") {
+        throw CommandError(description: "'\(path)' is neither a command nor a file; did you mean `evolve \(command)`? (`evolve --help` lists the commands)")
+    }
+}
+
+/// Levenshtein distance between two short words.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    var row = Array(0...b.count)
+    for i in 1...max(a.count, 1) where !a.isEmpty {
+        var previous = row[0]
+        row[0] = i
+        for j in stride(from: 1, through: b.count, by: 1) {
+            let here = row[j]
+            row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+            previous = here
+        }
+    }
+    return row[b.count]
 }

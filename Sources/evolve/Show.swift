@@ -10,7 +10,7 @@ struct Show: ParsableCommand {
     @Argument(help: "A program file (the text form, or YAML / JSON), or a candidate's ID in a study.")
     var target: String
 
-    @Option(help: "Vocabulary size for the embedding and head (tinyshakespeare's is 65).")
+    @Option(parsing: .unconditional, help: "Vocabulary size for the embedding and head (tinyshakespeare's is 65).")
     var vocabulary = 65
 
     @OptionGroup var study: StudyOptions
@@ -35,7 +35,7 @@ struct Show: ParsableCommand {
     func printLineage(_ store: Store, _ c: Candidate) throws {
         print("candidate #\(c.id!): \(c.status.rawValue)\(c.failed.map { " (\($0))" } ?? ""), "
               + "val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "none"), seed \(c.seed)"
-              + (c.reusedFrom.map { ", result of its twin #\($0)" } ?? ""))
+              + (c.reusedFrom.map { ", same as #\($0) (its result taken)" } ?? ""))
         for e in try store.evaluations(c.id!) {
             print(String(format: "  band %d: %d steps, val_loss %@, %.1fs", e.band, e.steps,
                          e.loss.map { String(format: "%.4f", $0) } ?? e.lossKind.rawValue, e.seconds))
@@ -62,6 +62,9 @@ struct Show: ParsableCommand {
             }
         }
         let g = p.genes
+        if p.subprograms.contains(where: { $0.instructions.contains { $0.op.spec.operand == .width } }) {
+            print("(dim=N is a width of N eighths of d_model: dim=8 is \(g.dModel) channels here, dim=32 four times that)")
+        }
         print(keyValues([
             "program": p.name, "hash": p.hash, "layers": "\(g.layers)", "d_model": "\(g.dModel)",
             "heads": "\(g.heads)", "context": "\(g.context)",

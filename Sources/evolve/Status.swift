@@ -16,7 +16,7 @@ struct Status: ParsableCommand {
             let reused = all.filter { $0.reusedFrom != nil }.count
             let train = all.compactMap(\.trainSeconds).reduce(0, +), over = all.compactMap(\.overheadSeconds).reduce(0, +)
             print("study \(s.name) in \(store.location), seed \(s.seed), started \(s.created)")
-            print("candidates: \(c.done + c.failed) completed (\(c.failed) failed, \(reused) took a twin's result), "
+            print("candidates: \(c.done + c.failed) completed (\(c.failed) failed, \(reused) the same as an earlier one: its result taken, not trained), "
                   + "\(c.running) running, \(c.queued) queued")
             let failures = Dictionary(grouping: all.compactMap(\.failure), by: { $0 }).mapValues(\.count)
             for (kind, n) in failures.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
@@ -41,7 +41,8 @@ struct Status: ParsableCommand {
 func printMutationKinds(_ store: Store, _ all: [Candidate]) throws {
     let children = all.filter { $0.mutationKind != nil }
     guard !children.isEmpty else { return }
-    print("mutations (kind: drawn, applied, change in val_loss against the parent at equal steps: mean, best):")
+    print("mutations (kind: drawn first for N children, made M: a kind that finds no place in the parent is drawn again,")
+    print("  so a kind can make more children than it was drawn for first; change in val_loss against the parent at equal steps):")
     let kinds = Set(children.compactMap(\.mutationKind) + children.compactMap(\.drawnKind)).sorted()
     for kind in kinds {
         let made = children.filter { $0.mutationKind == kind }
@@ -49,7 +50,7 @@ func printMutationKinds(_ store: Store, _ all: [Candidate]) throws {
         let mean = changes.isEmpty ? "n/a" : String(format: "%+.4f", changes.reduce(0, +) / Double(changes.count))
         let best = changes.min().map { String(format: "%+.4f", $0) } ?? "n/a"
         print("  \(kind.padding(toLength: 16, withPad: " ", startingAt: 0)) drawn \(children.filter { $0.drawnKind == kind }.count), "
-              + "applied \(made.count), change \(mean) mean, \(best) best (\(changes.count) measured)")
+              + "made \(made.count), change \(mean) mean, \(best) best (\(changes.count) measured)")
     }
 }
 

@@ -14,13 +14,13 @@ struct StoreBench: ParsableCommand {
     @Option(help: "The database to benchmark in: a new file or an empty postgres:// database.")
     var db: String
 
-    @Option(help: "Simulated workers.")
+    @Option(parsing: .unconditional, help: "Simulated workers.")
     var workers = 32
 
-    @Option(help: "Candidates the study makes, in all.")
+    @Option(parsing: .unconditional, help: "Candidates the study makes, in all.")
     var candidates = 2000
 
-    @Option(help: "Heartbeats each candidate sends before it completes (a real one sends one every few seconds).")
+    @Option(parsing: .unconditional, help: "Heartbeats each candidate sends before it completes (a real one sends one every few seconds).")
     var heartbeats = 2
 
     func run() throws {

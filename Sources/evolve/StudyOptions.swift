@@ -35,7 +35,10 @@ struct StudyOptions: ParsableArguments {
     func onlyDatabase() throws -> String {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: "results")) ?? []).filter { $0.hasSuffix(".db") }.sorted()
         switch files.count {
-        case 0: throw CommandError(description: "no database in results/; run a search first or pass --db PATH")
+        case 0:
+            let shipped = ((try? FileManager.default.contentsOfDirectory(atPath: "results/studies")) ?? []).filter { $0.hasSuffix(".db") }.sorted()
+            let hint = shipped.isEmpty ? "" : " (the studies that come with evolve: \(shipped.map { "--db results/studies/\($0)" }.joined(separator: ", ")))"
+            throw CommandError(description: "no database in results/; run a search first or pass --db PATH\(hint)")
         case 1: return "results/\(files[0])"
         default: throw CommandError(description: "several databases in results/ (\(files.joined(separator: ", "))); pick one with --db")
         }

@@ -7,7 +7,7 @@ import Store
 struct Top: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The best candidates of a study, best first.")
 
-    @Option(name: .shortAndLong, help: "How many to list.")
+    @Option(name: .shortAndLong, parsing: .unconditional, help: "How many to list.")
     var n = 10
 
     @Flag(help: "List the Pareto front over validation loss and --cost instead: the candidates nothing beats in both.")
@@ -38,14 +38,15 @@ struct Top: ParsableCommand {
                 ranked = zip(unique, zip(costs, ranks)).filter { $1.1 == 0 }.sorted { $0.1.0 < $1.1.0 }.map(\.0)
                 print("the Pareto front over val_loss and \(axis.rawValue): \(ranked.count) candidates")
             }
-            print("rank      id  gen  val_loss      params  flops/token  seconds  mutation")
+            // A front is not ranked: its members are listed cheapest first, without a rank.
+            print((pareto ? "" : "rank ") + "     id  gen  val_loss      params  flops/token  seconds  mutation")
             for (rank, c) in ranked.prefix(n).enumerated() {
                 let e = try store.evaluations(c.reusedFrom ?? c.id!).last
                 func right(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
-                print(String(format: "%4d %7lld %4d  %8.4f ", rank + 1, c.id!, c.generation, c.fitness!)
+                print((pareto ? "" : String(format: "%4d ", rank + 1)) + String(format: "%7lld %4d  %8.4f ", c.id!, c.generation, c.fitness!)
                       + right(e.map { "\($0.parameters)" } ?? "-", 11) + " " + right(e.map { "\($0.flopsPerToken)" } ?? "-", 12) + " "
                       + right(c.trainSeconds.map { String(format: "%.1f", $0) } ?? "-", 8) + "  "
-                      + (c.reusedFrom.map { "(as #\($0)) " } ?? "") + (c.mutation ?? "seed"))
+                      + (c.reusedFrom.map { "(same as #\($0)) " } ?? "") + (c.mutation ?? "seed"))
             }
         }
     }

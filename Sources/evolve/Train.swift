@@ -1,12 +1,9 @@
 import ArgumentParser
 import Foundation
-import Compiler
 import Config
 import Program
-import Search
 import Tensor
 import Training
-import Yams
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,10 +16,10 @@ struct Train: ParsableCommand {
     var config: String?
 
 
-    @Option(help: "Training steps (default: the config's).")
+    @Option(parsing: .unconditional, help: "Training steps (default: the config's).")
     var steps: Int?
 
-    @Option(help: "Random seed for initialisation and batches (default: the config's).")
+    @Option(parsing: .unconditional, help: "Random seed for initialisation and batches (default: the config's).")
     var seed: UInt64?
 
     @Flag(help: "Train a program even when it reads later tokens (the causality probe fails); it warns instead of refusing.")
@@ -31,7 +28,7 @@ struct Train: ParsableCommand {
     @Option(help: "Save a checkpoint in this folder at the end: the weights (model.safetensors, named as the program's parameters), the optimizer's state, the step and data position, the program and its config.")
     var save: String?
 
-    @Option(help: "With --save: also a checkpoint every N steps (each replaces the last); a resumed run keeps its N.")
+    @Option(parsing: .unconditional, help: "With --save: also a checkpoint every N steps (each replaces the last); a resumed run keeps its N.")
     var saveEvery: Int?
 
     @Option(help: "Go on with the run saved in this folder (its program, config, steps, seed and threads), saving there; it ends with exactly the losses of an uninterrupted run.")
@@ -46,40 +43,34 @@ struct Train: ParsableCommand {
             if let n = saveEvery, n < 1 { throw CommandError(description: "--save-every must be at least 1") }
             if saveEvery != nil && save == nil && resume == nil { throw CommandError(description: "--save-every needs --save DIR") }
             if let file, resume != nil { throw CommandError(description: "--resume DIR takes the program from the checkpoint; leave out \(file)") }
-            let run = try resume.map { try SavedRun.load($0) }
+            let saved = try resume.map { try SavedRun.load($0) }
             if let save { try Checkpoint.checkWritable(save) }
-            let (program, config) = try run.map { try $0.programAndConfig() } ?? programAndConfig()
-            let threads = run?.threads ?? options.threads
+            let (program, config) = try saved.map { try $0.programAndConfig() } ?? programAndConfig()
+            let threads = saved?.threads ?? options.threads
             let r = config.recipe
             let data = try Dataset(path: try Corpus.locate(options.corpus), tokenizer: r.tokenizer, trainFraction: r.trainFraction)
-            try data.check(context: program.genes.context, trainFraction: r.trainFraction)
-            let vocabulary = data.tokenizer.vocabularySize
-            let compiler = try Compiler(program, vocabulary: vocabulary)
-            try compiler.checkMemory(batch: r.batchSize)
-            if !probe(compiler, data: data, initStd: r.initStd).causal {
-                let what = "\(program.name) reads later tokens (its outputs change when a later token does)"
-                guard allowNoncausal else { throw CommandError(description: "\(what); its loss would be a cheat. --allow-noncausal trains it anyway") }
-                FileHandle.standardError.write("evolve: warning: \(what); training it because of --allow-noncausal\n".data(using: .utf8)!)
+            let run: Run
+            do { run = try Run(program, recipe: r, data: data, threads: threads, causality: allowNoncausal ? .allow : .refuse) } catch let e as NoncausalError {
+                throw CommandError(description: "\(e). --allow-noncausal trains it anyway")
             }
-            let model = compiler.replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
-            let trainer = Trainer(model: model, recipe: r)
-            let resumed = try resume.map { try Checkpoint.restore(trainer, from: $0) }
+            if let why = run.noncausal {
+                FileHandle.standardError.write("evolve: warning: \(why); training it because of --allow-noncausal\n".data(using: .utf8)!)
+            }
+            let resumed = try resume.map { try Checkpoint.restore(run.trainer, from: $0) }
             let folder = save ?? resume
-            let every = saveEvery ?? run?.saveEvery
-            let files = try SavedRun(program: program, config: config, configText: try configText(), steps: steps, seed: seed,
-                                     threads: threads, saveEvery: every).files(carrying: run)
             let progress = ProgressLine()
-            let result = try trainer.train(data, progress: progress.update, resume: resumed, saveEvery: every) { state in
-                if let folder { try Checkpoint.save(trainer, state, files: files, to: folder) }
-            }
+            var hooks = TrainingHooks()
+            hooks.step = progress.update
+            hooks.saveEvery = saveEvery ?? saved?.saveEvery
+            let files = try SavedRun(program: program, config: config, configText: try configText(), steps: steps, seed: seed,
+                                     threads: threads, saveEvery: hooks.saveEvery).files(carrying: saved)
+            if let folder { hooks.save = { try Checkpoint.save(run.trainer, $0, files: files, to: folder) } }
+            let result = try run.train(resume: resumed, hooks: hooks)
             progress.finish()
-            if let step = result.divergedAt {
-                throw CommandError(description: "\(program.name) diverged at step \(step) (loss \(result.losses.last!)); try a lower learning_rate")
-            }
-            let cost = try program.cost(vocabulary: vocabulary)
+            try run.checkFinite(result)
             print(keyValues([
-                "program": program.name, "hash": program.hash, "flops_per_token": "\(cost.flopsPerToken)",
-                "steps": "\(result.steps)", "seed": "\(r.seed)", "params": "\(model.parameterCount)",
+                "program": program.name, "hash": program.hash, "flops_per_token": "\(run.cost.flopsPerToken)",
+                "steps": "\(result.steps)", "seed": "\(r.seed)", "params": "\(run.model.parameterCount)",
                 "train_loss": String(format: "%.4f", result.trainLoss),
                 "val_loss": String(format: "%.6f", result.valLoss),
                 "loss_unit": r.tokenizer == .byte ? "nats_per_byte" : "nats_per_char",

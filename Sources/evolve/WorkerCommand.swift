@@ -14,7 +14,7 @@ struct WorkerCommand: ParsableCommand {
 
     @OptionGroup var studyOptions: StudyOptions
 
-    @Option(help: "Seconds a worker may go without a heartbeat (by the database's clock) before its candidate goes back to the queue.")
+    @Option(parsing: .unconditional, help: "Seconds a worker may go without a heartbeat (by the database's clock) before its candidate goes back to the queue.")
     var lease: Double = 300
 
     @OptionGroup var options: RunOptions

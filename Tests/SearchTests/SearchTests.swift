@@ -77,7 +77,7 @@ struct SearchTests {
             var lines = seed.text.split(separator: "\n").map(String.init)
             edit(&lines)
             let p = try Program(text: lines.joined(separator: "\n"))
-            let r = Search.probe(try Compiler(p, vocabulary: data.tokenizer.vocabularySize), data: data, initStd: space.recipe.initStd)
+            let r = try Run(p, recipe: space.recipe, data: data, threads: 1, causality: .allow).probe
             return (r.fingerprint, r.causal, p.hash)
         }
         let base = try probe { _ in }
@@ -114,7 +114,7 @@ struct SearchTests {
 
     @Test(arguments: [
         ("population: 3\ntournament: 5\nseeds: [seeds/vanilla.program]\n", "tournament 5 is larger than population 3"),
-        ("seeds: [seeds/nothere.program]\n", "cannot read the file"),
+        ("seeds: [seeds/nothere.program]\n", "no such file"),
         ("seeds: [seeds/vanilla.program]\nmutations: {grow: 1}\n", "mutations: unknown kind 'grow'"),
         ("seeds: [seeds/vanilla.program]\nops: [ADD, FOO]\n", "ops: unknown op 'FOO'"),
         ("seeds: [seeds/vanilla.program]\npopulaton: 4\n", "unknown key 'populaton'"),

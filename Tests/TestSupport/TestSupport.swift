@@ -135,6 +135,30 @@ public func checkingPython() -> String? {
     return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
 }
 
+/// The checking Python where it has torch, numpy and safetensors (the export and parity
+/// tests need them); nil where it has not.
+public let pythonWithTorch: String? = {
+    guard let python = checkingPython(), (try? runPython(python, "import torch, numpy, safetensors"))?.status == 0 else { return nil }
+    return python
+}()
+
+/// Whether the tests that need `pythonWithTorch` run: where it exists, and always under CI,
+/// where its absence fails them (`.enabled(if: pythonChecksRun)`, so elsewhere they are
+/// reported as skipped, with the reason).
+public let pythonChecksRun = pythonWithTorch != nil || runningInCI
+
+/// `pythonWithTorch`, or an error saying how to get it.
+public func requirePythonWithTorch() throws -> String {
+    guard let python = pythonWithTorch else {
+        throw TestSupportError(description: "no Python with torch, numpy and safetensors: scripts/test.sh makes ~/.cache/evolve-venv, or set EVOLVE_PYTHON")
+    }
+    return python
+}
+
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+}
+
 /// Runs `python -c script` with `arguments`; its status and output.
 public func runPython(_ python: String, _ script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
     let p = Process()

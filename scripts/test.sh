@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, nothing skipped: installs what the tests use (scripts/setup.sh
+# --tests), starts a throwaway PostgreSQL server, runs `swift test`, stops the server.
+# The end-to-end tests train on $EVOLVE_CORPUS, else ../shared/data/tinyshakespeare.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --tests
+pg=$(mktemp -d /tmp/evolve-test-pg.XXXXXX)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+EVOLVE_TEST_POSTGRES=$(scripts/postgres-cluster.sh start "$pg" "$port")
+export EVOLVE_TEST_POSTGRES
+trap 'scripts/postgres-cluster.sh stop "$pg" || true; rm -rf "$pg"' EXIT
+export EVOLVE_PYTHON="$HOME/.cache/evolve-venv/bin/python"
+export EVOLVE_CORPUS="${EVOLVE_CORPUS:-$(cd .. && pwd)/shared/data/tinyshakespeare.txt}"
+swift test -c release -Xswiftc -enable-testing "$@"
