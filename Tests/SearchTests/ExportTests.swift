@@ -9,12 +9,9 @@ struct ExportTests {
     static let seeds = ["vanilla", "primer-ez", "relu", "squared-relu", "mdha", "switch-moe", "hash-ffn", "avgk-sffn", "avgk-sffn-g32",
                         "mpo-moe", "altup-recycled-k2"]
 
-    @Test(arguments: seeds) func sameLossInPyTorch(_ name: String) throws {
-        guard let python = checkingPython(), try runPython(python, "import torch, safetensors").status == 0 else {
-            if runningInCI { Issue.record("no Python with torch and safetensors (.ci/run makes ~/.cache/evolve-venv)") }
-            else { print("export to PyTorch: no Python with torch and safetensors; set EVOLVE_PYTHON") }
-            return
-        }
+    @Test(.enabled(if: pythonChecksRun, "needs a Python with torch, numpy and safetensors (EVOLVE_PYTHON)"), arguments: seeds)
+    func sameLossInPyTorch(_ name: String) throws {
+        let python = try requirePythonWithTorch()
         let corpus = try syntheticCorpusFile()   // a short validation split: PyTorch evaluates it quickly
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-export-\(UUID())").path
         let program = packageRoot.appendingPathComponent("search-spaces/seeds/\(name).program").path
@@ -31,11 +28,9 @@ struct ExportTests {
     }
 
     /// A name or header with quotes and backslashes cannot break the Python: they go in comments.
-    @Test func namesCannotBreakThePython() throws {
-        guard let python = checkingPython() else {
-            if runningInCI { Issue.record("no Python (.ci/run makes ~/.cache/evolve-venv)") }
-            return
-        }
+    @Test(.enabled(if: pythonChecksRun, "needs a Python with torch, numpy and safetensors (EVOLVE_PYTHON)"))
+    func namesCannotBreakThePython() throws {
+        let python = try requirePythonWithTorch()
         let text = try String(contentsOf: packageRoot.appendingPathComponent("search-spaces/seeds/vanilla.program"), encoding: .utf8)
             .replacingOccurrences(of: "program vanilla", with: #"program a\"""b\N{x}'''"#)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-\(UUID()).program").path
@@ -48,11 +43,9 @@ struct ExportTests {
     }
 
     /// The module builds from scratch with evolve's parameter count, and a forward pass runs.
-    @Test func modulesBuildFromScratch() throws {
-        guard let python = checkingPython(), try runPython(python, "import torch").status == 0 else {
-            if runningInCI { Issue.record("no Python with torch (.ci/run makes ~/.cache/evolve-venv)") }
-            return
-        }
+    @Test(.enabled(if: pythonChecksRun, "needs a Python with torch, numpy and safetensors (EVOLVE_PYTHON)"))
+    func modulesBuildFromScratch() throws {
+        let python = try requirePythonWithTorch()
         for name in Self.seeds {
             let program = packageRoot.appendingPathComponent("search-spaces/seeds/\(name).program").path
             let module = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-\(UUID()).py").path
