@@ -59,7 +59,7 @@ public struct Compiler {
             x = lowering.altUp(x, blocks: k)
         }
         lowering.prefix = ""
-        let gain = lowering.parameter(.normGain, [c], "ln_f")
+        let gain = lowering.parameter(.finalNorm, [c], "ln_f")
         let logits = g.matmul(g.norm(.layer, x, gain: gain), wte, transposeW: true)  // [B, T, V]
         let (loss, rows) = g.crossEntropy(logits, targets)
         // What training minimises: the loss plus any auxiliary terms (load balancing).

@@ -13,6 +13,8 @@ enum ParameterKind: Equatable {
     /// A DCONV_k's [taps, channels] filter.
     case depthwiseConv(taps: Int)
     case scale, shift, normGain
+    /// ln_f, the final norm's gain.
+    case finalNorm
     /// A sparse layer's keys [E, C, g] and values [E, g, C] (or the MPO matrices they come from).
     case expertKeys, expertValues(residual: Bool)
     /// Switch's router [C, E].
@@ -33,7 +35,7 @@ enum ParameterKind: Equatable {
         case .expertKeys: return "keys"
         case .expertValues: return "values"
         case .router: return "router"
-        case .altupMix, .altupGain: return ""
+        case .finalNorm, .altupMix, .altupGain: return ""
         }
     }
 
@@ -41,7 +43,7 @@ enum ParameterKind: Equatable {
     var decays: Bool {
         switch self {
         case .embedding, .dense, .conv, .expertKeys, .expertValues, .router: return true
-        case .depthwiseConv, .scale, .shift, .normGain, .altupMix, .altupGain: return false
+        case .depthwiseConv, .scale, .shift, .normGain, .finalNorm, .altupMix, .altupGain: return false
         }
     }
 
@@ -52,7 +54,7 @@ enum ParameterKind: Equatable {
         case .conv(let taps): return .normal(.perTap(taps))
         case .router(let inputs): return .normal(.router(inputs: inputs))
         case .depthwiseConv(let taps): return .mdha(taps: taps)
-        case .scale, .normGain, .altupGain, .altupMix(identity: true): return .constant(1)
+        case .scale, .normGain, .finalNorm, .altupGain, .altupMix(identity: true): return .constant(1)
         case .shift, .altupMix(identity: false): return .constant(0)
         }
     }

@@ -72,7 +72,7 @@ public enum PyTorchExport {
                 self.wte = nn.Parameter(\(w.tensor(.embedding, [w.vocabulary, g.dModel])))
                 self.wpe = nn.Parameter(\(w.tensor(.embedding, [g.context, g.dModel])))
         \(layers.joined(separator: "\n"))
-                self.ln_f = nn.Parameter(\(w.tensor(.normGain, [g.dModel])))
+                self.ln_f = nn.Parameter(\(w.tensor(.finalNorm, [g.dModel])))
 
             def forward(self, idx, targets=None):
                 t = idx.shape[1]

@@ -26,65 +26,82 @@ public struct Reproduction {
 
     /// The comparison called `name`, with seed programs read from `seeds` (a folder).
     public static func named(_ name: String, seeds: String) throws -> Reproduction {
-        func load(_ file: String) throws -> Program { try Program.load(path: "\(seeds)/\(file).program") }
-        func variant(_ label: String, _ file: String) throws -> Variant { Variant(label: label, program: try load(file)) }
+        let files = SeedFiles(folder: seeds)
         switch name {
-        case "primer":
-            let (vanilla, sq, ez) = ("vanilla (GELU)", "squared ReLU", "Primer-EZ")
-            return Reproduction(name: name, summary: "Primer: squared ReLU beats ReLU and GELU; MDHA helps; Primer-EZ (both) helps most",
-                                variants: [try variant(vanilla, "vanilla"), try variant("ReLU", "relu"),
-                                           try variant(sq, "squared-relu"), try variant("MDHA", "mdha"),
-                                           try variant(ez, "primer-ez")],
-                                claims: [.lower(sq, than: "ReLU"), .lower(sq, than: vanilla), .lower("MDHA", than: vanilla),
-                                         .lower(ez, than: vanilla), .lower(ez, than: sq), .lower(ez, than: "MDHA"),
-                                         .lower(ez, than: vanilla, at: .equalTime)])
-        case "sffn":
-            // Equal active cells b·g = 4·d_model (the dense MLP's width) and 4x that in memory:
-            // from b = 1 block of g = 512 to b = 16 of g = 32 (dims are eighths of d_model).
-            var sweep = [Variant]()
-            for (b, dim) in [(1, 32), (2, 16), (4, 8), (8, 4), (16, 2)] {
-                var p = try load("avgk-sffn")
-                p.genes.topk = b
-                p.genes.experts = 4 * b
-                p.subprograms = p.subprograms.map { sub in
-                    var s = sub
-                    for i in s.instructions.indices where s.instructions[i].op == .sparseFFN { s.instructions[i].dim = dim }
-                    return s
-                }
-                try p.validate()
-                sweep.append(Variant(label: "Avg-K g=\(dim * p.genes.dModel / 8) b=\(b)", program: p))
-            }
-            // The paper's Avg-K is the seed avgk-sffn: 8 blocks of d_model/2 per token.
-            let avgk = "Avg-K g=64 b=8", largest = sweep.first!.label, smallest = sweep.last!.label
-            return Reproduction(name: name, summary: "Sparse FFN (Liu et al.): at equal active FLOPs, Avg-K with small blocks beats Switch and Hash routing; smaller memory blocks help",
-                                variants: [try variant("dense", "vanilla"), try variant("Switch", "switch-moe"),
-                                           try variant("Hash", "hash-ffn")] + sweep,
-                                claims: [.lower(avgk, than: "Switch"), .lower(avgk, than: "Hash"), .lower(avgk, than: "dense"),
-                                         .lower("Switch", than: "dense"), .lower("Hash", than: "dense"),
-                                         .lower(smallest, than: largest), .lower(avgk, than: largest)])
-        case "mpoe":
-            // The paper's gradient mask on the shared central core, dropped half the steps.
-            var masked = try load("mpo-moe")
-            masked.genes.mpoMask = 0.5
-            let maskedLabel = "MPO MoE, gradient mask 0.5"
-            return Reproduction(name: name, summary: "MPOE (Gao et al.): experts sharing an MPO central tensor match Switch MoE with far fewer parameters; masking the central tensor's gradient helps",
-                                variants: [try variant("dense", "vanilla"), try variant("Switch MoE", "switch-moe"),
-                                           try variant("MPO MoE", "mpo-moe"), Variant(label: maskedLabel, program: masked)],
-                                claims: [.notWorse("MPO MoE", than: "Switch MoE"), .fewerParameters("MPO MoE", than: "Switch MoE"),
-                                         .lower("Switch MoE", than: "dense"), .lower("MPO MoE", than: "dense"),
-                                         .notWorse(maskedLabel, than: "MPO MoE")])
-        case "altup":
-            var same = try load("altup-recycled-k2")
-            same.genes.altupMode = .same
-            let (alternating, sameLabel) = ("Recycled-AltUp K=2 alternating", "Recycled-AltUp K=2 same")
-            return Reproduction(name: name, summary: "AltUp (Baykal et al.): a K=2 wider residual stream improves quality at almost no extra compute",
-                                variants: [try variant("baseline", "vanilla"), try variant(alternating, "altup-recycled-k2"),
-                                           Variant(label: sameLabel, program: same)],
-                                claims: [.lower(alternating, than: "baseline"), .lower(alternating, than: "baseline", at: .equalTime),
-                                         .notWorse(alternating, than: sameLabel)])
-        default:
-            throw ProgramError("unknown reproduction '\(name)' (known: \(names.joined(separator: ", ")))")
+        case "primer": return try primer(files)
+        case "sffn": return try sparseFFN(files)
+        case "mpoe": return try mpoExperts(files)
+        case "altup": return try altUp(files)
+        default: throw ProgramError("unknown reproduction '\(name)' (known: \(names.joined(separator: ", ")))")
         }
+    }
+
+    /// The seed programs' folder.
+    struct SeedFiles {
+        let folder: String
+        func load(_ file: String) throws -> Program { try Program.load(path: "\(folder)/\(file).program") }
+        func variant(_ label: String, _ file: String) throws -> Variant { Variant(label: label, program: try load(file)) }
+    }
+
+    static func primer(_ f: SeedFiles) throws -> Reproduction {
+        let (vanilla, sq, ez) = ("vanilla (GELU)", "squared ReLU", "Primer-EZ")
+        return Reproduction(name: "primer", summary: "Primer: squared ReLU beats ReLU and GELU; MDHA helps; Primer-EZ (both) helps most",
+                            variants: [try f.variant(vanilla, "vanilla"), try f.variant("ReLU", "relu"),
+                                       try f.variant(sq, "squared-relu"), try f.variant("MDHA", "mdha"),
+                                       try f.variant(ez, "primer-ez")],
+                            claims: [.lower(sq, than: "ReLU"), .lower(sq, than: vanilla), .lower("MDHA", than: vanilla),
+                                     .lower(ez, than: vanilla), .lower(ez, than: sq), .lower(ez, than: "MDHA"),
+                                     .lower(ez, than: vanilla, at: .equalTime)])
+    }
+
+    static func sparseFFN(_ f: SeedFiles) throws -> Reproduction {
+        // Equal active cells b·g = 4·d_model (the dense MLP's width) and 4x that in memory:
+        // from b = 1 block of g = 512 to b = 16 of g = 32 (dims are eighths of d_model).
+        var sweep = [Variant]()
+        for (b, dim) in [(1, 32), (2, 16), (4, 8), (8, 4), (16, 2)] {
+            var p = try f.load("avgk-sffn")
+            p.genes.topk = b
+            p.genes.experts = 4 * b
+            p.subprograms = p.subprograms.map { sub in
+                var s = sub
+                for i in s.instructions.indices where s.instructions[i].op == .sparseFFN { s.instructions[i].dim = dim }
+                return s
+            }
+            try p.validate()
+            sweep.append(Variant(label: "Avg-K g=\(dim * p.genes.dModel / 8) b=\(b)", program: p))
+        }
+        // The paper's Avg-K is the seed avgk-sffn: 8 blocks of d_model/2 per token.
+        let avgk = "Avg-K g=64 b=8", largest = sweep.first!.label, smallest = sweep.last!.label
+        return Reproduction(name: "sffn", summary: "Sparse FFN (Liu et al.): at equal active FLOPs, Avg-K with small blocks beats Switch and Hash routing; smaller memory blocks help",
+                            variants: [try f.variant("dense", "vanilla"), try f.variant("Switch", "switch-moe"),
+                                       try f.variant("Hash", "hash-ffn")] + sweep,
+                            claims: [.lower(avgk, than: "Switch"), .lower(avgk, than: "Hash"), .lower(avgk, than: "dense"),
+                                     .lower("Switch", than: "dense"), .lower("Hash", than: "dense"),
+                                     .lower(smallest, than: largest), .lower(avgk, than: largest)])
+    }
+
+    static func mpoExperts(_ f: SeedFiles) throws -> Reproduction {
+        // The paper's gradient mask on the shared central core, dropped half the steps.
+        var masked = try f.load("mpo-moe")
+        masked.genes.mpoMask = 0.5
+        let maskedLabel = "MPO MoE, gradient mask 0.5"
+        return Reproduction(name: "mpoe", summary: "MPOE (Gao et al.): experts sharing an MPO central tensor match Switch MoE with far fewer parameters; masking the central tensor's gradient helps",
+                            variants: [try f.variant("dense", "vanilla"), try f.variant("Switch MoE", "switch-moe"),
+                                       try f.variant("MPO MoE", "mpo-moe"), Variant(label: maskedLabel, program: masked)],
+                            claims: [.notWorse("MPO MoE", than: "Switch MoE"), .fewerParameters("MPO MoE", than: "Switch MoE"),
+                                     .lower("Switch MoE", than: "dense"), .lower("MPO MoE", than: "dense"),
+                                     .notWorse(maskedLabel, than: "MPO MoE")])
+    }
+
+    static func altUp(_ f: SeedFiles) throws -> Reproduction {
+        var same = try f.load("altup-recycled-k2")
+        same.genes.altupMode = .same
+        let (alternating, sameLabel) = ("Recycled-AltUp K=2 alternating", "Recycled-AltUp K=2 same")
+        return Reproduction(name: "altup", summary: "AltUp (Baykal et al.): a K=2 wider residual stream improves quality at almost no extra compute",
+                            variants: [try f.variant("baseline", "vanilla"), try f.variant(alternating, "altup-recycled-k2"),
+                                       Variant(label: sameLabel, program: same)],
+                            claims: [.lower(alternating, than: "baseline"), .lower(alternating, than: "baseline", at: .equalTime),
+                                     .notWorse(alternating, than: sameLabel)])
     }
 
     /// One training run's measurements.

@@ -19,6 +19,22 @@ func small() throws -> Program {
 
 @Suite("compiler")
 struct CompilerTests {
+    /// Parameter names are what checkpoints and PyTorch modules key on: the frame's and each
+    /// kind's (wte, wpe, ln_f without a suffix; a state's parameter with its kind's) stay put.
+    @Test func parameterNamesAreStable() throws {
+        var p = try seed("mpo-moe")
+        p.genes.layers = 1
+        let names = Set(try Compiler(p, vocabulary: 65).build(batch: 1, initStd: 0.02, seed: 1).graph.parameters.map(\.name))
+        for name in ["wte", "wpe", "ln_f", "h0.s1.norm", "h0.s2.dense", "h0.s12.ffn.keys.central", "h0.s12.ffn.values.e3.core2",
+                     "h0.s12.ffn.router"] {
+            #expect(names.contains(name), "no parameter \(name) among \(names.sorted())")
+        }
+        var mdha = try seed("mdha")
+        mdha.genes.layers = 1
+        let m = try Compiler(mdha, vocabulary: 65).build(batch: 1, initStd: 0.02, seed: 1).graph.parameters.map(\.name)
+        #expect(m.contains("h0.s3.dconv") && m.last == "ln_f", "\(m)")
+    }
+
     /// A config's `model:` section is the seed program of the same block, hash for hash:
     /// the baseline and the seeds share one compiler. (The vanilla seed's compilation was
     /// checked bit for bit against nanoGPT's GPT built by hand, before that was removed.)

@@ -1,6 +1,7 @@
 import Foundation
 import Primitives
 import Testing
+import TestSupport
 import Tensor
 @testable import Compiler
 @testable import Program

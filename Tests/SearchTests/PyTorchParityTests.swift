@@ -15,7 +15,7 @@ struct PyTorchParityTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-parity-\(UUID())").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let programs = try Op.allCases.map { try OpExamples.program($0) } + OpExamples.routed()
+        let programs = try Op.allCases.map { try OpExamples.block($0) } + OpExamples.routed()
         var ours = [String: Double]()
         for p in programs {
             let dir = "\(root)/\(p.name)", file = "\(root)/\(p.name).program"

@@ -30,8 +30,8 @@ public enum OpExamples {
     ]
 
     /// The example's program: small genes, a Switch router for SPARSE_FFN, and a callee for CALL.
-    public static func program(_ op: Op) throws -> Program {
-        let lines = lines[op]!.enumerated().map { "  s\($0.offset + 1) = \($0.element)" }.joined(separator: "\n")
+    public static func program(_ op: Op, closing: [String] = []) throws -> Program {
+        let lines = (lines[op]! + closing).enumerated().map { "  s\($0.offset + 1) = \($0.element)" }.joined(separator: "\n")
         return try Program(text: """
             program \(op.rawValue)
             genes layers=1 d_model=8 heads=2 context=5 router=switch experts=3 topk=1 capacity=3
@@ -43,17 +43,35 @@ public enum OpExamples {
             """)
     }
 
+    /// The example as a whole model's block: where it ends off the residual stream's shape
+    /// [B, T, C], closing instructions bring it back (a DENSE to C channels, a product with
+    /// the input for [B, T, 1], the attention product for scores).
+    public static func block(_ op: Op) throws -> Program {
+        var closing = [String]()
+        for _ in 0..<3 {
+            let shapes = try program(op, closing: closing).shapes(subprogram: 0, input: .residual)
+            let last = "s\(shapes.count - 1)"
+            switch shapes.last! {
+            case .residual: return try program(op, closing: closing)
+            case .hidden: closing.append("DENSE \(last) dim=8")
+            case .perPosition: closing.append("MULTIPLY s0 \(last)")
+            case .scores: closing.append("MAT_MUL \(last) s0")
+            }
+        }
+        return try program(op, closing: closing)
+    }
+
     /// The example of SPARSE_FFN with each router, and with MPO experts: every row of the
     /// router table through both back ends.
     public static func routed() throws -> [Program] {
         var out = [Program]()
         for router in Router.allCases {
-            var p = try program(.sparseFFN)
+            var p = try block(.sparseFFN)
             p.name = "SPARSE_FFN-\(router.rawValue)"
             p.genes.router = router
             out.append(p)
         }
-        var mpo = try program(.sparseFFN)
+        var mpo = try block(.sparseFFN)
         mpo.name = "SPARSE_FFN-mpo"
         mpo.genes.mpo = 3
         out.append(mpo)

@@ -53,14 +53,17 @@ struct CheckpointTests {
         let dir = folder()
         let first = Trainer(model: model(c, data, threads: threads), recipe: c.recipe)
         var saved = 0
-        _ = try first.train(data, resume: nil, saveEvery: 15) { state in
+        var hooks = TrainingHooks()
+        hooks.saveEvery = 15
+        hooks.save = { state in
             if state.step == 15 { try Checkpoint.save(first, state, files: ["note.txt": "x"], to: dir); saved += 1 }
         }
+        _ = try first.train(data, hooks: hooks)
         #expect(saved == 1)
         let again = Trainer(model: model(c, data, threads: threads), recipe: c.recipe)   // fresh weights, moments and stream
         let state = try Checkpoint.restore(again, from: dir)
         #expect(state.step == 15 && state.losses == Array(whole.losses.prefix(15)))
-        let rest = again.train(data, resume: state, saveEvery: nil) { _ in }
+        let rest = try again.train(data, resume: state, hooks: TrainingHooks())
         #expect(rest.losses == whole.losses)
         #expect(rest.valLoss == whole.valLoss)
         #expect(zip(again.model.parameters, straight.model.parameters).allSatisfy { $0.values == $1.values })
@@ -74,7 +77,9 @@ struct CheckpointTests {
         c.recipe.steps = 3
         let dir = folder()
         let t = Trainer(model: model(c, data, threads: 2), recipe: c.recipe)
-        _ = try t.train(data, resume: nil, saveEvery: nil) { try Checkpoint.save(t, $0, files: [:], to: dir) }
+        var hooks = TrainingHooks()
+        hooks.save = { try Checkpoint.save(t, $0, files: [:], to: dir) }
+        _ = try t.train(data, hooks: hooks)
         do {
             _ = try Checkpoint.restore(Trainer(model: model(c, data, threads: 1), recipe: c.recipe), from: dir)
             Issue.record("resumed with other threads")
