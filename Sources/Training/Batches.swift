@@ -14,11 +14,11 @@ public struct BatchSampler {
         set { rng.state = newValue }
     }
 
-    public mutating func fill(_ model: ReplicatedModel, from data: [Int32]) {
+    public mutating func fill(_ model: ReplicatedModel, from data: TokenSplit) {
         let t = model.context
         precondition(data.count > t + 1, "the training split is shorter than the context")
-        data.withUnsafeBufferPointer { d in
-            for row in 0..<model.batch { model.setRow(row, tokens: d, start: rng.below(data.count - t - 1)) }
+        for row in 0..<model.batch {
+            data.withWindow(from: rng.below(data.count - t - 1), length: t + 1) { model.setRow(row, tokens: $0, start: 0) }
         }
     }
 }

@@ -73,18 +73,28 @@ public func sha256Hex(_ data: Data) -> String {
 /// A tokenised corpus split into training and validation ids (first fraction / rest).
 public struct Dataset: Sendable {
     public let tokenizer: Tokenizer
-    public let train: [Int32]
-    public let validation: [Int32]
-    /// Where it was read from, and the file's sha256 (a study remembers it).
+    public let train: TokenSplit
+    public let validation: TokenSplit
+    /// Where it was read from, and the file's sha256 (a data folder's: its splits' and
+    /// tokenizer's, in one); a study remembers it.
     public private(set) var path: String?
     public private(set) var sha256: String?
+    /// The UTF-8 bytes of the validation split's text: bits per byte divide by it.
+    public private(set) var validationBytes: Int
+
+    /// Bits per byte of a mean validation loss in nats per token: the split's nats over its
+    /// bytes, in bits, which compares runs across tokenizers (nats per token cannot).
+    public func bitsPerByte(_ loss: Double) -> Double {
+        loss * Double(validation.count) / (Double(validationBytes) * log(2))
+    }
 
     public init(text: String, tokenizer kind: Tokenizer.Kind = .char, trainFraction: Double = 0.9) {
         tokenizer = Tokenizer(kind: kind, text: text)
         let ids = tokenizer.encode(text)
         let n = Int(trainFraction * Double(ids.count))
-        train = Array(ids[..<n])
-        validation = Array(ids[n...])
+        train = TokenSplit(Array(ids[..<n]))
+        validation = TokenSplit(Array(ids[n...]))
+        validationBytes = tokenizer.bytes(Array(ids[n...])).count
     }
 
     public init(path: String, tokenizer kind: Tokenizer.Kind = .char, trainFraction: Double = 0.9) throws {
@@ -120,7 +130,8 @@ extension Dataset {
         tokenizer = Tokenizer(kind: .char, text: String(String.UnicodeScalarView(
             (0..<vocabularySize).map { Unicode.Scalar(UInt32(0x100 + $0))! })))
         let n = Int(trainFraction * Double(ids.count))
-        train = Array(ids[..<n])
-        validation = Array(ids[n...])
+        train = TokenSplit(Array(ids[..<n]))
+        validation = TokenSplit(Array(ids[n...]))
+        validationBytes = tokenizer.bytes(Array(ids[n...])).count
     }
 }

@@ -42,7 +42,7 @@ public final class Run {
     /// it is causal (a program that sees later tokens would win by cheating).
     public private(set) lazy var probe: (fingerprint: String, causal: Bool) = {
         let model = ReplicatedModel(batch: 2, threads: 1) { compiler.build(batch: $0, initStd: recipe.initStd, seed: 0x5EED_F1A9) }
-        let (losses, causal) = Training.probe(model, on: data.validation)
+        let (losses, causal) = Training.probe(model, on: data.validation, vocabulary: data.tokenizer.vocabularySize)
         let words = ["\(model.parameterCount)"] + losses.map { String(format: "%.4f", $0) }
         return (String(StableHash.of(words.joined(separator: " ")), radix: 16), causal)
     }()

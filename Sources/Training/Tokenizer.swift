@@ -1,19 +1,37 @@
 /// Text ↔ token ids. `char`: the corpus's distinct characters (Unicode scalars), sorted,
-/// as nanoGPT's shakespeare-char; `byte`: the 256 byte values, for any corpus.
+/// as nanoGPT's shakespeare-char; `byte`: the 256 byte values, for any corpus; a byte-level
+/// BPE (`bpe`), from a prepared data folder (`evolve data prepare --tokenizer bpe`).
 public struct Tokenizer: Sendable {
     public enum Kind: String, Sendable, Codable { case char, byte }
     public let kind: Kind
     /// For `char`: the vocabulary in id order.
     public let symbols: [Unicode.Scalar]
+    /// A byte-level BPE over bytes (then `kind` is `.byte`, its base alphabet).
+    public let bpe: BPE?
 
     public init(kind: Kind, text: String) {
         self.kind = kind
         symbols = kind == .char ? Array(Set(text.unicodeScalars)).sorted { $0.value < $1.value } : []
+        bpe = nil
     }
 
-    public var vocabularySize: Int { kind == .char ? symbols.count : 256 }
+    /// A char tokenizer over `symbols` in id order (a data folder's alphabet).
+    public init(symbols: [Unicode.Scalar]) {
+        kind = .char; self.symbols = symbols; bpe = nil
+    }
 
+    public init(bpe: BPE) {
+        kind = .byte; symbols = []; self.bpe = bpe
+    }
+
+    /// "char", "byte" or "bpe", as data folders name them.
+    public var name: String { bpe == nil ? kind.rawValue : "bpe" }
+
+    public var vocabularySize: Int { bpe?.vocabularySize ?? (kind == .char ? symbols.count : 256) }
+
+    /// The ids of `text`; nil names the first character outside a char vocabulary.
     public func encode(_ text: String) -> [Int32] {
+        if let bpe { return bpe.encode(text) }
         switch kind {
         case .byte:
             return text.utf8.map { Int32($0) }
@@ -29,10 +47,21 @@ public struct Tokenizer: Sendable {
         }
     }
 
-    public func decode(_ ids: [Int32]) -> String {
+    /// The first character of `text` a char vocabulary lacks, to refuse it before encoding.
+    public func unknownCharacter(in text: String) -> Unicode.Scalar? {
+        guard kind == .char, bpe == nil else { return nil }
+        let known = Set(symbols)
+        return text.unicodeScalars.first { !known.contains($0) }
+    }
+
+    /// The bytes of `ids` (a BPE token may be part of a character).
+    public func bytes(_ ids: [Int32]) -> [UInt8] {
+        if let bpe { return bpe.decode(ids) }
         switch kind {
-        case .byte: return String(decoding: ids.map { UInt8(truncatingIfNeeded: $0) }, as: UTF8.self)
-        case .char: return String(String.UnicodeScalarView(ids.map { symbols[Int($0)] }))
+        case .byte: return ids.map { UInt8(truncatingIfNeeded: $0) }
+        case .char: return Array(String(String.UnicodeScalarView(ids.map { symbols[Int($0)] })).utf8)
         }
     }
+
+    public func decode(_ ids: [Int32]) -> String { String(decoding: bytes(ids), as: UTF8.self) }
 }

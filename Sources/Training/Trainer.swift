@@ -61,7 +61,7 @@ public final class Trainer {
 
     /// One optimisation step on a fresh batch; returns the batch loss before the update.
     @discardableResult
-    public func step(_ it: Int, total: Int, data: [Int32]) -> Float {
+    public func step(_ it: Int, total: Int, data: TokenSplit) -> Float {
         phases.batches += seconds { sampler.fill(model, from: data) }
         var loss: Float = 0
         phases.pass += seconds { loss = model.forwardBackward() }

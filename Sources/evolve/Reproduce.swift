@@ -40,8 +40,7 @@ struct Reproduce: ParsableCommand {
             let reproduction = try Reproduction.named(name, seeds: folder)
             var recipe = try config.map { try TrainConfig.load(path: $0).recipe } ?? Recipe()
             recipe.steps = steps
-            let data = try Dataset(path: try Corpus.locate(options.corpus), tokenizer: recipe.tokenizer,
-                                   trainFraction: recipe.trainFraction)
+            let data = try options.dataset(recipe)
             print("reproduce \(name): \(reproduction.variants.count) variants × \(seedList.count) seeds, \(steps) steps, then equal wall-clock")
             let (equalSteps, equalTime) = try reproduction.run(recipe: recipe, seeds: seedList, data: data, threads: options.threads) {
                 print("  " + $0)

@@ -53,7 +53,7 @@ struct Scale: ParsableCommand {
                 guard steps >= scaling.checkpoints else { throw CommandError(description: "--steps must be at least \(scaling.checkpoints)") }
                 recipe.steps = steps
             }
-            let data = try Dataset(path: try Corpus.locate(options.corpus), tokenizer: recipe.tokenizer, trainFraction: recipe.trainFraction)
+            let data = try options.dataset(recipe)
             for p in scaling.programs.indices { for s in scaling.sizes.indices {
                 try data.check(context: scaling.program(p, at: s).genes.context, trainFraction: recipe.trainFraction)
                 try scaling.program(p, at: s).validate()

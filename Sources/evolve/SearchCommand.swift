@@ -47,8 +47,7 @@ struct SearchCommand: ParsableCommand {
             }
             // Everything is checked before the database is touched: the corpus against every
             // seed's context, and every seed's memory at the space's batch.
-            let data = try Dataset(path: try Corpus.locate(options.corpus ?? s.corpus), tokenizer: s.recipe.tokenizer,
-                                   trainFraction: s.recipe.trainFraction)
+            let data = try options.dataset(s.recipe, fallback: s.corpus)
             for seed in s.seeds {
                 try data.check(context: seed.genes.context, trainFraction: s.recipe.trainFraction)
                 try Compiler(seed, vocabulary: data.tokenizer.vocabularySize).checkMemory(batch: s.recipe.batchSize)

@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
             let (program, config) = try saved.map { try $0.programAndConfig() } ?? programAndConfig()
             let threads = saved?.threads ?? options.threads
             let r = config.recipe
-            let data = try Dataset(path: try Corpus.locate(options.corpus), tokenizer: r.tokenizer, trainFraction: r.trainFraction)
+            let data = try options.dataset(r)
             let run: Run
             do { run = try Run(program, recipe: r, data: data, threads: threads, causality: allowNoncausal ? .allow : .refuse) } catch let e as NoncausalError {
                 throw CommandError(description: "\(e). --allow-noncausal trains it anyway")
@@ -73,7 +73,8 @@ struct Train: ParsableCommand {
                 "steps": "\(result.steps)", "seed": "\(r.seed)", "params": "\(run.model.parameterCount)",
                 "train_loss": String(format: "%.4f", result.trainLoss),
                 "val_loss": String(format: "%.6f", result.valLoss),
-                "loss_unit": r.tokenizer == .byte ? "nats_per_byte" : "nats_per_char",
+                "val_bpb": String(format: "%.6f", data.bitsPerByte(result.valLoss)),
+                "loss_unit": "nats_per_token", "tokenizer": data.tokenizer.name,
                 "train_seconds": String(format: "%.1f", result.seconds),
                 "tokens_per_s": String(format: "%.0f", result.tokensPerSecond),
             ]))

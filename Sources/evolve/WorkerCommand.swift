@@ -29,10 +29,9 @@ struct WorkerCommand: ParsableCommand {
                 throw CommandError(description: "study \(s.name) was started by an evolve that did not store its seeds; resume it once with `evolve search` first")
             }
             let space = try SearchSpace.parse(s.space, path: "study \(s.name)'s space", seeds: seeds)
-            let corpus = try Corpus.locate(options.corpus)
-            let data = try Dataset(path: corpus, tokenizer: space.recipe.tokenizer, trainFraction: space.recipe.trainFraction)
+            let data = try options.dataset(space.recipe)
             if let needed = s.corpusSha256, needed != data.sha256 {
-                throw CommandError(description: "study \(s.name) trains on the text with sha256 \(needed.prefix(12))… (read from \(s.corpusPath ?? "an unknown path") where it began); \(corpus) is other text: pass that file with --corpus")
+                throw CommandError(description: "study \(s.name) trains on the text with sha256 \(needed.prefix(12))… (read from \(s.corpusPath ?? "an unknown path") where it began); \(data.path ?? "this text") is other text: pass that one with --corpus or --data")
             }
             for seed in space.seeds { try data.check(context: seed.genes.context, trainFraction: space.recipe.trainFraction) }
             let evolution = try Evolution(space: space, store: store, data: data, threads: options.threads)

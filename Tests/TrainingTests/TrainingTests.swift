@@ -177,7 +177,7 @@ struct TrainingTests {
         let d = Dataset(text: syntheticText())
         func run(threads: Int) throws -> (loss: Float, grads: [[Float]]) {
             let m = try replicated(p, vocabulary: d.tokenizer.vocabularySize, recipe: r, threads: threads)
-            d.train.withUnsafeBufferPointer { tokens in
+            d.train.withWindow(from: 0, length: d.train.count) { tokens in
                 for row in 0..<r.batchSize { m.setRow(row, tokens: tokens, start: row * 17) }
             }
             let loss = m.forwardBackward()
