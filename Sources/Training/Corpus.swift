@@ -77,10 +77,10 @@ public struct Dataset: Sendable {
     public let validation: TokenSplit
     /// Where it was read from, and the file's sha256 (a data folder's: its splits' and
     /// tokenizer's, in one); a study remembers it.
-    public private(set) var path: String?
-    public private(set) var sha256: String?
+    public internal(set) var path: String?
+    public internal(set) var sha256: String?
     /// The UTF-8 bytes of the validation split's text: bits per byte divide by it.
-    public private(set) var validationBytes: Int
+    public internal(set) var validationBytes: Int
 
     /// Bits per byte of a mean validation loss in nats per token: the split's nats over its
     /// bytes, in bits, which compares runs across tokenizers (nats per token cannot).

@@ -63,7 +63,7 @@ extension Dataset {
         validationBytes = meta.val.bytes
     }
 
-    static func readMeta(_ folder: String) throws -> DataMeta {
+    public static func readMeta(_ folder: String) throws -> DataMeta {
         let file = "\(folder)/meta.json"
         guard FileManager.default.fileExists(atPath: file) else {
             throw CorpusError(description: "\(folder): not a prepared data folder (no meta.json; make one with evolve data prepare)")

@@ -153,7 +153,7 @@ extension DataPrepare {
     }
 
     /// An output folder evolve may write into: new, empty, or a data folder already.
-    static func checkOutput(_ output: String) throws {
+    public static func checkOutput(_ output: String) throws {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: output, isDirectory: &isFolder) else { return }
         guard isFolder.boolValue else { throw CorpusError(description: "--output \(output) is a file; name a folder") }
