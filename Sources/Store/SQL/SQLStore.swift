@@ -196,17 +196,12 @@ public final class SQLStore: Store, @unchecked Sendable {
         try write { db in
             try db.serialize(-1)   // completion numbers are one sequence across studies
             let next = (try db.number("SELECT MAX(completion) AS n FROM candidate") ?? 0) + 1
-            let kind = LossKind(outcome.fitness)
+            let columns: [(String, SQLValue)] = [("status", .text(outcome.failure == nil ? "done" : "failed")), ("completion", .integer(next)),
+                                                 ("worker", .null), ("heartbeat", .null)] + Outcome.columns(outcome)
             return try db.execute("""
-                UPDATE candidate SET status = ?, failure = ?, failureReason = ?, fitness = ?, fitnessKind = ?, completion = ?,
-                       worker = NULL, heartbeat = NULL, fingerprint = ?, replicas = ?, scheduleSteps = ?,
-                       trainSeconds = ?, overheadSeconds = ?, reusedFrom = ?
+                UPDATE candidate SET \(columns.map { "\($0.0) = ?" }.joined(separator: ", "))
                 WHERE id = ? AND completion IS NULL\(lease == nil ? "" : " AND lease = ? AND status = 'running'")
-                """, [.text(outcome.failure == nil ? "done" : "failed"), SQLValue(outcome.failure?.kind.rawValue),
-                SQLValue(outcome.failure?.reason), kind == .finite ? .real(outcome.fitness) : .null, .text(kind.rawValue),
-                .integer(next), SQLValue(outcome.fingerprint), SQLValue(outcome.replicas), SQLValue(outcome.scheduleSteps),
-                SQLValue(outcome.trainSeconds), SQLValue(outcome.overheadSeconds), SQLValue(outcome.reusedFrom),
-                .integer(id)] + (lease.map { [.integer($0)] } ?? [])) == 1
+                """, columns.map(\.1) + [.integer(id)] + (lease.map { [.integer($0)] } ?? [])) == 1
         }
     }
 
