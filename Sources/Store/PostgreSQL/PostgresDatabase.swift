@@ -129,8 +129,8 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
             try run(sql, values).metadata.rows ?? 0
         }
 
-        func serialize(_ key: Int64) throws {
-            _ = try run("SELECT pg_advisory_xact_lock(?)", [.integer(key)])
+        func serialize(_ key: LockKey) throws {
+            _ = try run("SELECT pg_advisory_xact_lock(?)", [.integer(key.rawValue)])
         }
 
         /// One statement, its `?`s numbered `$1, $2, …`; closes the connection if the server

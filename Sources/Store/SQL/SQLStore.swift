@@ -51,7 +51,7 @@ public final class SQLStore: Store, @unchecked Sendable {
     public func study(named name: String, space: String, seed: Int64, corpusSha256: String?, corpusPath: String?,
                       seeds: [String]?) throws -> Study {
         try write { db in
-            try db.serialize(0)
+            try db.serialize(.studies)
             if let s = try fetch(Study.self, db, where: "name = ?", .text(name)).first { return s }
             var s = Study(name: name, space: space, seed: seed, created: Date(), corpusSha256: corpusSha256,
                           corpusPath: corpusPath, seeds: seeds)
@@ -118,7 +118,7 @@ public final class SQLStore: Store, @unchecked Sendable {
             c.status = .running
             c.worker = worker
             let made: Candidate? = try write { db in
-                try db.serialize(-1)   // with completions: the state checked is the state inserted into
+                try db.serialize(.completions)   // the state checked is the state inserted into
                 guard try state(db) == seen else { return nil }
                 c.lease = try db.number("SELECT \(dialect.nextLease) AS n")
                 c.heartbeat = try db.rows("SELECT \(dialect.now) AS t").first?.date("t")
@@ -194,7 +194,7 @@ public final class SQLStore: Store, @unchecked Sendable {
     @discardableResult
     public func complete(_ id: Int64, lease: Int64?, _ outcome: Outcome) throws -> Bool {
         try write { db in
-            try db.serialize(-1)   // completion numbers are one sequence across studies
+            try db.serialize(.completions)
             let next = (try db.number("SELECT MAX(completion) AS n FROM candidate") ?? 0) + 1
             let columns: [(String, SQLValue)] = [("status", .text(outcome.failure == nil ? "done" : "failed")), ("completion", .integer(next)),
                                                  ("worker", .null), ("heartbeat", .null)] + Outcome.columns(outcome)
@@ -284,7 +284,7 @@ final class TimedLocks: SQLConnection {
     init(base: SQLConnection) { self.base = base }
     func rows(_ sql: String, _ values: [SQLValue]) throws -> [SQLRow] { try base.rows(sql, values) }
     func execute(_ sql: String, _ values: [SQLValue]) throws -> Int { try base.execute(sql, values) }
-    func serialize(_ key: Int64) throws {
+    func serialize(_ key: LockKey) throws {
         let t0 = DispatchTime.now().uptimeNanoseconds
         try base.serialize(key)
         waited += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

@@ -111,7 +111,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             return db.changesCount
         }
 
-        func serialize(_ key: Int64) throws {}
+        func serialize(_ key: LockKey) throws {}
     }
 
     struct SQLiteRow: SQLRow {
