@@ -41,9 +41,11 @@ public final class SQLStore: Store, @unchecked Sendable {
         return id
     }
 
+    /// The records matching `condition`, in `order`, the first `limit` of them (all without one).
     func fetch<R: Row>(_ type: R.Type, _ db: SQLConnection, where condition: String, _ values: SQLValue...,
-                       order: String = "id") throws -> [R] {
-        try db.rows("SELECT * FROM \(R.table) WHERE \(condition) ORDER BY \(order)", values).map(R.init(row:))
+                       order: String = "id", limit: Int? = nil) throws -> [R] {
+        try db.rows("SELECT * FROM \(R.table) WHERE \(condition) ORDER BY \(order)\(limit == nil ? "" : " LIMIT ?")",
+                    values + (limit.map { [SQLValue($0)] } ?? [])).map(R.init(row:))
     }
 
     // MARK: - Studies
@@ -110,7 +112,7 @@ public final class SQLStore: Store, @unchecked Sendable {
         while true {
             let (seen, completed) = try read { db in
                 (try state(db), try fetch(Candidate.self, db, where: "studyId = ? AND completion IS NOT NULL", .integer(study),
-                                          order: "completion DESC LIMIT \(max(0, recent))").reversed() as [Candidate])
+                                          order: "completion DESC", limit: max(0, recent)).reversed() as [Candidate])
             }
             let number = Int(seen[0] ?? 0)
             guard number < limit else { return nil }
@@ -229,21 +231,21 @@ public final class SQLStore: Store, @unchecked Sendable {
     public func completed(hash: String, study: Int64) throws -> Candidate? {
         try read { db in
             try fetch(Candidate.self, db, where: "studyId = ? AND hash = ? AND completion IS NOT NULL", .integer(study),
-                      .text(hash), order: "completion LIMIT 1").first
+                      .text(hash), order: "completion", limit: 1).first
         }
     }
 
     public func completed(fingerprint: String, study: Int64) throws -> Candidate? {
         try read { db in
             try fetch(Candidate.self, db, where: "studyId = ? AND fingerprint = ? AND completion IS NOT NULL", .integer(study),
-                      .text(fingerprint), order: "completion LIMIT 1").first
+                      .text(fingerprint), order: "completion", limit: 1).first
         }
     }
 
     public func best(study: Int64) throws -> Candidate? {
         try read { db in
             try fetch(Candidate.self, db, where: "studyId = ? AND status = 'done' AND fitness IS NOT NULL", .integer(study),
-                      order: "fitness, completion LIMIT 1").first
+                      order: "fitness, completion", limit: 1).first
         }
     }
 
