@@ -56,7 +56,7 @@ public protocol SQLDatabase: AnyObject, Sendable {
     var dialect: Dialect { get }
     var readOnly: Bool { get }
     /// `body` in one transaction, committed when it returns, rolled back when it throws.
-    func write<T>(_ body: (SQLConnection) throws -> T) throws -> T
+    @discardableResult func write<T>(_ body: (SQLConnection) throws -> T) throws -> T
     /// `body` on a consistent snapshot; it must not write.
     func read<T>(_ body: (SQLConnection) throws -> T) throws -> T
 }

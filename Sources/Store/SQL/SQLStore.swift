@@ -15,7 +15,7 @@ public final class SQLStore: Store, @unchecked Sendable {
     /// Called with the seconds each write waited for locks (`evolve store-bench` sums them).
     public var onLockWait: (@Sendable (Double) -> Void)?
 
-    func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+    @discardableResult func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
         guard !database.readOnly else { throw StoreError(description: "\(location) is open read-only") }
         guard let report = onLockWait else { return try database.write(body) }
         let asked = DispatchTime.now().uptimeNanoseconds
