@@ -18,8 +18,6 @@ public struct ReproductionTable {
         self.command = command; self.commit = commit; self.machine = machine
     }
 
-    private typealias R = Reproduction
-
     public var markdown: String {
         let labels = reproduction.variants.map(\.label)
         let seeds = Set(equalSteps.map(\.seed)).count
@@ -33,15 +31,15 @@ public struct ReproductionTable {
         for (v, label) in labels.enumerated() {
             let runs = equalSteps.filter { $0.variant == v }
             md += "| \(label) | \(meanStd(runs)) | \(versus(v, equalSteps)) | \(runs[0].parameters) | \(runs[0].flopsPerToken) | "
-                + String(format: "%.1f | %.0f |\n", R.mean(runs.map(\.seconds)), R.mean(runs.map(\.tokensPerSecond)))
+                + String(format: "%.1f | %.0f |\n", Statistics.mean(runs.map(\.seconds)), Statistics.mean(runs.map(\.tokensPerSecond)))
         }
-        let budget = R.mean(equalTime.filter { $0.variant == 0 }.map(\.seconds))
+        let budget = Statistics.mean(equalTime.filter { $0.variant == 0 }.map(\.seconds))
         md += String(format: "\n## Equal wall-clock (%.1f s, %@'s mean time)\n\n", budget, labels[0])
         md += "| variant | steps | val_loss (mean ± std) | vs \(labels[0]) | seconds |\n|---|---|---|---|---|\n"
         for (v, label) in labels.enumerated() {
             let runs = equalTime.filter { $0.variant == v }
             md += "| \(label) | \(runs[0].steps) | \(meanStd(runs)) | \(versus(v, equalTime)) | "
-                + String(format: "%.1f |\n", R.mean(runs.map(\.seconds)))
+                + String(format: "%.1f |\n", Statistics.mean(runs.map(\.seconds)))
         }
         md += "\n\"vs\" is the mean difference in val_loss over the same seeds (negative: better), marked "
             + "**beyond spread** when larger than the larger of the two variants' seed-to-seed standard deviations.\n"
@@ -74,7 +72,7 @@ public struct ReproductionTable {
     }
 
     private func meanStd(_ runs: [Reproduction.Run]) -> String {
-        String(format: "%.4f ± %.4f", R.mean(runs.map(\.valLoss)), R.std(runs.map(\.valLoss)))
+        String(format: "%.4f ± %.4f", Statistics.mean(runs.map(\.valLoss)), Statistics.std(runs.map(\.valLoss)))
     }
 
     /// The mean paired difference from variant 0, and whether it exceeds the seed spread.
