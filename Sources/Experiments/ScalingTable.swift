@@ -52,11 +52,12 @@ public struct ScalingTable {
     }
 
     public var csv: String {
-        var out = "program,size,d_model,layers,seed,params,flops_per_token,training_flops,val_loss\n"
+        var out = CSV.line(["program", "size", "d_model", "layers", "seed", "params", "flops_per_token", "training_flops", "val_loss"])
         for r in runs {
+            let size = scaling.sizes[r.size]
             for point in r.curve {
-                out += "\"\(scaling.programs[r.program].name)\",\(scaling.sizes[r.size]),\(scaling.sizes[r.size].dModel),"
-                out += "\(scaling.sizes[r.size].layers),\(r.seed),\(r.parameters),\(r.flopsPerToken),\(point.flops),\(point.loss)\n"
+                out += CSV.line([scaling.programs[r.program].name, "\(size)", "\(size.dModel)", "\(size.layers)", "\(r.seed)",
+                                 "\(r.parameters)", "\(r.flopsPerToken)", "\(point.flops)", "\(point.loss)"])
             }
         }
         return out
