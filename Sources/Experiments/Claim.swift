@@ -72,8 +72,8 @@ public struct Claim: Sendable {
     public static func pairedDifference(_ a: [Reproduction.Run], _ b: [Reproduction.Run])
         -> (difference: Double, spread: Double, beyondSpread: Bool) {
         let diffs = a.compactMap { r in b.first { $0.seed == r.seed }.map { r.valLoss - $0.valLoss } }
-        let d = Reproduction.mean(diffs)
-        let spread = max(Reproduction.std(a.map(\.valLoss)), Reproduction.std(b.map(\.valLoss)))
+        let d = Statistics.mean(diffs)
+        let spread = max(Statistics.std(a.map(\.valLoss)), Statistics.std(b.map(\.valLoss)))
         return (d, spread, abs(d) > spread && a.count > 1)
     }
 }

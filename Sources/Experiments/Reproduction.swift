@@ -126,10 +126,10 @@ public struct Reproduction {
             }
         }
         // Equal wall-clock: the time the first variant took on average.
-        let reference = Reproduction.mean(equalSteps.filter { $0.variant == 0 }.map(\.seconds))
+        let reference = Statistics.mean(equalSteps.filter { $0.variant == 0 }.map(\.seconds))
         var equalTime = [Run]()
         for v in variants.indices {
-            let own = Reproduction.mean(equalSteps.filter { $0.variant == v }.map(\.seconds))
+            let own = Statistics.mean(equalSteps.filter { $0.variant == v }.map(\.seconds))
             let steps = max(1, Int((Double(recipe.steps) * reference / own).rounded()))
             for seed in seeds {
                 let r = v == 0 ? equalSteps.first { $0.variant == 0 && $0.seed == seed }!
@@ -167,13 +167,5 @@ public struct Reproduction {
     static func describe(_ r: Run, _ label: String, _ kind: String) -> String {
         String(format: "%@ · seed %llu · %@: %d steps, val_loss %.4f, %.1fs, %.0f tok/s", label, r.seed, kind, r.steps,
                r.valLoss, r.seconds, r.tokensPerSecond)
-    }
-
-    static func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(max(x.count, 1)) }
-
-    static func std(_ x: [Double]) -> Double {
-        guard x.count > 1 else { return 0 }
-        let m = mean(x)
-        return (x.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(x.count - 1)).squareRoot()
     }
 }

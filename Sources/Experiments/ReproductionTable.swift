@@ -18,8 +18,6 @@ public struct ReproductionTable {
         self.command = command; self.commit = commit; self.machine = machine
     }
 
-    private typealias R = Reproduction
-
     public var markdown: String {
         let labels = reproduction.variants.map(\.label)
         let seeds = Set(equalSteps.map(\.seed)).count
@@ -33,15 +31,15 @@ public struct ReproductionTable {
         for (v, label) in labels.enumerated() {
             let runs = equalSteps.filter { $0.variant == v }
             md += "| \(label) | \(meanStd(runs)) | \(versus(v, equalSteps)) | \(runs[0].parameters) | \(runs[0].flopsPerToken) | "
-                + String(format: "%.1f | %.0f |\n", R.mean(runs.map(\.seconds)), R.mean(runs.map(\.tokensPerSecond)))
+                + String(format: "%.1f | %.0f |\n", Statistics.mean(runs.map(\.seconds)), Statistics.mean(runs.map(\.tokensPerSecond)))
         }
-        let budget = R.mean(equalTime.filter { $0.variant == 0 }.map(\.seconds))
+        let budget = Statistics.mean(equalTime.filter { $0.variant == 0 }.map(\.seconds))
         md += String(format: "\n## Equal wall-clock (%.1f s, %@'s mean time)\n\n", budget, labels[0])
         md += "| variant | steps | val_loss (mean ± std) | vs \(labels[0]) | seconds |\n|---|---|---|---|---|\n"
         for (v, label) in labels.enumerated() {
             let runs = equalTime.filter { $0.variant == v }
             md += "| \(label) | \(runs[0].steps) | \(meanStd(runs)) | \(versus(v, equalTime)) | "
-                + String(format: "%.1f |\n", R.mean(runs.map(\.seconds)))
+                + String(format: "%.1f |\n", Statistics.mean(runs.map(\.seconds)))
         }
         md += "\n\"vs\" is the mean difference in val_loss over the same seeds (negative: better), marked "
             + "**beyond spread** when larger than the larger of the two variants' seed-to-seed standard deviations.\n"
@@ -63,18 +61,19 @@ public struct ReproductionTable {
     }
 
     public var csv: String {
-        var out = "comparison,variant,seed,steps,val_loss,seconds,tokens_per_s,params,flops_per_token\n"
+        var out = CSV.line(["comparison", "variant", "seed", "steps", "val_loss", "seconds", "tokens_per_s", "params", "flops_per_token"])
         for (kind, runs) in [("equal_steps", equalSteps), ("equal_time", equalTime)] {
             for r in runs {
-                out += "\(kind),\"\(reproduction.variants[r.variant].label)\",\(r.seed),\(r.steps),"
-                    + String(format: "%.5f,%.2f,%.0f,", r.valLoss, r.seconds, r.tokensPerSecond) + "\(r.parameters),\(r.flopsPerToken)\n"
+                out += CSV.line([kind, reproduction.variants[r.variant].label, "\(r.seed)", "\(r.steps)",
+                                 String(format: "%.5f", r.valLoss), String(format: "%.2f", r.seconds),
+                                 String(format: "%.0f", r.tokensPerSecond), "\(r.parameters)", "\(r.flopsPerToken)"])
             }
         }
         return out
     }
 
     private func meanStd(_ runs: [Reproduction.Run]) -> String {
-        String(format: "%.4f ± %.4f", R.mean(runs.map(\.valLoss)), R.std(runs.map(\.valLoss)))
+        String(format: "%.4f ± %.4f", Statistics.mean(runs.map(\.valLoss)), Statistics.std(runs.map(\.valLoss)))
     }
 
     /// The mean paired difference from variant 0, and whether it exceeds the seed spread.
@@ -107,19 +106,18 @@ public struct ReproductionTable {
     public init(_ reproduction: Reproduction, csv: String, command: String, commit: String, machine: String) throws {
         let labels = reproduction.variants.map(\.label)
         var steps = [Reproduction.Run](), time = [Reproduction.Run]()
-        for (n, line) in csv.split(separator: "\n").enumerated().dropFirst() {
-            // comparison,"variant",seed,steps,val_loss,seconds,tokens_per_s,params,flops_per_token
-            let quoted = line.split(separator: "\"", omittingEmptySubsequences: false)
-            let rest = quoted.count == 3 ? quoted[2].split(separator: ",").map(String.init) : []
-            let kind = quoted.first.map { $0.dropLast() }   // "equal_steps," without its comma
-            guard rest.count == 7, kind == "equal_steps" || kind == "equal_time", let v = labels.firstIndex(of: String(quoted[1])),
-                  let seed = UInt64(rest[0]), let st = Int(rest[1]), let loss = Double(rest[2]), let sec = Double(rest[3]),
-                  let tps = Double(rest[4]), let params = Int(rest[5]), let flops = Int(rest[6]) else {
-                throw ProgramError("line \(n + 1): not a run of \(reproduction.name): \(line)")
+        let records: [[String]]
+        do { records = try CSV.records(csv) } catch { throw ProgramError("\(error)") }
+        for (n, f) in records.enumerated().dropFirst() {
+            // comparison,variant,seed,steps,val_loss,seconds,tokens_per_s,params,flops_per_token
+            guard f.count == 9, f[0] == "equal_steps" || f[0] == "equal_time", let v = labels.firstIndex(of: f[1]),
+                  let seed = UInt64(f[2]), let st = Int(f[3]), let loss = Double(f[4]), let sec = Double(f[5]),
+                  let tps = Double(f[6]), let params = Int(f[7]), let flops = Int(f[8]) else {
+                throw ProgramError("record \(n + 1): not a run of \(reproduction.name): \(CSV.line(f).dropLast())")
             }
             let run = Reproduction.Run(variant: v, seed: seed, steps: st, valLoss: loss, seconds: sec, tokensPerSecond: tps,
                                        parameters: params, flopsPerToken: flops)
-            if kind == "equal_steps" { steps.append(run) } else { time.append(run) }
+            if f[0] == "equal_steps" { steps.append(run) } else { time.append(run) }
         }
         self.init(reproduction, equalSteps: steps, equalTime: time, command: command, commit: commit, machine: machine)
     }

@@ -84,7 +84,7 @@ public struct Scaling: Sendable {
     public static func meanCurve(_ runs: [Run]) -> [(flops: Double, loss: Double)] {
         guard let first = runs.first else { return [] }
         return first.curve.indices.map { i in
-            (first.curve[i].flops, runs.map { $0.curve[i].loss }.reduce(0, +) / Double(runs.count))
+            (first.curve[i].flops, Statistics.mean(runs.map { $0.curve[i].loss }))
         }
     }
 

@@ -30,7 +30,7 @@ public enum CandidateStatus: String, Codable, Sendable {
 }
 
 /// Why a candidate failed, in kind (what `evolve status` counts) and in words.
-public struct Failure: Sendable, Equatable, CustomStringConvertible {
+public struct Failure: Codable, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         /// The program does not validate or compile; the reason says where.
         case compile
@@ -48,7 +48,11 @@ public struct Failure: Sendable, Equatable, CustomStringConvertible {
     public var description: String { reason.isEmpty ? kind.rawValue : "\(kind.rawValue): \(reason)" }
 }
 
-/// A program the search has made, from queued to done or failed.
+/// A program the search has made, from queued to done or failed. What finishing it recorded
+/// is its `outcome`, held whole (nil until then) so that its fields are stated once: the
+/// candidate reads them through (`c.trainSeconds`, `c.fingerprint`, …) and the store writes
+/// them with one mapping whether it inserts a candidate or completes one.
+@dynamicMemberLookup
 public struct Candidate: Codable, Sendable {
     public var id: Int64?
     public var studyId: Int64
@@ -64,21 +68,11 @@ public struct Candidate: Codable, Sendable {
     public var generation: Int
     public var seed: Int64
     public var status: CandidateStatus
-    public var failure: Failure.Kind?
-    /// The failure in words (a compile error's message, the step that diverged).
-    public var failureReason: String?
-    public var fitness: Double?
-    public var fitnessKind: LossKind?
+    public var outcome: Outcome?
     public var worker: Worker?
     public var heartbeat: Date?
     public var completion: Int64?
     public var created: Date
-    public var fingerprint: String?
-    public var replicas: Int?
-    public var scheduleSteps: Int?
-    public var trainSeconds: Double?
-    public var overheadSeconds: Double?
-    public var reusedFrom: Int64?
     /// The token of the claim that holds it: every write of a worker names it, and one that
     /// names an older claim (the candidate was re-queued and claimed again) is refused.
     public var lease: Int64?
@@ -92,15 +86,24 @@ public struct Candidate: Codable, Sendable {
         created = Date()
     }
 
+    /// An optional field of its outcome; nil while it has none.
+    public subscript<T>(dynamicMember field: KeyPath<Outcome, T?>) -> T? { outcome?[keyPath: field] }
+
+    /// The loss it reached, where finite (what ranks it): nil before it finishes, and for an
+    /// infinite or NaN loss, whose kind `fitnessKind` keeps.
+    public var fitness: Double? { outcome.flatMap { $0.fitness.isFinite ? $0.fitness : nil } }
+    public var fitnessKind: LossKind? { outcome.map { LossKind($0.fitness) } }
+
+    /// The failure with its reason, if it failed; `failure` is its kind alone (what is counted).
+    public var failed: Failure? { outcome?.failure }
+    public var failure: Failure.Kind? { outcome?.failure?.kind }
+
     /// The program's text named `STUDY-ID` (the text a child inherits names its seed).
     public func listing(in study: Study) -> String {
         var lines = program.split(separator: "\n", omittingEmptySubsequences: false)
         if let i = lines.firstIndex(where: { $0.hasPrefix("program ") }) { lines[i] = "program \(study.name)-\(id ?? 0)" }
         return lines.joined(separator: "\n")
     }
-
-    /// The failure with its reason, if it failed.
-    public var failed: Failure? { failure.map { Failure($0, failureReason ?? "") } }
 }
 
 /// One hurdle band of a candidate's training.
@@ -128,8 +131,8 @@ public struct Evaluation: Codable, Sendable {
     }
 }
 
-/// What finishing a candidate records.
-public struct Outcome: Sendable {
+/// What finishing a candidate records (and, once finished, what the candidate holds).
+public struct Outcome: Codable, Sendable {
     public var fitness: Double
     public var failure: Failure?
     public var fingerprint: String?

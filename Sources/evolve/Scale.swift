@@ -3,7 +3,6 @@ import Config
 import Experiments
 import Foundation
 import Program
-import Report
 import Store
 import Training
 
@@ -64,7 +63,7 @@ struct Scale: ParsableCommand {
             let runs = try scaling.run(recipe: recipe, seeds: seedList, data: data, threads: options.threads) { run, what in
                 print(String(format: "%@: val_loss %.4f after %.3g training FLOPs", what, run.curve.last!.loss, run.curve.last!.flops))
             }
-            let table = ScaleTable(scaling: scaling, runs: runs, recipe: recipe, seeds: seedList,
+            let table = ScalingTable(scaling: scaling, runs: runs, recipe: recipe, seeds: seedList,
                                    command: (["evolve"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
                                    commit: commit, machine: machineDescription(threads: options.threads))
             let base = "\(output)/scale-\(label)"
@@ -96,71 +95,5 @@ struct Scale: ParsableCommand {
         }
         guard root.id != best.id else { throw CommandError(description: "study \(s.name)'s best is its seed (#\(best.id!)): nothing to compare") }
         return [try Program(text: root.program), try Program(text: best.listing(in: s))]
-    }
-}
-
-/// The tables and the plot of a scaling comparison.
-struct ScaleTable {
-    let scaling: Scaling
-    let runs: [Scaling.Run]
-    let recipe: Recipe
-    let seeds: [UInt64]
-    let command: String, commit: String, machine: String
-
-    func curve(_ p: Int, _ s: Int) -> [(flops: Double, loss: Double)] {
-        Scaling.meanCurve(runs.filter { $0.program == p && $0.size == s })
-    }
-
-    /// Per size, the last program's speedup over the first.
-    var speedups: [(size: String, value: Double?)] {
-        scaling.sizes.indices.map { s in
-            ("\(scaling.sizes[s].dModel)", Scaling.speedup(curve(scaling.programs.count - 1, s), over: curve(0, s)))
-        }
-    }
-
-    func markdown(plot: String) -> String {
-        var md = "# Scaling: \(scaling.programs.map(\.name).joined(separator: " vs "))\n\n"
-        md += "- command: `\(command)`\n- commit: `\(commit)`\n- machine: \(machine)\n"
-        md += "- recipe: \(recipe.steps) steps, batch \(recipe.batchSize), seeds \(seeds.map(String.init).joined(separator: ", ")); "
-        md += "validation loss on the whole split at \(scaling.checkpoints) checkpoints\n\n"
-        md += "Compute speedup: the ratio of the training FLOPs the reference (\(scaling.programs[0].name)) and a program need to reach "
-        md += "the worse of their two final losses, read off their seed-mean curves (log-FLOPs interpolation). > 1: the program needs less.\n\n"
-        md += "| size | program | params | FLOPs/token | final val_loss (mean ± sd) | speedup over \(scaling.programs[0].name) |\n|---|---|---|---|---|---|\n"
-        for s in scaling.sizes.indices {
-            for p in scaling.programs.indices {
-                let mine = runs.filter { $0.program == p && $0.size == s }
-                let finals = mine.map { $0.curve.last!.loss }
-                let mean = finals.reduce(0, +) / Double(finals.count)
-                let sd = finals.count > 1 ? (finals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(finals.count - 1)).squareRoot() : 0
-                let speedup = p == 0 ? "1 (reference)" : Scaling.speedup(curve(p, s), over: curve(0, s)).map { String(format: "%.2fx", $0) } ?? "n/a"
-                md += "| \(scaling.sizes[s]) | \(scaling.programs[p].name) | \(mine.first?.parameters ?? 0) | \(mine.first?.flopsPerToken ?? 0) | "
-                md += String(format: "%.4f ± %.4f", mean, sd) + " | \(speedup) |\n"
-            }
-        }
-        return md + "\n![validation loss against training FLOPs](\(plot))\n"
-    }
-
-    var csv: String {
-        var out = "program,size,d_model,layers,seed,params,flops_per_token,training_flops,val_loss\n"
-        for r in runs {
-            for point in r.curve {
-                out += "\"\(scaling.programs[r.program].name)\",\(scaling.sizes[r.size]),\(scaling.sizes[r.size].dModel),"
-                out += "\(scaling.sizes[r.size].layers),\(r.seed),\(r.parameters),\(r.flopsPerToken),\(point.flops),\(point.loss)\n"
-            }
-        }
-        return out
-    }
-
-    var plot: String {
-        var series = [Plot.Series]()
-        for s in scaling.sizes.indices {
-            for p in scaling.programs.indices {
-                series.append(Plot.Series(name: "\(scaling.programs[p].name) \(scaling.sizes[s].dModel)",
-                                          color: Plot.color(p * scaling.sizes.count + s),
-                                          points: curve(p, s).map { (log10($0.flops), $0.loss) }, joined: true))
-            }
-        }
-        return Plot(title: "Validation loss against training compute", xLabel: "log10 training FLOPs", yLabel: "validation loss",
-                    series: series, height: 360).svg()
     }
 }

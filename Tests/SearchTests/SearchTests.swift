@@ -150,7 +150,7 @@ struct SearchTests {
         let population: [Candidate] = (0..<30).map { i in
             var c = Candidate(studyId: 1, program: "", hash: "\(i)")
             c.id = Int64(i)
-            c.fitness = 2 + rng.uniform()
+            c.outcome = Outcome(fitness: 2 + rng.uniform())
             return c
         }
         let costs = population.map { _ in 1e6 * (1 + rng.uniform()) }

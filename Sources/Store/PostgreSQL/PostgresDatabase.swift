@@ -50,7 +50,7 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
 
     deinit { _ = connection?.close() as EventLoopFuture<Void>? }
 
-    public func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+    @discardableResult public func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
         try transaction("BEGIN", body)
     }
 
@@ -125,12 +125,12 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
             try run(sql, values).rows.map { PostgresRowReader(row: $0.makeRandomAccess()) }
         }
 
-        func execute(_ sql: String, _ values: [SQLValue]) throws -> Int {
+        @discardableResult func execute(_ sql: String, _ values: [SQLValue]) throws -> Int {
             try run(sql, values).metadata.rows ?? 0
         }
 
-        func serialize(_ key: Int64) throws {
-            _ = try run("SELECT pg_advisory_xact_lock(?)", [.integer(key)])
+        func serialize(_ key: LockKey) throws {
+            _ = try run("SELECT pg_advisory_xact_lock(?)", [.integer(key.rawValue)])
         }
 
         /// One statement, its `?`s numbered `$1, $2, …`; closes the connection if the server

@@ -39,7 +39,7 @@ enum PostgresSchema {
     static func prepare(_ db: PostgresDatabase, migrate: Bool) throws -> Bool {
         let known = Set(migrations.map(\.0))
         return try db.write { c in
-            if migrate { try c.serialize(-2) }
+            if migrate { try c.serialize(.migrations) }
             let tables = try c.rows("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1")
                 .compactMap { try $0.text("name") }
             guard tables.contains("evolve_migrations") || tables.isEmpty else {

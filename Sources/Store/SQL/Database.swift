@@ -29,7 +29,7 @@ public protocol SQLConnection {
     /// Holds `key` until the transaction ends, so that writers of the same kind go one at a
     /// time (numbering completions, inserting a study's next candidate). SQLite's writers
     /// already do: a no-op there.
-    func serialize(_ key: Int64) throws
+    func serialize(_ key: LockKey) throws
 }
 
 /// What differs between the engines' SQL, as fragments the store splices in.
@@ -56,7 +56,7 @@ public protocol SQLDatabase: AnyObject, Sendable {
     var dialect: Dialect { get }
     var readOnly: Bool { get }
     /// `body` in one transaction, committed when it returns, rolled back when it throws.
-    func write<T>(_ body: (SQLConnection) throws -> T) throws -> T
+    @discardableResult func write<T>(_ body: (SQLConnection) throws -> T) throws -> T
     /// `body` on a consistent snapshot; it must not write.
     func read<T>(_ body: (SQLConnection) throws -> T) throws -> T
 }

@@ -63,12 +63,8 @@ extension Candidate: Row {
         [("studyId", .integer(studyId)), ("program", .text(program)), ("hash", .text(hash)), ("parentId", SQLValue(parentId)),
          ("mutation", SQLValue(mutation)), ("mutationKind", SQLValue(mutationKind)), ("drawnKind", SQLValue(drawnKind)),
          ("generation", SQLValue(generation)), ("seed", .integer(seed)), ("status", .text(status.rawValue)),
-         ("failure", SQLValue(failure?.rawValue)), ("failureReason", SQLValue(failureReason)), ("fitness", SQLValue(fitness)),
-         ("fitnessKind", SQLValue(fitnessKind?.rawValue)), ("worker", SQLValue(worker?.description)),
-         ("heartbeat", SQLValue(heartbeat)), ("completion", SQLValue(completion)), ("created", .date(created)),
-         ("fingerprint", SQLValue(fingerprint)), ("replicas", SQLValue(replicas)), ("scheduleSteps", SQLValue(scheduleSteps)),
-         ("trainSeconds", SQLValue(trainSeconds)), ("overheadSeconds", SQLValue(overheadSeconds)),
-         ("reusedFrom", SQLValue(reusedFrom)), ("lease", SQLValue(lease))]
+         ("worker", SQLValue(worker?.description)), ("heartbeat", SQLValue(heartbeat)), ("completion", SQLValue(completion)),
+         ("created", .date(created)), ("lease", SQLValue(lease))] + Outcome.columns(outcome)
     }
 
     init(row r: SQLRow) throws {
@@ -79,21 +75,39 @@ extension Candidate: Row {
                   generation: try r.required("generation", t, r.int), seed: try r.required("seed", t, r.integer))
         id = try r.integer("id")
         status = try r.required("status", t, r.enumeration)
-        failure = try r.enumeration("failure")
-        failureReason = try r.text("failureReason")
-        fitness = try r.real("fitness")
-        fitnessKind = try r.enumeration("fitnessKind")
+        outcome = try Outcome(row: r)
         worker = try r.text("worker").flatMap(Worker.init)
         heartbeat = try r.date("heartbeat")
         completion = try r.integer("completion")
         created = try r.required("created", t, r.date)
-        fingerprint = try r.text("fingerprint")
-        replicas = try r.int("replicas")
-        scheduleSteps = try r.int("scheduleSteps")
-        trainSeconds = try r.real("trainSeconds")
-        overheadSeconds = try r.real("overheadSeconds")
-        reusedFrom = try r.integer("reusedFrom")
         lease = try r.integer("lease")
+    }
+}
+
+/// An outcome lives in its candidate's row: these columns are what completing a candidate
+/// writes, and what inserting one (a copy) writes beside the candidate's own.
+extension Outcome {
+    /// The columns and their values; all NULL for a candidate not finished yet. A loss that
+    /// is not finite is stored as its kind alone.
+    static func columns(_ o: Outcome?) -> [(String, SQLValue)] {
+        let kind = o.map { LossKind($0.fitness) }
+        return [("failure", SQLValue(o?.failure?.kind.rawValue)), ("failureReason", SQLValue(o?.failure?.reason)),
+                ("fitness", kind == .finite ? SQLValue(o?.fitness) : .null), ("fitnessKind", SQLValue(kind?.rawValue)),
+                ("fingerprint", SQLValue(o?.fingerprint)), ("replicas", SQLValue(o?.replicas)),
+                ("scheduleSteps", SQLValue(o?.scheduleSteps)), ("trainSeconds", SQLValue(o?.trainSeconds)),
+                ("overheadSeconds", SQLValue(o?.overheadSeconds)), ("reusedFrom", SQLValue(o?.reusedFrom))]
+    }
+
+    /// The outcome a candidate's row records; nil where it has none (no fitness kind: it has
+    /// not finished). The bands it trained are not stored (its evaluations say).
+    init?(row r: SQLRow) throws {
+        guard let kind: LossKind = try r.enumeration("fitnessKind") else { return nil }
+        let fitness = kind == .finite ? try r.required("fitness", Candidate.table, r.real) : kind == .inf ? .infinity : .nan
+        let failure = try (r.enumeration("failure") as Failure.Kind?).map { Failure($0, try r.text("failureReason") ?? "") }
+        self.init(fitness: fitness, failure: failure, fingerprint: try r.text("fingerprint"), replicas: try r.int("replicas"),
+                  scheduleSteps: try r.int("scheduleSteps"), trainSeconds: try r.real("trainSeconds"),
+                  overheadSeconds: try r.real("overheadSeconds"))
+        reusedFrom = try r.integer("reusedFrom")
     }
 }
 

@@ -15,7 +15,7 @@ public final class SQLStore: Store, @unchecked Sendable {
     /// Called with the seconds each write waited for locks (`evolve store-bench` sums them).
     public var onLockWait: (@Sendable (Double) -> Void)?
 
-    func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+    @discardableResult func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
         guard !database.readOnly else { throw StoreError(description: "\(location) is open read-only") }
         guard let report = onLockWait else { return try database.write(body) }
         let asked = DispatchTime.now().uptimeNanoseconds
@@ -41,9 +41,11 @@ public final class SQLStore: Store, @unchecked Sendable {
         return id
     }
 
+    /// The records matching `condition`, in `order`, the first `limit` of them (all without one).
     func fetch<R: Row>(_ type: R.Type, _ db: SQLConnection, where condition: String, _ values: SQLValue...,
-                       order: String = "id") throws -> [R] {
-        try db.rows("SELECT * FROM \(R.table) WHERE \(condition) ORDER BY \(order)", values).map(R.init(row:))
+                       order: String = "id", limit: Int? = nil) throws -> [R] {
+        try db.rows("SELECT * FROM \(R.table) WHERE \(condition) ORDER BY \(order)\(limit == nil ? "" : " LIMIT ?")",
+                    values + (limit.map { [SQLValue($0)] } ?? [])).map(R.init(row:))
     }
 
     // MARK: - Studies
@@ -51,7 +53,7 @@ public final class SQLStore: Store, @unchecked Sendable {
     public func study(named name: String, space: String, seed: Int64, corpusSha256: String?, corpusPath: String?,
                       seeds: [String]?) throws -> Study {
         try write { db in
-            try db.serialize(0)
+            try db.serialize(.studies)
             if let s = try fetch(Study.self, db, where: "name = ?", .text(name)).first { return s }
             var s = Study(name: name, space: space, seed: seed, created: Date(), corpusSha256: corpusSha256,
                           corpusPath: corpusPath, seeds: seeds)
@@ -110,7 +112,7 @@ public final class SQLStore: Store, @unchecked Sendable {
         while true {
             let (seen, completed) = try read { db in
                 (try state(db), try fetch(Candidate.self, db, where: "studyId = ? AND completion IS NOT NULL", .integer(study),
-                                          order: "completion DESC LIMIT \(max(0, recent))").reversed() as [Candidate])
+                                          order: "completion DESC", limit: max(0, recent)).reversed() as [Candidate])
             }
             let number = Int(seen[0] ?? 0)
             guard number < limit else { return nil }
@@ -118,7 +120,7 @@ public final class SQLStore: Store, @unchecked Sendable {
             c.status = .running
             c.worker = worker
             let made: Candidate? = try write { db in
-                try db.serialize(-1)   // with completions: the state checked is the state inserted into
+                try db.serialize(.completions)   // the state checked is the state inserted into
                 guard try state(db) == seen else { return nil }
                 c.lease = try db.number("SELECT \(dialect.nextLease) AS n")
                 c.heartbeat = try db.rows("SELECT \(dialect.now) AS t").first?.date("t")
@@ -194,19 +196,14 @@ public final class SQLStore: Store, @unchecked Sendable {
     @discardableResult
     public func complete(_ id: Int64, lease: Int64?, _ outcome: Outcome) throws -> Bool {
         try write { db in
-            try db.serialize(-1)   // completion numbers are one sequence across studies
+            try db.serialize(.completions)
             let next = (try db.number("SELECT MAX(completion) AS n FROM candidate") ?? 0) + 1
-            let kind = LossKind(outcome.fitness)
+            let columns: [(String, SQLValue)] = [("status", .text(outcome.failure == nil ? "done" : "failed")), ("completion", .integer(next)),
+                                                 ("worker", .null), ("heartbeat", .null)] + Outcome.columns(outcome)
             return try db.execute("""
-                UPDATE candidate SET status = ?, failure = ?, failureReason = ?, fitness = ?, fitnessKind = ?, completion = ?,
-                       worker = NULL, heartbeat = NULL, fingerprint = ?, replicas = ?, scheduleSteps = ?,
-                       trainSeconds = ?, overheadSeconds = ?, reusedFrom = ?
+                UPDATE candidate SET \(columns.map { "\($0.0) = ?" }.joined(separator: ", "))
                 WHERE id = ? AND completion IS NULL\(lease == nil ? "" : " AND lease = ? AND status = 'running'")
-                """, [.text(outcome.failure == nil ? "done" : "failed"), SQLValue(outcome.failure?.kind.rawValue),
-                SQLValue(outcome.failure?.reason), kind == .finite ? .real(outcome.fitness) : .null, .text(kind.rawValue),
-                .integer(next), SQLValue(outcome.fingerprint), SQLValue(outcome.replicas), SQLValue(outcome.scheduleSteps),
-                SQLValue(outcome.trainSeconds), SQLValue(outcome.overheadSeconds), SQLValue(outcome.reusedFrom),
-                .integer(id)] + (lease.map { [.integer($0)] } ?? [])) == 1
+                """, columns.map(\.1) + [.integer(id)] + (lease.map { [.integer($0)] } ?? [])) == 1
         }
     }
 
@@ -234,21 +231,21 @@ public final class SQLStore: Store, @unchecked Sendable {
     public func completed(hash: String, study: Int64) throws -> Candidate? {
         try read { db in
             try fetch(Candidate.self, db, where: "studyId = ? AND hash = ? AND completion IS NOT NULL", .integer(study),
-                      .text(hash), order: "completion LIMIT 1").first
+                      .text(hash), order: "completion", limit: 1).first
         }
     }
 
     public func completed(fingerprint: String, study: Int64) throws -> Candidate? {
         try read { db in
             try fetch(Candidate.self, db, where: "studyId = ? AND fingerprint = ? AND completion IS NOT NULL", .integer(study),
-                      .text(fingerprint), order: "completion LIMIT 1").first
+                      .text(fingerprint), order: "completion", limit: 1).first
         }
     }
 
     public func best(study: Int64) throws -> Candidate? {
         try read { db in
             try fetch(Candidate.self, db, where: "studyId = ? AND status = 'done' AND fitness IS NOT NULL", .integer(study),
-                      order: "fitness, completion LIMIT 1").first
+                      order: "fitness, completion", limit: 1).first
         }
     }
 
@@ -289,7 +286,7 @@ final class TimedLocks: SQLConnection {
     init(base: SQLConnection) { self.base = base }
     func rows(_ sql: String, _ values: [SQLValue]) throws -> [SQLRow] { try base.rows(sql, values) }
     func execute(_ sql: String, _ values: [SQLValue]) throws -> Int { try base.execute(sql, values) }
-    func serialize(_ key: Int64) throws {
+    func serialize(_ key: LockKey) throws {
         let t0 = DispatchTime.now().uptimeNanoseconds
         try base.serialize(key)
         waited += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

@@ -91,7 +91,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         return StoreError(description: "\(path): \(error)")
     }
 
-    public func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+    @discardableResult public func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
         do { return try pool.write { try body(Connection(db: $0)) } } catch { throw SQLiteDatabase.explain(error, path) }
     }
 
@@ -111,7 +111,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             return db.changesCount
         }
 
-        func serialize(_ key: Int64) throws {}
+        func serialize(_ key: LockKey) throws {}
     }
 
     struct SQLiteRow: SQLRow {

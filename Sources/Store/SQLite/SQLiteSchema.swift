@@ -4,86 +4,99 @@ import GRDB
 /// edits one. A database that has migrations this build does not know was written by a
 /// newer evolve, and is refused rather than misread.
 enum SQLiteSchema {
+    /// The migrations in order, under the identifiers databases record as applied: never
+    /// renamed, never edited.
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
-        m.registerMigration("v1") { db in
-            try db.create(table: "study") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("name", .text).notNull().unique()
-                t.column("space", .text).notNull()          // the search-space file's text at the start
-                t.column("seed", .integer).notNull()
-                t.column("created", .datetime).notNull()
-            }
-            try db.create(table: "candidate") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.belongsTo("study").notNull()
-                t.column("program", .text).notNull()       // the text form
-                t.column("hash", .text).notNull().indexed()
-                t.column("parentId", .integer).references("candidate")
-                t.column("mutation", .text)
-                t.column("generation", .integer).notNull()
-                t.column("seed", .integer).notNull()
-                t.column("status", .text).notNull().indexed()   // queued, running, done, failed
-                t.column("failure", .text)                 // why a failed candidate failed
-                t.column("fitness", .double)               // the last band's validation loss
-                t.column("fitnessKind", .text)             // finite, inf, nan
-                t.column("worker", .text)
-                t.column("heartbeat", .datetime)
-                t.column("completion", .integer).unique()  // 1, 2, 3 … in order of completion
-                t.column("created", .datetime).notNull()
-            }
-            try db.create(table: "evaluation") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.belongsTo("candidate").notNull()
-                t.column("band", .integer).notNull()
-                t.column("loss", .double)
-                t.column("lossKind", .text).notNull()
-                t.column("steps", .integer).notNull()
-                t.column("tokens", .integer).notNull()
-                t.column("seconds", .double).notNull()
-                t.column("parameters", .integer).notNull()
-                t.column("flopsPerToken", .integer).notNull()
-                t.uniqueKey(["candidateId", "band"])
-            }
-        }
-        // Leases and costs: the functional fingerprint, how many replicas trained it (part of
-        // what reproduces its loss), the steps of its schedule, and where its time went.
-        m.registerMigration("v2") { db in
-            try db.alter(table: "candidate") { t in
-                t.add(column: "fingerprint", .text).indexed()
-                t.add(column: "replicas", .integer)
-                t.add(column: "scheduleSteps", .integer)   // the budget resolved into steps
-                t.add(column: "trainSeconds", .double)     // training and validation
-                t.add(column: "overheadSeconds", .double)  // everything else: mutation, compile, database
-                t.add(column: "reusedFrom", .integer)      // the twin whose result it took
-            }
-        }
-        // Failures keep their reason (a compile error's message, the step that diverged);
-        // a child keeps the mutation kind that made it and the kind first drawn for it.
-        m.registerMigration("v3") { db in
-            try db.alter(table: "candidate") { t in
-                t.add(column: "failureReason", .text)
-                t.add(column: "mutationKind", .text)
-                t.add(column: "drawnKind", .text)
-            }
-        }
-        // A study remembers its corpus, so that it is never resumed on other text.
-        m.registerMigration("v4") { db in
-            try db.alter(table: "study") { t in
-                t.add(column: "corpusSha256", .text)
-                t.add(column: "corpusPath", .text)
-            }
-        }
-        // Leases across hosts: a token per claim that fences a worker's writes, the lease an
-        // evaluation was recorded under, and the seeds' texts (a worker elsewhere needs no files).
-        m.registerMigration("v5") { db in
-            try db.alter(table: "candidate") { t in t.add(column: "lease", .integer) }
-            try db.alter(table: "evaluation") { t in t.add(column: "lease", .integer) }
-            try db.alter(table: "study") { t in
-                t.add(column: "seeds", .text)
-                t.add(column: "target", .integer)
-            }
-        }
+        m.registerMigration("v1") { try v1($0) }
+        m.registerMigration("v2") { try v2($0) }
+        m.registerMigration("v3") { try v3($0) }
+        m.registerMigration("v4") { try v4($0) }
+        m.registerMigration("v5") { try v5($0) }
         return m
+    }
+
+    /// The first layout: studies, their candidates, and each candidate's evaluations by band.
+    static func v1(_ db: Database) throws {
+        try db.create(table: "study") { t in
+            t.autoIncrementedPrimaryKey("id")
+            t.column("name", .text).notNull().unique()
+            t.column("space", .text).notNull()          // the search-space file's text at the start
+            t.column("seed", .integer).notNull()
+            t.column("created", .datetime).notNull()
+        }
+        try db.create(table: "candidate") { t in
+            t.autoIncrementedPrimaryKey("id")
+            t.belongsTo("study").notNull()
+            t.column("program", .text).notNull()       // the text form
+            t.column("hash", .text).notNull().indexed()
+            t.column("parentId", .integer).references("candidate")
+            t.column("mutation", .text)
+            t.column("generation", .integer).notNull()
+            t.column("seed", .integer).notNull()
+            t.column("status", .text).notNull().indexed()   // queued, running, done, failed
+            t.column("failure", .text)                 // why a failed candidate failed
+            t.column("fitness", .double)               // the last band's validation loss
+            t.column("fitnessKind", .text)             // finite, inf, nan
+            t.column("worker", .text)
+            t.column("heartbeat", .datetime)
+            t.column("completion", .integer).unique()  // 1, 2, 3 … in order of completion
+            t.column("created", .datetime).notNull()
+        }
+        try db.create(table: "evaluation") { t in
+            t.autoIncrementedPrimaryKey("id")
+            t.belongsTo("candidate").notNull()
+            t.column("band", .integer).notNull()
+            t.column("loss", .double)
+            t.column("lossKind", .text).notNull()
+            t.column("steps", .integer).notNull()
+            t.column("tokens", .integer).notNull()
+            t.column("seconds", .double).notNull()
+            t.column("parameters", .integer).notNull()
+            t.column("flopsPerToken", .integer).notNull()
+            t.uniqueKey(["candidateId", "band"])
+        }
+    }
+
+    /// Leases and costs: the functional fingerprint, how many replicas trained it (part of
+    /// what reproduces its loss), the steps of its schedule, and where its time went.
+    static func v2(_ db: Database) throws {
+        try db.alter(table: "candidate") { t in
+            t.add(column: "fingerprint", .text).indexed()
+            t.add(column: "replicas", .integer)
+            t.add(column: "scheduleSteps", .integer)   // the budget resolved into steps
+            t.add(column: "trainSeconds", .double)     // training and validation
+            t.add(column: "overheadSeconds", .double)  // everything else: mutation, compile, database
+            t.add(column: "reusedFrom", .integer)      // the twin whose result it took
+        }
+    }
+
+    /// Failures keep their reason (a compile error's message, the step that diverged);
+    /// a child keeps the mutation kind that made it and the kind first drawn for it.
+    static func v3(_ db: Database) throws {
+        try db.alter(table: "candidate") { t in
+            t.add(column: "failureReason", .text)
+            t.add(column: "mutationKind", .text)
+            t.add(column: "drawnKind", .text)
+        }
+    }
+
+    /// A study remembers its corpus, so that it is never resumed on other text.
+    static func v4(_ db: Database) throws {
+        try db.alter(table: "study") { t in
+            t.add(column: "corpusSha256", .text)
+            t.add(column: "corpusPath", .text)
+        }
+    }
+
+    /// Leases across hosts: a token per claim that fences a worker's writes, the lease an
+    /// evaluation was recorded under, and the seeds' texts (a worker elsewhere needs no files).
+    static func v5(_ db: Database) throws {
+        try db.alter(table: "candidate") { t in t.add(column: "lease", .integer) }
+        try db.alter(table: "evaluation") { t in t.add(column: "lease", .integer) }
+        try db.alter(table: "study") { t in
+            t.add(column: "seeds", .text)
+            t.add(column: "target", .integer)
+        }
     }
 }
