@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """A program exported by `evolve export … --format pytorch`, run in PyTorch.
 
-  val:   python3 scripts/pytorch_check.py val MODEL.py CHECKPOINT_DIR --corpus PATH
+  val:   python3 scripts/pytorch_check.py val MODEL.py CHECKPOINT_DIR (--corpus PATH | --data DIR)
          the whole-split validation loss of evolve's trained weights (float32), to compare
          with the val_loss evolve printed for the same checkpoint
-  train: python3 scripts/pytorch_check.py train MODEL.py --corpus PATH [--steps 2000] [--seed 1]
+  train: python3 scripts/pytorch_check.py train MODEL.py (--corpus PATH | --data DIR) [--steps 2000] [--seed 1]
          the exported module trained from scratch with the baseline recipe, then its val_loss
 
 The data and the recipe are those of ../shared/tools/torch_reference.py (and of evolve's
-configs/baseline.yaml): characters sorted into ids, a 90/10 split, batch 12 of the model's
+configs/baseline.yaml): characters sorted into ids, a 90/10 split (or, with --data, the
+token files of a folder `evolve data prepare` made, read with numpy.memmap), batch 12 of the model's
 context, AdamW lr 1e-3 betas (0.9, 0.99), weight decay 0.1 on the parameters evolve decays,
 100 warm-up steps then cosine to 1e-4, gradient clipping at 1.0. val_loss is the mean
 cross-entropy over the whole validation split cut into non-overlapping context windows.
@@ -32,6 +33,30 @@ def split(corpus):
     ids = torch.tensor([{c: i for i, c in enumerate(chars)}[c] for c in text], dtype=torch.long)
     n = int(0.9 * len(ids))
     return ids[:n], ids[n:], len(chars)
+
+
+class Tokens:
+    """A memory-mapped split sliced into torch tensors on demand, so a corpus larger than
+    memory is read as evolve reads it: a window at a time."""
+
+    def __init__(self, ids):
+        self.ids = ids
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, window):
+        return torch.from_numpy(self.ids[window].astype("int64"))
+
+
+def token_split(folder):
+    """The splits of a prepared data folder: little-endian ids of the meta's dtype,
+    memory-mapped with numpy; and the vocabulary."""
+    import numpy as np
+    meta = json.load(open(os.path.join(folder, "meta.json")))
+    dtype = np.dtype(meta["dtype"]).newbyteorder("<")
+    train, val = (Tokens(np.memmap(os.path.join(folder, meta[s]["file"]), dtype=dtype, mode="r")) for s in ("train", "val"))
+    return train, val, meta["vocab_size"]
 
 
 def val_loss(model, val, context, batch=64, replicas=1):
@@ -85,14 +110,16 @@ def main():
     ap.add_argument("mode", choices=["val", "train"])
     ap.add_argument("model")
     ap.add_argument("checkpoint", nargs="?")
-    ap.add_argument("--corpus", required=True)
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus")
+    source.add_argument("--data")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     exported = load_module(a.model)
-    trainsplit, val, vocabulary = split(a.corpus)
+    trainsplit, val, vocabulary = token_split(a.data) if a.data else split(a.corpus)
     if a.mode == "val":
         if not a.checkpoint:
             sys.exit("val needs the checkpoint folder of `evolve train … --save DIR`")

@@ -69,8 +69,17 @@ struct TokenDataTests {
         #expect(check.output.contains("train True True") && check.output.contains("val True True"), "\(check.output)")
         // A run on the folder reports bits per byte; one with another folder's data is told so.
         let trained = try runEvolve(["train", packageRoot.appendingPathComponent("search-spaces/seeds/vanilla.program").path,
-                                     "--data", "\(tmp)/data", "--steps", "3", "--threads", "1"])
+                                     "--data", "\(tmp)/data", "--steps", "3", "--threads", "1", "--save", "\(tmp)/ckpt"])
         #expect(trained.status == 0 && !value("val_bpb", in: trained.lastLine).isEmpty && value("tokenizer", in: trained.lastLine) == "bpe",
                 "\(trained.output)")
+        // PyTorch evaluates the exported module on the same token files to evolve's loss.
+        let exported = try runEvolve(["export", "\(tmp)/ckpt", "--format", "pytorch", "--output", "\(tmp)/model.py"])
+        #expect(exported.status == 0, "\(exported.output)")
+        let theirs = try runPython(python, "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
+                                   [packageRoot.appendingPathComponent("scripts/pytorch_check.py").path, "val", "\(tmp)/model.py", "\(tmp)/ckpt",
+                                    "--data", "\(tmp)/data"])
+        let a = Double(value("val_loss", in: trained.lastLine)) ?? .nan
+        let b = Double(value("val_loss", in: theirs.output.split(separator: "\n").last.map(String.init) ?? "")) ?? .nan
+        #expect(abs(a - b) <= 1e-4, "evolve \(a), PyTorch \(b): \(theirs.output)")
     }
 }
