@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import Program
 
 /// Where a training run stands: enough, with the weights and the optimizer's moments, for a
 /// resumed run to take exactly the steps the uninterrupted one would have.
@@ -73,6 +74,8 @@ public enum Checkpoint {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(state).write(to: URL(fileURLWithPath: tmp + "/state.json"))
         for (name, text) in files { try text.write(toFile: tmp + "/" + name, atomically: false, encoding: .utf8) }
+        // Last: what every file holds, so a resume can prove the folder whole and unchanged.
+        try Manifest.write(tmp)
         // A save cut between its renames left the last checkpoint in DIR.old: put it back
         // first, so that a whole checkpoint exists at every moment below.
         if !fm.fileExists(atPath: dir) && fm.fileExists(atPath: old) { try fm.moveItem(atPath: old, toPath: dir) }
@@ -92,7 +95,7 @@ public enum Checkpoint {
     public static func state(_ dir: String) throws -> TrainingState {
         let d = try complete(dir)
         do { return try JSONDecoder().decode(TrainingState.self, from: Data(contentsOf: URL(fileURLWithPath: d + "/state.json"))) } catch {
-            throw CheckpointError(description: "\(d)/state.json: not a checkpoint's state (\(error))")
+            throw CheckpointError(description: "\(d)/state.json: not a checkpoint's state (\(oneLine("\(error)"))); the checkpoint is damaged, not the recipe")
         }
     }
 
@@ -105,7 +108,9 @@ public enum Checkpoint {
     /// every parameter is there with its shape; returns the state to resume from.
     public static func restore(_ trainer: Trainer, from dir: String) throws -> TrainingState {
         let d = try complete(dir)
+        try Manifest.check(d)
         let state = try self.state(dir)
+        try state.check(against: trainer, in: d)
         guard state.replicas == trainer.model.replicas.count else {
             throw CheckpointError(description: "\(d) was trained with \(state.replicas) replica(s), this run has \(trainer.model.replicas.count); resume with the same --threads")
         }
@@ -113,6 +118,9 @@ public enum Checkpoint {
         func take(_ t: [String: Safetensors.Tensor], _ name: String, _ shape: [Int], _ file: String) throws -> [Float] {
             guard let x = t[name] else { throw CheckpointError(description: "\(d)/\(file) has no tensor \(name): a checkpoint of another program") }
             guard x.shape == shape else { throw CheckpointError(description: "\(d)/\(file): \(name) is \(x.shape), the program's is \(shape)") }
+            guard x.values.allSatisfy(\.isFinite) else {
+                throw CheckpointError(description: "\(d)/\(file): \(name) holds a non-finite value; the checkpoint is damaged, not the recipe")
+            }
             return x.values
         }
         for (i, p) in trainer.model.parameters.enumerated() {
@@ -126,5 +134,59 @@ public enum Checkpoint {
         }
         trainer.optimizer.step = step
         return state
+    }
+}
+
+extension TrainingState {
+    /// Every field against the others and against the run resuming it: a state edited,
+    /// half-copied or from another run is refused, naming the field.
+    func check(against trainer: Trainer, in dir: String) throws {
+        func fail(_ why: String) -> Checkpoint.CheckpointError {
+            Checkpoint.CheckpointError(description: "\(dir)/state.json: \(why); the checkpoint is damaged, not the recipe")
+        }
+        guard (1...1_000_000_000).contains(schedule) else { throw fail("schedule \(schedule) is outside 1...1e9 steps") }
+        guard step == losses.count else { throw fail("step \(step) but \(losses.count) losses recorded") }
+        guard (0...schedule).contains(step) else { throw fail("step \(step) is past the schedule's \(schedule)") }
+        guard losses.allSatisfy(\.isFinite) else { throw fail("a recorded loss is not finite") }
+        guard sampler.count == 4, sampler.contains(where: { $0 != 0 }) else { throw fail("the batch stream's state is not a generator's (4 words, not all zero)") }
+        guard (1...1024).contains(replicas) else { throw fail("replicas \(replicas) is outside 1...1024") }
+        if let batch, batch != trainer.model.batch { throw fail("batch \(batch), the recipe's is \(trainer.model.batch)") }
+        guard seed == trainer.recipe.seed else { throw fail("seed \(seed), the run's is \(trainer.recipe.seed)") }
+    }
+}
+
+/// `manifest.json`: each file of a checkpoint with its size and sha256, written last
+/// (before the rename that publishes the folder) and checked before a resume.
+enum Manifest {
+    struct Entry: Codable, Equatable { var bytes: Int; var sha256: String }
+
+    static func entries(_ dir: String) throws -> [String: Entry] {
+        var out = [String: Entry]()
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where name != "manifest.json" {
+            guard let data = FileManager.default.contents(atPath: dir + "/" + name) else { continue }
+            out[name] = Entry(bytes: data.count, sha256: sha256Hex(data))
+        }
+        return out
+    }
+
+    static func write(_ dir: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(try entries(dir)).write(to: URL(fileURLWithPath: dir + "/manifest.json"))
+    }
+
+    static func check(_ dir: String) throws {
+        func fail(_ why: String) -> Checkpoint.CheckpointError {
+            Checkpoint.CheckpointError(description: "\(dir): \(why); the checkpoint is damaged or incomplete, not the recipe")
+        }
+        guard let data = FileManager.default.contents(atPath: dir + "/manifest.json"),
+              let listed = try? JSONDecoder().decode([String: Entry].self, from: data) else {
+            throw fail("no readable manifest.json (each file's size and sha256)")
+        }
+        let found = try entries(dir)
+        for (name, entry) in listed.sorted(by: { $0.key < $1.key }) {
+            guard let f = found[name] else { throw fail("\(name) is missing") }
+            guard f == entry else { throw fail("\(name) is not the file that was saved (\(f.bytes) bytes, sha256 \(f.sha256.prefix(12))…; the manifest says \(entry.bytes), \(entry.sha256.prefix(12))…)") }
+        }
     }
 }

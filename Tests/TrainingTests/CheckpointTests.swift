@@ -94,4 +94,63 @@ struct CheckpointTests {
             #expect("\(error)".contains("no checkpoint here"))
         }
     }
+
+    /// A checkpoint edited after it was saved — by a disk error, a half copy or a hand — is
+    /// refused before anything trains, in one line saying the checkpoint is at fault: any
+    /// edit breaks the manifest; an edit whose manifest was rewritten too meets the state's
+    /// own checks, the weights' and moments' finiteness, each naming what is wrong.
+    @Test func damagedCheckpointsAreRefused() throws {
+        let data = Dataset(text: syntheticText())
+        var c = tinyConfig()
+        c.recipe.steps = 4
+        let good = folder()
+        let t = Trainer(model: model(c, data, threads: 1), recipe: c.recipe)
+        var hooks = TrainingHooks()
+        hooks.save = { try Checkpoint.save(t, $0, files: [:], to: good) }
+        _ = try t.train(data, hooks: hooks)
+        func state(_ edit: @escaping (inout [String: Any]) -> Void) -> (String) throws -> Void {
+            { dir in
+                let url = URL(fileURLWithPath: dir + "/state.json")
+                var json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+                edit(&json)
+                try JSONSerialization.data(withJSONObject: json).write(to: url)
+            }
+        }
+        func nonFinite(_ file: String, _ name: String) -> (String) throws -> Void {
+            { dir in
+                var (tensors, metadata) = try Safetensors.read(dir + "/" + file)
+                tensors[name]!.values[0] = .nan
+                try Safetensors.write(tensors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, metadata: metadata, to: dir + "/" + file)
+            }
+        }
+        let faults: [(String, (String) throws -> Void, Bool, String)] = [
+            ("weights edited", nonFinite("model.safetensors", "wte"), false, "model.safetensors is not the file that was saved"),
+            ("file removed", { try FileManager.default.removeItem(atPath: $0 + "/optimizer.safetensors") }, false, "optimizer.safetensors is missing"),
+            ("no manifest", { try FileManager.default.removeItem(atPath: $0 + "/manifest.json") }, false, "no readable manifest.json"),
+            ("non-finite weight", nonFinite("model.safetensors", "wte"), true, "wte holds a non-finite value"),
+            ("non-finite moment", nonFinite("optimizer.safetensors", "v.ln_f"), true, "v.ln_f holds a non-finite value"),
+            ("huge schedule", state { $0["schedule"] = 1_000_000_000_000 }, true, "schedule 1000000000000 is outside"),
+            ("losses short", state { $0["losses"] = [2.0] }, true, "step 4 but 1 losses recorded"),
+            ("step past schedule", state { $0["schedule"] = 2 }, true, "step 4 is past the schedule's 2"),
+            ("sampler zeroed", state { $0["sampler"] = [0, 0, 0, 0] }, true, "the batch stream's state is not a generator's"),
+            ("negative seed", state { $0["seed"] = -1 }, true, "state.json: not a checkpoint's state"),
+            ("other seed", state { $0["seed"] = 99 }, true, "seed 99, the run's is"),
+        ]
+        for (name, fault, rewriteManifest, message) in faults {
+            let dir = folder()
+            try FileManager.default.copyItem(atPath: good, toPath: dir)
+            try fault(dir)
+            if rewriteManifest { try Manifest.write(dir) }
+            let before = try FileManager.default.contentsOfDirectory(atPath: dir).sorted().map { try Data(contentsOf: URL(fileURLWithPath: dir + "/" + $0)) }
+            do {
+                _ = try Checkpoint.restore(Trainer(model: model(c, data, threads: 1), recipe: c.recipe), from: dir)
+                Issue.record("\(name): resumed")
+            } catch {
+                let text = "\(error)"
+                #expect(text.contains(message) && text.contains("not the recipe") && !text.contains("\n"), "\(name): \(text)")
+            }
+            let after = try FileManager.default.contentsOfDirectory(atPath: dir).sorted().map { try Data(contentsOf: URL(fileURLWithPath: dir + "/" + $0)) }
+            #expect(before == after, "\(name): the refusal changed the checkpoint")
+        }
+    }
 }
