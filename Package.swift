@@ -4,11 +4,17 @@ import PackageDescription
 // Numeric targets are optimised in every configuration: a debug build of a training loop
 // runs 10-50x slower, and `swift test` / `swift run` would otherwise meet that. On x86-64
 // they target Haswell (AVX2, 2013 on), so elementwise loops vectorise 8 floats wide.
+// Only the kernels (Tensor) drop Swift's runtime checks (-Ounchecked): their indices are
+// computed from shapes, never read from input. Every other target keeps them (-O): they
+// parse files, checkpoints, token files and the store's rows, where a failed check must
+// stop the program rather than read out of bounds.
 #if arch(x86_64)
-let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"])]
+let haswell = ["-target-cpu", "haswell"]
 #else
-let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+let haswell: [String] = []
 #endif
+let kernels: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + haswell)]
+let optimised: [SwiftSetting] = [.unsafeFlags(["-O"] + haswell)]
 
 let package = Package(
     name: "evolve",
@@ -34,7 +40,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CGemm", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Primitives", swiftSettings: optimised),
-        .target(name: "Tensor", dependencies: ["CBLAS", "CGemm", "Primitives"], swiftSettings: optimised),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CGemm", "Primitives"], swiftSettings: kernels),
         .target(name: "Program", dependencies: ["Primitives", .product(name: "Yams", package: "Yams")]),
         .target(name: "Model", dependencies: ["Tensor"], swiftSettings: optimised),
         .target(name: "Compiler", dependencies: ["Program", "Model", "Tensor", "Primitives"],
