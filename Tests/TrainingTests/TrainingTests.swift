@@ -206,6 +206,8 @@ struct TrainingTests {
         #expect(error("model:\n  mlp_ratio: 5\n") == "x.yaml: model: mlp_ratio 5 is not one of 1, 2, 3, 4, 6, 8")
         #expect(error("model:\n  activation: relu6\n").hasPrefix("x.yaml: model: activation 'relu6' is not one of gelu"))
         #expect(error("- a list\n") == "x.yaml: expected a mapping with model: and training: sections")
+        #expect(error("model:\n  layers: .nan\n") == "x.yaml: model: 'layers' must be a finite number, found nan")
+        #expect(error("program:\n  name: p\n  subprograms:\n  - [FOO s0]\n") == "x.yaml: program: subprograms[0][0]: unknown op 'FOO'")
         #expect(error("training:\n  stepz: 5\n") == "x.yaml: training: unknown key 'stepz' (known: batch_size, beta1, beta2, grad_clip, init_std, learning_rate, min_learning_rate, replicas, seed, steps, stop_after, tokenizer, train_fraction, warmup_steps, weight_decay)")
     }
 
