@@ -33,7 +33,8 @@ let package = Package(
     ],
     // The arrows point one way (docs/architecture.md draws them): the IR and the engine share
     // only Primitives; Model is what the compiler makes and the trainer trains; Config reads
-    // a training run's file; Search and the commands sit on top.
+    // the YAML files evolve is given (a run's config, a search space); Search and the
+    // commands sit on top.
     targets: [
         .systemLibrary(
             name: "CBLAS", pkgConfig: "openblas",
@@ -47,14 +48,13 @@ let package = Package(
                 resources: [.copy("Resources/runtime.py")], swiftSettings: optimised),
         .target(name: "Training", dependencies: ["Compiler", "Program", "Model", "Tensor", "Primitives", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: optimised),
-        .target(name: "Config", dependencies: ["Program", "Training", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Config", dependencies: ["Program", "Training", "Primitives", .product(name: "Yams", package: "Yams")]),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
                                               .product(name: "PostgresNIO", package: "postgres-nio"),
                                               .product(name: "NIOCore", package: "swift-nio"),
                                               .product(name: "NIOPosix", package: "swift-nio"),
                                               .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Search", dependencies: ["Program", "Compiler", "Model", "Training", "Config", "Store", "Primitives",
-                                               .product(name: "Yams", package: "Yams")]),
+        .target(name: "Search", dependencies: ["Program", "Compiler", "Model", "Training", "Config", "Store", "Primitives"]),
         .target(name: "Report", dependencies: ["Store", "Program"]),
         .target(name: "Experiments", dependencies: ["Compiler", "Program", "Model", "Training", "Tensor", "Primitives"]),
         .executableTarget(

@@ -37,10 +37,18 @@ public struct Xoshiro: RandomNumberGenerator, Sendable {
     /// Uniform in [0, 1) with 53 random bits.
     public mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
 
-    /// Standard normal (Box–Muller).
+    /// Standard normal: Box–Muller on two of this generator's uniforms.
     public mutating func normal() -> Double {
         let u1 = max(uniform(), 0x1p-60), u2 = uniform()
-        return (-2 * _log(u1)).squareRoot() * _cos(2 * .pi * u2)
+        return Xoshiro.boxMuller(u1, u2)
+    }
+
+    /// Box–Muller: a standard normal from u1 in (0, 1) and u2 in [0, 1). The one transform
+    /// for every normal evolve draws: initial weights (through `normal()`) and mutated
+    /// constants (whose uniforms come from the standard library, so that a search's children
+    /// stay what they were).
+    public static func boxMuller(_ u1: Double, _ u2: Double) -> Double {
+        (-2 * _log(u1)).squareRoot() * _cos(2 * .pi * u2)
     }
 
     /// Uniform integer in 0..<n.

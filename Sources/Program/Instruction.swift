@@ -1,3 +1,5 @@
+import Primitives
+
 /// One step of a subprogram: `op` applied to earlier states. Inputs index the subprogram's
 /// growing list of states (state 0 is the subprogram's input; instruction i writes state
 /// i + 1). Fields an op does not read are kept at zero, so equal instructions compare equal.
@@ -55,25 +57,20 @@ public struct Genes: Hashable, Codable, Sendable {
     /// on (memory is checked against the machine as well, before anything is allocated).
     public static let limits = (layers: 1024, dModel: 65_536, heads: 1024, context: 65_536, experts: 4096)
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey, CaseIterable {
         case layers, heads, context, altup, router, experts, topk, capacity, mpo
         case dModel = "d_model", altupMode = "altup_mode", mpoMask = "mpo_mask"
     }
 
+    /// A file gives only the genes it changes (a search space's `genes:`, a program file's).
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? layers
-        dModel = try c.decodeIfPresent(Int.self, forKey: .dModel) ?? dModel
-        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? heads
-        context = try c.decodeIfPresent(Int.self, forKey: .context) ?? context
-        altup = try c.decodeIfPresent(Int.self, forKey: .altup) ?? altup
-        altupMode = try c.decodeIfPresent(AltUpMode.self, forKey: .altupMode) ?? altupMode
-        router = try c.decodeIfPresent(Router.self, forKey: .router) ?? router
-        experts = try c.decodeIfPresent(Int.self, forKey: .experts) ?? experts
-        topk = try c.decodeIfPresent(Int.self, forKey: .topk) ?? topk
-        capacity = try c.decodeIfPresent(Double.self, forKey: .capacity) ?? capacity
-        mpo = try c.decodeIfPresent(Int.self, forKey: .mpo) ?? mpo
-        mpoMask = try c.decodeIfPresent(Double.self, forKey: .mpoMask) ?? mpoMask
+        self.init()
+        let fields: [Field<Genes, CodingKeys>] = [
+            .init(.layers, \.layers), .init(.dModel, \.dModel), .init(.heads, \.heads), .init(.context, \.context),
+            .init(.altup, \.altup), .init(.altupMode, \.altupMode), .init(.router, \.router),
+            .init(.experts, \.experts), .init(.topk, \.topk), .init(.capacity, \.capacity), .init(.mpo, \.mpo),
+            .init(.mpoMask, \.mpoMask)]
+        try decoder.read(fields, into: &self)
     }
 
     /// Whether the program has SPARSE_FFN layers (the router genes matter only then).

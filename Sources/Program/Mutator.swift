@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// The ways a child differs from its parent (Primer's list, plus model-level genes).
 public enum MutationKind: String, CaseIterable, Codable, Sendable {
@@ -153,9 +154,9 @@ public struct Mutator: Sendable {
     }
 }
 
-/// A standard normal draw (Box–Muller) from any generator.
+/// A standard normal draw from any generator: the standard library's uniforms (the low 53
+/// bits of a word, where `Xoshiro.uniform` takes the high ones) through Xoshiro's Box–Muller.
 func normal<R: RandomNumberGenerator>(_ rng: inout R) -> Double {
     let u1 = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &rng)
-    let u2 = Double.random(in: 0..<1, using: &rng)
-    return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+    return Xoshiro.boxMuller(u1, Double.random(in: 0..<1, using: &rng))
 }

@@ -43,14 +43,24 @@ extension Program {
     public init(yaml: String, file: String = "program") throws {
         do {
             self = try YAMLDecoder().decode(Program.self, from: yaml)
-        } catch let DecodingError.dataCorrupted(ctx) {
-            throw ProgramError("\(file): \(place(ctx.codingPath))\(ctx.debugDescription)")
-        } catch let DecodingError.keyNotFound(key, ctx) {
-            throw ProgramError("\(file): \(place(ctx.codingPath))missing '\(key.stringValue)'")
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            throw ProgramError("\(file): \(place(ctx.codingPath))wrong type")
         } catch {
-            throw ProgramError("\(file): not a program file: \("\(error)".split(separator: "\n").first ?? "")")
+            throw ProgramError("\(file): \(Program.fileError(error))")
+        }
+    }
+
+    /// Why a program's file form did not decode, as one line: the place in the program
+    /// (`subprograms[0][3]: `) and the reason. `depth` keys of an enclosing file (a config's
+    /// `program:`) are left out of the place.
+    public static func fileError(_ error: Error, depth: Int = 0) -> String {
+        switch error {
+        case let DecodingError.dataCorrupted(ctx):
+            return "\(place(ctx.codingPath.dropFirst(depth)))\(ctx.debugDescription)"
+        case let DecodingError.keyNotFound(key, ctx):
+            return "\(place(ctx.codingPath.dropFirst(depth)))missing '\(key.stringValue)'"
+        case let DecodingError.typeMismatch(_, ctx):
+            return "\(place(ctx.codingPath.dropFirst(depth)))wrong type"
+        default:
+            return "not a program file: \("\(error)".split(separator: "\n").first ?? "")"
         }
     }
 
@@ -66,7 +76,7 @@ extension Program {
 }
 
 /// "subprograms[0][3]: " for a decoding error's path.
-private func place(_ path: [CodingKey]) -> String {
+private func place(_ path: some Collection<CodingKey>) -> String {
     guard !path.isEmpty else { return "" }
     return path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
         .trimmingCharacters(in: CharacterSet(charactersIn: ".")) + ": "

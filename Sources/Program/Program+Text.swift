@@ -35,69 +35,71 @@ extension Program {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             guard let head = words.first else { continue }
-            func fail(_ why: String) -> ProgramError { ProgramError("\(file):\(n + 1): \(why)") }
-            switch head {
-            case "program":
-                guard words.count == 2 else { throw fail("expected `program NAME`") }
-                name = words[1]
-            case "genes":
-                for w in words.dropFirst() {
-                    guard let (key, value) = keyValue(w) else { throw fail("expected key=value, found '\(w)'") }
-                    if key == "altup_mode" {
-                        guard let mode = AltUpMode(rawValue: value) else {
-                            throw fail("altup_mode is alternating or same, found '\(value)'")
-                        }
-                        genes.altupMode = mode
-                        continue
+            do {
+                switch head {
+                case "program":
+                    guard words.count == 2 else { throw ProgramError("expected `program NAME`") }
+                    name = words[1]
+                case "genes":
+                    for w in words.dropFirst() { try genes.read(w) }
+                case "subprogram":
+                    guard words.count == 2, Int(words[1]) == subprograms.count else {
+                        throw ProgramError("expected `subprogram \(subprograms.count)`")
                     }
-                    if key == "router" {
-                        guard let r = Router(rawValue: value) else { throw fail("router is \(Router.names), found '\(value)'") }
-                        genes.router = r
-                        continue
-                    }
-                    if key == "mpo_mask" {
-                        guard let m = Double(value), m >= 0, m < 1 else { throw fail("mpo_mask is a probability in [0, 1), found '\(value)'") }
-                        genes.mpoMask = m
-                        continue
-                    }
-                    if key == "capacity" {
-                        guard let c = Double(value), c > 0 else { throw fail("capacity must be a positive number, found '\(value)'") }
-                        genes.capacity = c
-                        continue
-                    }
-                    guard let v = Int(value), v > 0 else { throw fail("\(key) must be a positive integer, found '\(value)'") }
-                    switch key {
-                    case "layers": genes.layers = v
-                    case "d_model": genes.dModel = v
-                    case "heads": genes.heads = v
-                    case "context": genes.context = v
-                    case "altup": genes.altup = v
-                    case "experts": genes.experts = v
-                    case "topk": genes.topk = v
-                    case "mpo": genes.mpo = v
-                    default:
-                        throw fail("unknown gene '\(key)' (known: altup, altup_mode, capacity, context, d_model, experts, heads, layers, mpo, mpo_mask, router, topk)")
-                    }
+                    subprograms.append(Subprogram([]))
+                default:
+                    try Program.append(words, to: &subprograms)
                 }
-            case "subprogram":
-                guard words.count == 2, Int(words[1]) == subprograms.count else {
-                    throw fail("expected `subprogram \(subprograms.count)`")
-                }
-                subprograms.append(Subprogram([]))
-            default:
-                guard !subprograms.isEmpty else { throw fail("an instruction before any `subprogram` line") }
-                let expected = "s\(subprograms[subprograms.count - 1].instructions.count + 1)"
-                guard words.count >= 3, words[1] == "=" else { throw fail("expected `\(expected) = OP INPUTS…`") }
-                guard words[0] == expected else { throw fail("this line writes \(expected), not \(words[0])") }
-                do {
-                    subprograms[subprograms.count - 1].instructions.append(try Instruction(words: Array(words[2...])))
-                } catch let e as ProgramError {
-                    throw fail(e.description)
-                }
+            } catch let e as ProgramError {
+                throw ProgramError("\(file):\(n + 1): \(e.description)")
             }
         }
         guard let name else { throw ProgramError("\(file): no `program NAME` line") }
         self.init(name: name, genes: genes, subprograms: subprograms)
+    }
+
+    /// An instruction line, `sN = OP INPUTS…`, added to the last subprogram.
+    private static func append(_ words: [String], to subprograms: inout [Subprogram]) throws {
+        guard !subprograms.isEmpty else { throw ProgramError("an instruction before any `subprogram` line") }
+        let expected = "s\(subprograms[subprograms.count - 1].instructions.count + 1)"
+        guard words.count >= 3, words[1] == "=" else { throw ProgramError("expected `\(expected) = OP INPUTS…`") }
+        guard words[0] == expected else { throw ProgramError("this line writes \(expected), not \(words[0])") }
+        subprograms[subprograms.count - 1].instructions.append(try Instruction(words: Array(words[2...])))
+    }
+}
+
+extension Genes {
+    /// One `key=value` of the text form's `genes` line.
+    fileprivate mutating func read(_ word: String) throws {
+        guard let (key, value) = keyValue(word) else { throw ProgramError("expected key=value, found '\(word)'") }
+        switch key {
+        case "altup_mode":
+            guard let mode = AltUpMode(rawValue: value) else { throw ProgramError("altup_mode is alternating or same, found '\(value)'") }
+            altupMode = mode
+        case "router":
+            guard let r = Router(rawValue: value) else { throw ProgramError("router is \(Router.names), found '\(value)'") }
+            router = r
+        case "mpo_mask":
+            guard let m = Double(value), m >= 0, m < 1 else { throw ProgramError("mpo_mask is a probability in [0, 1), found '\(value)'") }
+            mpoMask = m
+        case "capacity":
+            guard let c = Double(value), c > 0 else { throw ProgramError("capacity must be a positive number, found '\(value)'") }
+            capacity = c
+        default:
+            guard let v = Int(value), v > 0 else { throw ProgramError("\(key) must be a positive integer, found '\(value)'") }
+            switch key {
+            case "layers": layers = v
+            case "d_model": dModel = v
+            case "heads": heads = v
+            case "context": context = v
+            case "altup": altup = v
+            case "experts": experts = v
+            case "topk": topk = v
+            case "mpo": mpo = v
+            default:
+                throw ProgramError("unknown gene '\(key)' (known: altup, altup_mode, capacity, context, d_model, experts, heads, layers, mpo, mpo_mask, router, topk)")
+            }
+        }
     }
 }
 

@@ -58,8 +58,8 @@ public struct StudyReport {
             points.append((Double(e.flopsPerToken), f))
         }
         // Its Pareto front over loss and FLOPs per token: the members nothing beats in both.
-        let front = points.filter { p in !points.contains { $0.x <= p.x && $0.y <= p.y && ($0.x < p.x || $0.y < p.y) } }
-            .sorted { $0.x < $1.x }
+        let ranks = paretoRanks(points.map { ($0.y, $0.x) })
+        let front = zip(points, ranks).filter { $0.1 == 0 }.map(\.0).sorted { $0.x < $1.x }
         return Plot(title: "The population now (last \(population) completed)", xLabel: "FLOPs per token (forward)",
                     yLabel: "validation loss", series: [
                         .init(name: "member", color: "#3a9a5b", points: points),

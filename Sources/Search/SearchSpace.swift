@@ -3,7 +3,6 @@ import Config
 import Program
 import Store
 import Training
-import Yams
 
 /// What a candidate may spend on training. Every kind resolves to a number of steps (the
 /// length of its learning-rate schedule): steps as given; tokens and FLOPs divided by what a
@@ -74,9 +73,6 @@ public struct SearchSpace: Sendable {
     /// The file's text, stored with the study.
     public var text: String
 
-    static let keys = ["name", "seeds", "genes", "ops", "mutations", "choices", "population", "tournament", "hurdles",
-                       "budget", "constraint", "objective", "selection", "training", "seed", "corpus"]
-
     public static func load(path: String) throws -> SearchSpace {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw SearchError("\(path): cannot read the file") }
         return try parse(text, path: path)
@@ -85,20 +81,19 @@ public struct SearchSpace: Sendable {
     /// A space file's text; `path` names it in errors and anchors its relative paths.
     /// `seeds`, if given, are the seed programs' texts (a study's), read instead of the files.
     public static func parse(_ text: String, path: String, seeds given: [String]? = nil) throws -> SearchSpace {
-        var file = try SpaceFile(text: text, path: path)
-        file.givenSeeds = given
-        try file.checkKeys(file.root, keys, "")
-        let population = try file.int("population", 100), tournament = try file.int("tournament", 10)
-        guard tournament <= population else { throw file.fail("tournament \(tournament) is larger than population \(population)") }
-        let recipe: Recipe
-        do { recipe = try SearchSpace.recipe(file.root["training"], file: path) } catch { throw file.fail("\(error)") }
-        let name = (file.root["name"] as? String) ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let file = try SpaceFile(document: YAMLFile.decode(SpaceDocument.self, from: text, file: path), path: path)
+        let d = file.document
+        guard d.tournament <= d.population else { throw file.fail("tournament \(d.tournament) is larger than population \(d.population)") }
+        let recipe = d.training ?? Recipe()
+        try recipe.check(file: path)
+        let name = d.name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         guard SearchSpace.isName(name) else { throw file.fail("name '\(name)' must be one word of letters, digits, '.', '-' and '_'") }
         var space = SearchSpace(
-            name: name,
-            seeds: try file.seeds(), mutator: try file.mutator(), population: population, tournament: tournament,
-            hurdles: try file.int("hurdles", 0, min: 0, max: 16), budget: try file.budget(), constraint: try file.constraint(),
-            recipe: recipe, seed: UInt64(try file.int("seed", 1, min: 0, max: Int.max)), corpus: try file.corpus(), text: file.text)
+            name: name, seeds: try file.seeds(given), mutator: file.mutator(), population: d.population, tournament: d.tournament,
+            hurdles: d.hurdles, budget: try file.budget(),
+            constraint: d.constraint.map { SizeConstraint(flopsPerToken: $0.flopsPerToken, parameters: $0.parameters) },
+            recipe: recipe, seed: d.seed, corpus: d.corpus.map { $0.hasPrefix("/") ? $0 : file.dir.appendingPathComponent($0).path },
+            text: text)
         space.objective = try file.objective()
         space.selection = try file.selection()
         return space
@@ -119,7 +114,7 @@ public struct SearchSpace: Sendable {
     /// corpus's sha256. The error says what differs and how to start another study instead.
     public func checkResumes(_ study: Study, corpus: Dataset) throws {
         let how = "resume with what it started with, or start another with --force-new-study NAME or a new --db"
-        let differing = SpaceFile.differingKeys(study.space, text)
+        let differing = YAMLFile.differingKeys(study.space, text)
         guard differing.isEmpty else {
             throw SearchError("study \(study.name) was started from another version of its space file (\(differing.joined(separator: ", ")) differ); \(how)")
         }
@@ -131,12 +126,10 @@ public struct SearchSpace: Sendable {
 
     /// The training recipe of a space file's text (as a study stores it).
     public static func recipe(text: String) throws -> Recipe {
-        try recipe((try Yams.load(yaml: text) as? [String: Any])?["training"], file: "the study's space")
-    }
-
-    static func recipe(_ training: Any?, file: String) throws -> Recipe {
-        guard let training else { return Recipe() }
-        return try TrainConfig.parse(try Yams.dump(object: ["training": training]), file: file).recipe
+        let file = "the study's space"
+        let recipe = try YAMLFile.decode(SpaceDocument.self, from: text, file: file).training ?? Recipe()
+        try recipe.check(file: file)
+        return recipe
     }
 
     /// Steps at the end of each band of a `steps`-step schedule: with H hurdles, band widths
@@ -152,53 +145,26 @@ public struct SearchError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = oneLine(description) }
 }
 
-/// A space file being read: its YAML root, and a one-line error naming the file.
+/// A space file's document being turned into a search, and a one-line error naming the file.
 struct SpaceFile {
+    let document: SpaceDocument
     let path: String
-    let text: String
-    let root: [String: Any]
-    /// The seeds' texts, where they come from a study rather than from files.
-    var givenSeeds: [String]?
     var dir: URL { URL(fileURLWithPath: path).deletingLastPathComponent() }
-
-    init(text: String, path: String) throws {
-        self.path = path
-        self.text = text
-        let node: Any?
-        do { node = try Yams.load(yaml: text) } catch {
-            throw SearchError("\(path): not valid YAML: \("\(error)".split(separator: "\n").first ?? "")")
-        }
-        guard let root = node as? [String: Any] else { throw SearchError("\(path): expected a mapping") }
-        self.root = root
-    }
 
     func fail(_ why: String) -> SearchError { SearchError("\(path): \(why)") }
 
-    func checkKeys(_ map: [String: Any], _ known: [String], _ place: String) throws {
-        for key in map.keys.sorted() where !known.contains(key) {
-            throw fail("\(place)unknown key '\(key)' (known: \(known.sorted().joined(separator: ", ")))")
-        }
-    }
-
-    func int(_ key: String, _ fallback: Int, min: Int = 1, max: Int = 1_000_000) throws -> Int {
-        guard let v = root[key] else { return fallback }
-        guard let i = v as? Int, (min...max).contains(i) else { throw fail("\(key) must be an integer from \(min) to \(max)") }
-        return i
-    }
-
-    /// The seed programs (paths relative to the file), with the file's `genes:` if any.
-    func seeds() throws -> [Program] {
-        guard let paths = root["seeds"] as? [String], !paths.isEmpty else { throw fail("seeds: a list of program files is needed") }
+    /// The seed programs (paths relative to the file, or the texts a study keeps), with the
+    /// file's `genes:` if any.
+    func seeds(_ given: [String]?) throws -> [Program] {
+        let paths = document.seeds
         var seeds: [Program]
-        if let given = givenSeeds {
+        if let given {
             guard given.count == paths.count else { throw fail("the study keeps \(given.count) seed(s); its space names \(paths.count)") }
             seeds = try given.map { try Program(text: $0) }
         } else {
             seeds = try paths.map { try Program.load(path: $0.hasPrefix("/") ? $0 : dir.appendingPathComponent($0).path) }
         }
-        guard let g = root["genes"] as? [String: Any] else { return seeds }
-        let data = try JSONSerialization.data(withJSONObject: g)
-        guard let genes = try? JSONDecoder().decode(Genes.self, from: data) else { throw fail("genes: not valid genes") }
+        guard let genes = document.genes else { return seeds }
         for i in seeds.indices {
             seeds[i].genes = genes
             do { try seeds[i].validate() } catch { throw fail("seed \(seeds[i].name) with these genes: \(error)") }
@@ -207,57 +173,21 @@ struct SpaceFile {
     }
 
     /// `ops`, `mutations` (kind: weight) and `choices` (dims, widths, heads, experts, layers).
-    func mutator() throws -> Mutator {
+    func mutator() -> Mutator {
         var m = Mutator()
-        if let ops = root["ops"] as? [String] {
-            m.ops = try ops.map { name in
-                guard let op = Op(rawValue: name) else { throw fail("ops: unknown op '\(name)'") }
-                return op
-            }
-        }
-        if let weights = root["mutations"] as? [String: Any] {
-            for (k, v) in weights {
-                guard let kind = MutationKind(rawValue: k) else {
-                    throw fail("mutations: unknown kind '\(k)' (known: \(MutationKind.allCases.map(\.rawValue).joined(separator: ", ")))")
-                }
-                guard let w = number(v), w >= 0, w <= 1e6 else { throw fail("mutations: \(k) needs a weight from 0 to 1e6") }
-                m.weights[kind] = w
-            }
-        }
-        if let choices = root["choices"] { try readChoices(choices, into: &m) }
+        if let ops = document.ops { m.ops = ops }
+        for (kind, weight) in document.mutations { m.weights[kind] = weight }
+        guard let c = document.choices else { return m }
+        m.dims = c.dims ?? m.dims
+        m.widths = c.widths ?? m.widths
+        m.headCounts = c.heads ?? m.headCounts
+        m.expertCounts = c.experts ?? m.expertCounts
+        m.layerRange = c.layers ?? m.layerRange
         return m
     }
 
-    private func readChoices(_ node: Any, into m: inout Mutator) throws {
-        guard let c = node as? [String: Any] else { throw fail("choices: expected a mapping") }
-        try checkKeys(c, ["dims", "widths", "heads", "experts", "layers"], "choices: ")
-        func list(_ key: String) throws -> [Int]? {
-            guard let v = c[key] else { return nil }
-            guard let l = v as? [Int], !l.isEmpty, l.allSatisfy({ $0 >= 1 }) else {
-                throw fail("choices: \(key) must be a list of positive integers")
-            }
-            return l
-        }
-        if let d = try list("dims") {
-            for x in d where !Dims.vocabulary.contains(x) {
-                throw fail("choices: dim \(x) is not one of \(Dims.vocabulary.map(String.init).joined(separator: ", "))")
-            }
-            m.dims = d
-        }
-        if let w = try list("widths") { m.widths = w }
-        if let h = try list("heads") { m.headCounts = h }
-        if let e = try list("experts") { m.expertCounts = e }
-        if let l = try list("layers") {
-            guard l.count == 2, l[0] <= l[1] else { throw fail("choices: layers is [fewest, most]") }
-            m.layerRange = l[0]...l[1]
-        }
-    }
-
     func budget() throws -> Budget {
-        guard let b = root["budget"] else { return .steps(2000) }
-        guard let m = b as? [String: Any], m.count == 1, let (kind, value) = m.first, let x = number(value), x > 0 else {
-            throw fail("budget: one of {steps: N}, {tokens: N}, {flops: N}, {seconds: N}, with N > 0")
-        }
+        guard let (kind, x) = document.budget else { return .steps(2000) }
         // The largest budget of each kind: far beyond any search, and an Int either way.
         let most: [String: Double] = ["steps": 1e9, "tokens": 1e15, "flops": 1e24, "seconds": 1e7]
         guard let top = most[kind] else { throw fail("budget: unknown kind '\(kind)' (known: flops, seconds, steps, tokens)") }
@@ -273,64 +203,22 @@ struct SpaceFile {
         }
     }
 
-    /// `constraint: {flops_per_token: [LOW, HIGH], params: [LOW, HIGH]}`, fractions of the seed's.
-    func constraint() throws -> SizeConstraint? {
-        guard let node = root["constraint"] else { return nil }
-        guard let c = node as? [String: Any], !c.isEmpty else { throw fail("constraint: expected {flops_per_token: [LOW, HIGH], params: [LOW, HIGH]}") }
-        try checkKeys(c, ["flops_per_token", "params"], "constraint: ")
-        func range(_ key: String) throws -> ClosedRange<Double>? {
-            guard let v = c[key] else { return nil }
-            guard let l = v as? [Any], l.count == 2, let lo = number(l[0]), let hi = number(l[1]), lo > 0, lo <= 1, hi >= 1 else {
-                throw fail("constraint: \(key) is [LOW, HIGH] with 0 < LOW ≤ 1 ≤ HIGH (fractions of the seed's)")
-            }
-            return lo...hi
-        }
-        return SizeConstraint(flopsPerToken: try range("flops_per_token"), parameters: try range("params"))
-    }
-
     /// `objective: loss` (the default), `pareto` (loss and FLOPs per token), or
     /// `{pareto: flops_per_token}` / `{pareto: params}`.
     func objective() throws -> Objective {
-        switch root["objective"] {
-        case nil, "loss" as String: return .loss
-        case "pareto" as String: return .pareto(.flopsPerToken)
-        case let m as [String: Any] where m.count == 1:
-            if let axis = (m["pareto"] as? String).flatMap(Objective.CostAxis.init) { return .pareto(axis) }
-            fallthrough
-        default:
-            throw fail("objective: loss, pareto, or {pareto: flops_per_token | params}")
+        let axis = document.objective?.axis.map(Objective.CostAxis.init(rawValue:))
+        switch (document.objective?.word, axis) {
+        case (nil, _), ("loss"?, nil): return .loss
+        case ("pareto"?, nil): return .pareto(.flopsPerToken)
+        case ("pareto"?, let named??): return .pareto(named)
+        default: throw fail(SpaceDocument.objectives)
         }
     }
 
     /// `selection: tournament` (the default) or `random` (children of the seeds, no selection).
     func selection() throws -> Selection {
-        guard let node = root["selection"] else { return .tournament }
-        guard let name = node as? String, let s = Selection(rawValue: name) else { throw fail("selection: tournament or random") }
+        guard let name = document.selection else { return .tournament }
+        guard let s = Selection(rawValue: name) else { throw fail("selection: tournament or random") }
         return s
     }
-
-    func corpus() throws -> String? {
-        guard let c = root["corpus"] else { return nil }
-        guard let p = c as? String else { throw fail("corpus: a path to a text file") }
-        return p.hasPrefix("/") ? p : dir.appendingPathComponent(p).path
-    }
 }
-
-extension SpaceFile {
-    /// The top-level keys whose values differ between two space files' texts.
-    static func differingKeys(_ a: String, _ b: String) -> [String] {
-        func root(_ t: String) -> [String: Any] { ((try? Yams.load(yaml: t)) as? [String: Any]) ?? [:] }
-        func canonical(_ v: Any?) -> String {
-            guard let v else { return "" }
-            if let data = try? JSONSerialization.data(withJSONObject: ["v": v], options: [.sortedKeys]) {
-                return String(decoding: data, as: UTF8.self)
-            }
-            return "\(v)"
-        }
-        let ra = root(a), rb = root(b)
-        return Set(ra.keys).union(rb.keys).sorted().filter { canonical(ra[$0]) != canonical(rb[$0]) }
-    }
-}
-
-/// A YAML number, integer or not.
-private func number(_ v: Any) -> Double? { (v as? Double) ?? (v as? Int).map(Double.init) }

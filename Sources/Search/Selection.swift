@@ -29,22 +29,6 @@ public enum Selection: String, Sendable, CaseIterable {
     case random
 }
 
-/// Non-dominated sorting (as NSGA-II): rank 0 is the front — points no other point beats in
-/// both coordinates (lower is better in each); rank r is the front once ranks < r are gone.
-public func paretoRanks(_ points: [(Double, Double)]) -> [Int] {
-    func dominates(_ a: (Double, Double), _ b: (Double, Double)) -> Bool {
-        a.0 <= b.0 && a.1 <= b.1 && (a.0 < b.0 || a.1 < b.1)
-    }
-    var rank = [Int](repeating: -1, count: points.count), r = 0
-    while rank.contains(-1) {
-        let left = points.indices.filter { rank[$0] == -1 }
-        let front = left.filter { i in !left.contains { j in j != i && dominates(points[j], points[i]) } }
-        for i in front { rank[i] = r }
-        r += 1
-    }
-    return rank
-}
-
 /// A completed candidate's cost on an axis, from its program (nil if it does not validate).
 func cost(_ c: Candidate, _ axis: Objective.CostAxis, vocabulary: Int) -> Double? {
     guard let p = try? Program(text: c.program), let cost = try? p.cost(vocabulary: vocabulary) else { return nil }

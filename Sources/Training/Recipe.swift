@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// How a model is trained: the optimiser, schedule and batches.
 public struct Recipe: Codable, Sendable, Equatable {
@@ -31,5 +32,17 @@ public struct Recipe: Codable, Sendable, Equatable {
         case minLearningRate = "min_learning_rate", warmupSteps = "warmup_steps"
         case weightDecay = "weight_decay", gradClip = "grad_clip", initStd = "init_std"
         case trainFraction = "train_fraction"
+    }
+
+    /// A file gives only the keys it changes; the rest keep the nanoGPT CPU recipe.
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let fields: [Field<Recipe, CodingKeys>] = [
+            .init(.batchSize, \.batchSize), .init(.steps, \.steps), .init(.learningRate, \.learningRate),
+            .init(.minLearningRate, \.minLearningRate), .init(.warmupSteps, \.warmupSteps), .init(.beta1, \.beta1),
+            .init(.beta2, \.beta2), .init(.weightDecay, \.weightDecay), .init(.gradClip, \.gradClip), .init(.initStd, \.initStd),
+            .init(.seed, \.seed), .init(.tokenizer, \.tokenizer), .init(.trainFraction, \.trainFraction),
+            .init(.replicas, \.replicas), .init(.stopAfter, \.stopAfter)]
+        try decoder.read(fields, into: &self)
     }
 }

@@ -1,8 +1,8 @@
 import ArgumentParser
+import Config
 import Foundation
 import Report
 import Store
-import Yams
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,8 +17,8 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let (store, s) = try study.open()
-            let space = (try? Yams.load(yaml: s.space)) as? [String: Any]
-            let page = try StudyReport(store: store, study: s, population: space?["population"] as? Int ?? 100).html()
+            let space = try? YAMLFile.decode(SpaceDocument.self, from: s.space, file: "the study's space")
+            let page = try StudyReport(store: store, study: s, population: space?.population ?? 100).html()
             // Beside the database, under its name: never over a file of the repository.
             let several = try store.studies().count > 1
             let path = output ?? ((isPostgresURL(store.location) ? "results/\(s.name)" : store.location + (several ? "-\(s.name)" : "")) + ".html")

@@ -109,4 +109,17 @@ struct MutatorTests {
         var rng = Xoshiro(seed: 1)
         #expect(throws: Mutator.NoChild.self) { try m.mutate(try seed("vanilla"), using: &rng) }
     }
+
+    /// The normals evolve draws, pinned bit for bit: initial weights (`Xoshiro.normal`) and
+    /// mutated constants (`normal(&rng)`) share one Box–Muller but not their uniforms, and
+    /// neither stream may change (seeds' losses and searches' children depend on them).
+    @Test func normalDrawsArePinned() {
+        func fold(_ xs: [Double]) -> UInt64 { xs.reduce(1_469_598_103_934_665_603) { ($0 ^ $1.bitPattern) &* 1_099_511_628_211 } }
+        var weights = Xoshiro(seed: 2026), constants = Xoshiro(seed: 2026)
+        #expect((0..<3).map { _ in weights.normal().bitPattern } == [0xbfcc_5715_682a_c900, 0x3fe0_301a_230a_4620, 0x3fc3_edeb_f02c_c9e6])
+        #expect((0..<3).map { _ in normal(&constants).bitPattern } == [0x400b_be32_249e_7479, 0x3fb3_7f5d_27d1_a958, 0xc001_b621_669e_0d21])
+        var long = Xoshiro(seed: 7), longConstants = Xoshiro(seed: 7)
+        #expect(fold((0..<100_000).map { _ in long.normal() }) == 0x24e1_a9c4_9fa4_0add)
+        #expect(fold((0..<100_000).map { _ in normal(&longConstants) }) == 0x180e_79fc_3589_a778)
+    }
 }

@@ -197,6 +197,9 @@ struct TrainingTests {
         #expect(baseline == TrainConfig())
         #expect(try TrainConfig.parse("model:\n  layers: 2\n").model.genes.layers == 2)
         #expect(try TrainConfig.parse("model:\n  activation: swish\n  norm: rms\n").model.program.text.contains("SWISH"))
+        // Integers may be written as whole numbers (`1e3`, `2.0`), as configs always could.
+        let whole = try TrainConfig.parse("model:\n  layers: 2.0\ntraining:\n  steps: 1e3\n  replicas: 2.0\n")
+        #expect(whole.model.genes.layers == 2 && whole.recipe.steps == 1000 && whole.recipe.replicas == 2)
         func error(_ text: String) -> String {
             do { _ = try TrainConfig.parse(text, file: "x.yaml"); return "no error" } catch { return "\(error)" }
         }
@@ -206,6 +209,9 @@ struct TrainingTests {
         #expect(error("model:\n  mlp_ratio: 5\n") == "x.yaml: model: mlp_ratio 5 is not one of 1, 2, 3, 4, 6, 8")
         #expect(error("model:\n  activation: relu6\n").hasPrefix("x.yaml: model: activation 'relu6' is not one of gelu"))
         #expect(error("- a list\n") == "x.yaml: expected a mapping with model: and training: sections")
+        #expect(error("training:\n  steps: 10.5\n") == "x.yaml: training: 'steps' has the wrong type or value")
+        #expect(error("model:\n  layers: .nan\n") == "x.yaml: model: 'layers' must be a finite number, found nan")
+        #expect(error("program:\n  name: p\n  subprograms:\n  - [FOO s0]\n") == "x.yaml: program: subprograms[0][0]: unknown op 'FOO'")
         #expect(error("training:\n  stepz: 5\n") == "x.yaml: training: unknown key 'stepz' (known: batch_size, beta1, beta2, grad_clip, init_std, learning_rate, min_learning_rate, replicas, seed, steps, stop_after, tokenizer, train_fraction, warmup_steps, weight_decay)")
     }
 
