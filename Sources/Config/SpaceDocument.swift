@@ -24,10 +24,12 @@ public struct SpaceDocument: StrictMapping {
     public var training: Recipe?
     public var seed: UInt64 = 1
     public var corpus: String?
+    /// A prepared data folder (`evolve data prepare`) instead of a corpus.
+    public var data: String?
 
     public enum Keys: String, CodingKey, CaseIterable {
         case name, seeds, genes, ops, mutations, choices, population, tournament, hurdles
-        case budget, constraint, objective, selection, training, seed, corpus
+        case budget, constraint, objective, selection, training, seed, corpus, data
     }
 
     /// The forms `objective:` takes, for the refusal of any other.
@@ -55,6 +57,8 @@ public struct SpaceDocument: StrictMapping {
         selection = try c.decodeIfPresent(String.self, forKey: .selection)
         training = try c.mapping(Recipe.self, .training)
         corpus = try c.value(String.self, .corpus, else: "corpus: a path to a text file")
+        data = try c.value(String.self, .data, else: "data: a path to a prepared data folder")
+        if corpus != nil && data != nil { throw FileProblem(c.codingPath, "corpus: and data: name two texts; give one") }
     }
 
     /// `mutations: {KIND: WEIGHT}`, each kind a mutation's, each weight in [0, 1e6].

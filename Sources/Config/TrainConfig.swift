@@ -25,9 +25,8 @@ public struct TrainConfig: Sendable, Equatable {
     public init() {}
 
     public static func load(path: String) throws -> TrainConfig {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigError(description: "\(path): cannot read the file")
-        }
+        let text: String
+        do { text = try TextFile.read(path) } catch { throw ConfigError(description: "\(error)") }
         return try parse(text, file: path)
     }
 

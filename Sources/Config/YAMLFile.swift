@@ -10,6 +10,7 @@ public enum YAMLFile {
     /// must be when it is not a mapping.
     public static func decode<T: StrictMapping>(_ type: T.Type, from text: String, file: String,
                                                 shape: String = "a mapping") throws -> T {
+        do { try YAMLLimits.check(text, file: file) } catch { throw ConfigError(description: "\(error)") }
         do {
             return try YAMLDecoder().decode(Strict<T>.self, from: text).value
         } catch {

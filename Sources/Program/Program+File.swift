@@ -41,6 +41,7 @@ extension Program {
     public var yaml: String { (try? YAMLEncoder().encode(self)) ?? "" }
 
     public init(yaml: String, file: String = "program") throws {
+        try YAMLLimits.check(yaml, file: file)
         do {
             self = try YAMLDecoder().decode(Program.self, from: yaml)
         } catch {

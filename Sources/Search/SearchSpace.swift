@@ -70,11 +70,14 @@ public struct SearchSpace: Sendable {
     public var seed: UInt64
     /// The corpus the file names (relative paths from the file's folder); nil: the default.
     public var corpus: String?
+    /// The prepared data folder the file names instead (`data:`), relative paths likewise.
+    public var data: String?
     /// The file's text, stored with the study.
     public var text: String
 
     public static func load(path: String) throws -> SearchSpace {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw SearchError("\(path): cannot read the file") }
+        let text: String
+        do { text = try TextFile.read(path) } catch { throw SearchError("\(error)") }
         return try parse(text, path: path)
     }
 
@@ -94,6 +97,7 @@ public struct SearchSpace: Sendable {
             constraint: d.constraint.map { SizeConstraint(flopsPerToken: $0.flopsPerToken, parameters: $0.parameters) },
             recipe: recipe, seed: d.seed, corpus: d.corpus.map { $0.hasPrefix("/") ? $0 : file.dir.appendingPathComponent($0).path },
             text: text)
+        space.data = d.data.map { $0.hasPrefix("/") ? $0 : file.dir.appendingPathComponent($0).path }
         space.objective = try file.objective()
         space.selection = try file.selection()
         return space

@@ -23,8 +23,8 @@ struct RunOptions: ParsableArguments {
     /// The text a run trains on — the one front door for both kinds: `--data DIR` (a prepared
     /// folder), else `--corpus PATH`, else the space's `corpus:` (`fallback`), else
     /// $EVOLVE_CORPUS, else tinyshakespeare; a corpus is tokenised as the recipe says.
-    func dataset(_ recipe: Recipe, fallback: String? = nil) throws -> Dataset {
-        if let data { return try Dataset(folder: data) }
+    func dataset(_ recipe: Recipe, fallback: String? = nil, fallbackData: String? = nil) throws -> Dataset {
+        if let folder = data ?? (corpus == nil ? fallbackData : nil) { return try Dataset(folder: folder) }
         return try Dataset(path: try Corpus.locate(corpus ?? fallback), tokenizer: recipe.tokenizer, trainFraction: recipe.trainFraction)
     }
 }

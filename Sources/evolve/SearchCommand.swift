@@ -47,7 +47,7 @@ struct SearchCommand: ParsableCommand {
             }
             // Everything is checked before the database is touched: the corpus against every
             // seed's context, and every seed's memory at the space's batch.
-            let data = try options.dataset(s.recipe, fallback: s.corpus)
+            let data = try options.dataset(s.recipe, fallback: s.corpus, fallbackData: s.data)
             for seed in s.seeds {
                 try data.check(context: seed.genes.context, trainFraction: s.recipe.trainFraction)
                 try Compiler(seed, vocabulary: data.tokenizer.vocabularySize).checkMemory(batch: s.recipe.batchSize)

@@ -119,7 +119,7 @@ struct ProcessTests {
         let notADatabase = try syntheticCorpusFile()
         let cases: [([String], String)] = [
             (["search", space, "--db", db, "--corpus", "/nonexistent/corpus.txt"], "/nonexistent/corpus.txt"),
-            (["search", "search-spaces/nothere.yaml", "--db", db, "--corpus", corpus], "cannot read the file"),
+            (["search", "search-spaces/nothere.yaml", "--db", db, "--corpus", corpus], "no such file"),
             (["search", space, "--db", notADatabase, "--corpus", corpus], "not an evolve database"),
             (["show", "999", "--db", db], "no candidate #999"),
             (["export", "999", "--db", db], "no candidate #999"),
