@@ -143,7 +143,7 @@ struct BadInputTests {
         let db = temporaryDatabase()
         let made = try runEvolve(["search", tiny, "--db", db, "--candidates", "3", "--workers", "0", "--corpus", real])
         #expect(made.status == 0 && made.output.contains("evolve worker --db \(db)"), "\(made.output)")
-        try refuses(["worker", "--db", db, "--corpus", other], "(read from \(real) where it began); \(other) is other text: pass that file with --corpus")
+        try refuses(["worker", "--db", db, "--corpus", other], "(read from \(real) where it began); \(other) is other text: pass that one with --corpus or --data")
         try refuses(["worker", "--db", db, "--corpus", real, "--lease", "0"], "--lease must be at least 1 second")
         try refuses(["worker", "--db", temporaryDatabase(), "--corpus", real], "no such database")
         try refuses(["search", tiny, "--db", db, "--workers=-1", "--corpus", real], "--workers must be 0 or more")

@@ -1,5 +1,6 @@
 import Compiler
 import Config
+@testable import Training
 import Foundation
 import Primitives
 import Program
@@ -16,16 +17,51 @@ import TestSupport
 /// `scripts/fuzz.sh 100000` runs more.
 @Suite("fuzz")
 struct FuzzTests {
-    enum Kind: String, CaseIterable { case programText = "program text", programYAML = "program YAML", space, config }
+    enum Kind: String, CaseIterable {
+        case programText = "program text", programYAML = "program YAML", space, config
+        case tokenizerJSON = "tokenizer.json", dataMeta = "data meta.json", checkpointState = "checkpoint state.json"
+    }
+
+    /// A data folder and a checkpoint to mutate files of, made once.
+    static let fixtures: (data: String, checkpoint: String, trainer: () -> Trainer) = {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-fuzz-\(UUID())").path
+        _ = try! DataPrepare.prepare([("t", Data(syntheticText(4000).replacingOccurrences(of: ". ", with: ".\n").utf8))],
+                                     tokenizer: "bpe", vocabulary: 300, valFraction: 0.1, output: tmp + "/data", threads: 1)
+        var p = try! seed("vanilla")
+        (p.genes.layers, p.genes.dModel, p.genes.heads, p.genes.context) = (1, 16, 2, 8)
+        var r = Recipe()
+        (r.batchSize, r.steps) = (2, 2)
+        let data = try! Dataset(folder: tmp + "/data")
+        let make = { try! Run(p, recipe: r, data: data, threads: 1).trainer }
+        let t = make()
+        var hooks = TrainingHooks()
+        hooks.save = { try Checkpoint.save(t, $0, files: [:], to: tmp + "/ckpt") }
+        _ = try! t.train(data, hooks: hooks)
+        return (tmp + "/data", tmp + "/ckpt", make)
+    }()
 
     static func corpus() throws -> [(Kind, String)] {
         let root = packageRoot.path
         let seeds = try FileManager.default.contentsOfDirectory(atPath: root + "/search-spaces/seeds").sorted()
         let programs = try seeds.map { try Program.load(path: root + "/search-spaces/seeds/" + $0) }
         let spaces = try FileManager.default.contentsOfDirectory(atPath: root + "/search-spaces").filter { $0.hasSuffix(".yaml") }.sorted()
-        return programs.map { (.programText, $0.text) } + programs.map { (.programYAML, $0.yaml) }
-            + (try spaces.map { (.space, try String(contentsOfFile: root + "/search-spaces/" + $0, encoding: .utf8)) })
-            + [(.config, try String(contentsOfFile: root + "/configs/baseline.yaml", encoding: .utf8))]
+        var all: [(Kind, String)] = programs.map { (.programText, $0.text) } + programs.map { (.programYAML, $0.yaml) }
+        all += try spaces.map { (.space, try String(contentsOfFile: root + "/search-spaces/" + $0, encoding: .utf8)) }
+        all.append((.config, try String(contentsOfFile: root + "/configs/baseline.yaml", encoding: .utf8)))
+        // A space whose widths alias its dims, so anchors and aliases are mutated too.
+        all.append((.space, "name: aliased\nseeds: [seeds/vanilla.program]\nchoices: {dims: &d [4, 8, 16], widths: *d}\ntraining: {steps: 3, batch_size: 2}\n"))
+        all.append((.tokenizerJSON, try String(contentsOfFile: fixtures.data + "/tokenizer.json", encoding: .utf8)))
+        all.append((.dataMeta, try String(contentsOfFile: fixtures.data + "/meta.json", encoding: .utf8)))
+        all.append((.checkpointState, try String(contentsOfFile: fixtures.checkpoint + "/state.json", encoding: .utf8)))
+        return all
+    }
+
+    /// A copy of `folder` with `file` replaced by `text`.
+    static func copy(_ folder: String, replacing file: String, with text: String) throws -> String {
+        let dir = folder + "-\(UUID())"
+        try FileManager.default.copyItem(atPath: folder, toPath: dir)
+        try text.write(toFile: dir + "/" + file, atomically: false, encoding: .utf8)
+        return dir
     }
 
     static let extremes = ["0", "-1", "1e30", "1e-30", ".nan", ".inf", "-.inf", "99999999999999999999", "0.5", "65537",
@@ -79,6 +115,21 @@ struct FuzzTests {
         case .config:
             let c = try TrainConfig.parse(text, file: "fuzz.yaml")
             programs = [try c.resolvedProgram(file: dir + "fuzz.yaml")]
+        case .tokenizerJSON:
+            let bpe = try BPE(json: Data(text.utf8))
+            #expect(String(decoding: bpe.decode(bpe.encode("to be, or not")), as: UTF8.self) == "to be, or not")
+            return
+        case .dataMeta:
+            let d = try copy(fixtures.data, replacing: "meta.json", with: text)
+            defer { try? FileManager.default.removeItem(atPath: d) }
+            _ = try Dataset(folder: d)
+            return
+        case .checkpointState:
+            let d = try copy(fixtures.checkpoint, replacing: "state.json", with: text)
+            defer { try? FileManager.default.removeItem(atPath: d) }
+            try Manifest.write(d)   // past the manifest, to the state's own checks
+            _ = try Checkpoint.restore(fixtures.trainer(), from: d)
+            return
         }
         for p in programs {
             try p.validate()
