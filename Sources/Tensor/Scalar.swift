@@ -8,7 +8,7 @@ import Darwin
 
 /// The element type of a tensor. Training runs in `Float`; gradient checks run the same
 /// kernels in `Double`, so that finite differences are accurate to ~1e-8.
-public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Sendable {
+public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable {
     /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major: CBLAS, or for Float
     /// evolve's own kernel where `Gemm` found it faster.
     static func gemm(

@@ -175,7 +175,7 @@ struct BadInputTests {
     /// An empty file is a new database, not a foreign one.
     @Test func anEmptyFileIsANewDatabase() throws {
         let db = temporaryDatabase()
-        FileManager.default.createFile(atPath: db, contents: Data())
+        _ = FileManager.default.createFile(atPath: db, contents: Data())
         let r = try runEvolve(["search", tiny, "--db", db, "--candidates", "2", "--corpus", try syntheticCorpusFile(), "--threads", "1"])
         #expect(r.status == 0 && r.lastLine.hasPrefix("completed=2 "), "\(r.output)")
     }

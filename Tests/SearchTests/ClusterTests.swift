@@ -177,7 +177,7 @@ final class HostProcess {
     var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
     init(_ net: Namespaces, host: Int, _ arguments: [String]) throws {
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let out = try FileHandle(forWritingTo: log)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // `ip netns exec` execs the command: the pid is evolve's.
