@@ -24,6 +24,10 @@ extension Program {
     /// names the subprogram and the instruction. Subprogram 0 must map the residual stream
     /// [B, T, C] to itself.
     public func validate() throws {
+        // The text form writes the name as one word after `program`, where `#` starts a comment.
+        guard !name.isEmpty, name.count <= 200, !name.contains(where: { $0.isWhitespace || $0 == "#" }) else {
+            throw ProgramError("name '\(name.prefix(40))' must be one word of at most 200 characters, without '#' (the text form could not read it back)")
+        }
         let g = genes
         guard g.layers >= 1, g.heads >= 1, g.context >= 1, g.dModel >= 8 else {
             throw ProgramError("genes: layers, heads and context must be positive and d_model at least 8")
