@@ -174,6 +174,7 @@ public final class Evolution {
         }
         var recipe = space.recipe
         recipe.seed = UInt64(c.seed)
+        recipe.stopAfter = nil   // the budget and the hurdles decide how far a candidate trains
         let run: Run
         do {
             run = try Run(try Program(text: c.program), recipe: recipe, data: data, threads: threads, causality: .allow)
@@ -193,6 +194,7 @@ public final class Evolution {
             for _ in 0..<3 { run.model.forwardBackward() }
             return Date().timeIntervalSince(t0) / 3
         }
+        // Built before the clock starts (a seconds budget has built it already): training time is training.
         var outcome = Outcome(fitness: .infinity, fingerprint: fingerprint, replicas: run.model.replicas.count, scheduleSteps: steps)
         let start = Date()
         do {

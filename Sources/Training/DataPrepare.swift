@@ -82,16 +82,20 @@ public enum DataPrepare {
 
 extension DataPrepare {
     /// Cuts `text` into pieces of about `size` bytes, each cut where the pre-tokenizer splits
-    /// anyway (after a newline, before a character that is not white space), so that encoding
-    /// the pieces gives the ids of the whole.
+    /// anyway, so that encoding the pieces gives the ids of the whole: after a newline that
+    /// stands alone between two characters that are not white space ("x\ny", not "x\n\ny",
+    /// "x\r\ny" or "x \ny", whose white-space runs a cut would split into other pre-tokens).
     public static func pieces(_ text: String, size: Int = 1 << 20) -> [String] {
         let utf8 = text.utf8
         var out = [String](), start = utf8.startIndex
+        func safe(_ i: String.Index) -> Bool {
+            guard i > utf8.index(after: utf8.startIndex), i < utf8.endIndex else { return false }
+            let newline = utf8.index(before: i)
+            return utf8[newline] == UInt8(ascii: "\n") && !isSpace(utf8[utf8.index(before: newline)]) && !isSpace(utf8[i])
+        }
         while start < utf8.endIndex {
             var i = utf8.index(start, offsetBy: size, limitedBy: utf8.endIndex) ?? utf8.endIndex
-            while i < utf8.endIndex, !(utf8[utf8.index(before: i)] == UInt8(ascii: "\n") && !isSpace(utf8[i])) {
-                i = utf8.index(after: i)
-            }
+            while i < utf8.endIndex, !safe(i) { i = utf8.index(after: i) }
             out.append(String(text[start..<i]))
             start = i
         }
@@ -103,8 +107,9 @@ extension DataPrepare {
     static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (0x09...0x0D).contains(b) || b >= 0x80 }
 
     /// The ids of `text`, its pieces encoded on `threads` threads; `progress` hears bytes done.
-    public static func encode(_ text: String, with tokenizer: Tokenizer, threads: Int, progress: ((Int, Int) -> Void)? = nil) -> [Int32] {
-        let parts = pieces(text)
+    public static func encode(_ text: String, with tokenizer: Tokenizer, threads: Int, pieceSize: Int = 1 << 20,
+                              progress: ((Int, Int) -> Void)? = nil) -> [Int32] {
+        let parts = pieces(text, size: pieceSize)
         var out = [[Int32]](repeating: [], count: parts.count)
         let lock = NSLock()
         var done = 0

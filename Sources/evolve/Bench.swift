@@ -17,6 +17,9 @@ struct Bench: ParsableCommand {
     @Option(help: "A program file to benchmark instead of the hand-built baseline (with the config's recipe).")
     var program: String?
 
+    @Option(help: "A prepared data folder to read batches from (default: synthetic ids in memory; throughput does not depend on the text).")
+    var data: String?
+
     @Option(parsing: .unconditional, help: "Timed steps, after 10 warm-up steps.")
     var steps = 100
 
@@ -45,7 +48,7 @@ struct Bench: ParsableCommand {
             guard steps >= 1 else { throw CommandError(description: "--steps must be at least 1") }
             let cfg = try config.map { try TrainConfig.load(path: $0) } ?? TrainConfig()
             if seeds { return try benchSeeds(cfg) }
-            let data = syntheticData()
+            let data = try self.data.map { try Dataset(folder: $0) } ?? syntheticData()
 
             Threads.set(1)
             let gflops1 = sgemmGFLOPs()
@@ -90,7 +93,7 @@ extension Bench {
         try checkCanWrite(output)
         let ordered = ["vanilla.program"] + files.filter { $0 != "vanilla.program" }
         let programs = try ordered.map { try Program.load(path: folder.appendingPathComponent($0).path) }
-        let data = syntheticData()
+        let data = try self.data.map { try Dataset(folder: $0) } ?? syntheticData()
         let r = cfg.recipe
         Threads.set(1)
         let gflops1 = sgemmGFLOPs()

@@ -64,7 +64,7 @@ struct SearchCommand: ParsableCommand {
                 let evolution = try Evolution(space: s, store: store, data: data, threads: options.threads)
                 try store.setTarget(study: evolution.study.id!, candidates)
                 print("study \(s.name) in \(store.location) is to make \(candidates) candidates; join it from any host with "
-                      + "`evolve worker --db \(isPostgresURL(path) ? "URL" : path) --corpus PATH`")
+                      + "`evolve worker --db \(isPostgresURL(path) ? "URL" : path) \(options.data == nil && s.data == nil ? "--corpus PATH" : "--data DIR")`")
             } else if workers > 1 {
                 finished = try runWorkers(database: path, stop: stop)
             } else {
@@ -85,6 +85,7 @@ struct SearchCommand: ParsableCommand {
         let threads = max(1, options.threads / workers)
         var args = ["search", space, "--db", database, "--candidates", "\(candidates)", "--threads", "\(threads)", "--lease", "\(lease)"]
         if let c = options.corpus { args += ["--corpus", c] }
+        if let d = options.data { args += ["--data", d] }
         if let n = forceNewStudy { args += ["--force-new-study", n] }
         let exited = DispatchSemaphore(value: 0)
         func start(_ w: Int) throws -> Process {

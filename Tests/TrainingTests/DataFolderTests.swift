@@ -41,6 +41,21 @@ struct DataFolderTests {
         #expect(DataPrepare.encode(text, with: data.tokenizer, threads: 2) == data.tokenizer.encode(text))
     }
 
+    /// Cutting a text into pieces never changes its ids: blank lines, CRLF, trailing spaces and
+    /// non-ASCII white space around newlines, with pieces far smaller than the lines.
+    @Test func piecesEncodeToTheIdsOfTheWhole() throws {
+        var rng = Xoshiro(seed: 5)
+        let breaks = ["\n", "\n\n", "\r\n", " \n", "\n ", "\u{3000}\n", "\n\u{3000}", "\n\n\n", "\t\n", "\n's", "\n42", "\n.", "\u{85}\n"]
+        let words = ["to", "be", "wörld", "数据", "it's", "  ", "🙂", "x1"]
+        var text = ""
+        for _ in 0..<3000 { text += rng.below(3) == 0 ? breaks[rng.below(breaks.count)] : words[rng.below(words.count)] + " " }
+        let (dir, _) = try Self.prepare(text, tokenizer: "bpe", vocabulary: 400)
+        let tokenizer = try Dataset(folder: dir).tokenizer
+        for size in [1, 7, 64, 1000] {
+            #expect(DataPrepare.encode(text, with: tokenizer, threads: 2, pieceSize: size) == tokenizer.encode(text), "pieces of \(size) bytes")
+        }
+    }
+
     /// Bits per byte are nats per token over ln 2, times tokens per byte: for characters,
     /// nats/char ÷ ln 2 × chars/bytes.
     @Test func bitsPerByteOfACharRun() {
