@@ -82,4 +82,22 @@ struct TokenDataTests {
         let b = Double(value("val_loss", in: theirs.output.split(separator: "\n").last.map(String.init) ?? "")) ?? .nan
         #expect(abs(a - b) <= 1e-4, "evolve \(a), PyTorch \(b): \(theirs.output)")
     }
+
+    /// A search on a data folder with several worker processes: each worker trains on the
+    /// folder (it is passed on), and the study pins it.
+    @Test func aSearchWithWorkersTrainsOnTheFolder() throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-tokens-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let text = try String(contentsOfFile: try realCorpus(), encoding: .utf8).prefix(200_000)
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        try String(text).write(toFile: "\(tmp)/t.txt", atomically: true, encoding: .utf8)
+        let prepared = try runEvolve(["data", "prepare", "\(tmp)/t.txt", "--tokenizer", "char", "--output", "\(tmp)/data"])
+        #expect(prepared.status == 0, "\(prepared.output)")
+        let db = temporaryDatabase()
+        let tiny = packageRoot.appendingPathComponent("search-spaces/tiny.yaml").path
+        let r = try runEvolve(["search", tiny, "--db", db, "--candidates", "3", "--workers", "2", "--threads", "2", "--data", "\(tmp)/data"])
+        #expect(r.status == 0 && r.lastLine.hasPrefix("completed=3 "), "\(r.output)")
+        let other = try runEvolve(["search", tiny, "--db", db, "--candidates", "4", "--corpus", try syntheticCorpusFile()])
+        #expect(other.status != 0 && other.output.contains("\(tmp)/data"), "a study on the folder resumed on other text: \(other.output)")
+    }
 }
