@@ -70,16 +70,23 @@ struct CheckpointTests {
         #expect(try Checkpoint.file("note.txt", in: dir) == "x")
     }
 
-    /// A checkpoint of another program, or made with other threads, is refused by name.
-    @Test func mismatchedCheckpointsAreRefused() throws {
+    /// The tiny config trained `steps` steps on `threads` and saved at its end: the config,
+    /// its data and the checkpoint's folder.
+    func saved(steps: Int, threads: Int) throws -> (TrainConfig, Dataset, String) {
         let data = Dataset(text: syntheticText())
         var c = tinyConfig()
-        c.recipe.steps = 3
+        c.recipe.steps = steps
         let dir = folder()
-        let t = Trainer(model: model(c, data, threads: 2), recipe: c.recipe)
+        let t = Trainer(model: model(c, data, threads: threads), recipe: c.recipe)
         var hooks = TrainingHooks()
         hooks.save = { try Checkpoint.save(t, $0, files: [:], to: dir) }
         _ = try t.train(data, hooks: hooks)
+        return (c, data, dir)
+    }
+
+    /// A checkpoint of another program, or made with other threads, is refused by name.
+    @Test func mismatchedCheckpointsAreRefused() throws {
+        let (c, data, dir) = try saved(steps: 3, threads: 2)
         do {
             _ = try Checkpoint.restore(Trainer(model: model(c, data, threads: 1), recipe: c.recipe), from: dir)
             Issue.record("resumed with other threads")
@@ -100,14 +107,7 @@ struct CheckpointTests {
     /// edit breaks the manifest; an edit whose manifest was rewritten too meets the state's
     /// own checks, the weights' and moments' finiteness, each naming what is wrong.
     @Test func damagedCheckpointsAreRefused() throws {
-        let data = Dataset(text: syntheticText())
-        var c = tinyConfig()
-        c.recipe.steps = 4
-        let good = folder()
-        let t = Trainer(model: model(c, data, threads: 1), recipe: c.recipe)
-        var hooks = TrainingHooks()
-        hooks.save = { try Checkpoint.save(t, $0, files: [:], to: good) }
-        _ = try t.train(data, hooks: hooks)
+        let (c, data, good) = try saved(steps: 4, threads: 1)
         func state(_ edit: @escaping (inout [String: Any]) -> Void) -> (String) throws -> Void {
             { dir in
                 let url = URL(fileURLWithPath: dir + "/state.json")
