@@ -8,14 +8,17 @@ struct ConfigDocument: StrictMapping {
     var model: ModelSection?
     var training: Recipe?
     var program: ProgramSection?
+    /// A prepared data folder the run trains on (`evolve data prepare`), unless the command names one.
+    var data: String?
 
-    enum Keys: String, CodingKey, CaseIterable { case model, training, program }
+    enum Keys: String, CodingKey, CaseIterable { case model, training, program, data }
 
     init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
         model = try c.mapping(ModelSection.self, .model)
         training = try c.mapping(Recipe.self, .training)
         program = try c.decodeIfPresent(ProgramSection.self, forKey: .program)
+        data = try c.decodeIfPresent(String.self, forKey: .data)
     }
 }
 

@@ -17,6 +17,8 @@ public struct TrainConfig: Sendable, Equatable {
     /// A `program:` section instead of `model:` (as `evolve export` writes): the program
     /// (its YAML file form, in the config), or a path to a program file relative to the config.
     public var program: ProgramSource?
+    /// `data:`: a prepared data folder (relative paths from the config's folder).
+    public var data: String?
 
     public enum ProgramSource: Sendable, Equatable {
         case path(String), inline(Program)
@@ -42,6 +44,7 @@ public struct TrainConfig: Sendable, Equatable {
         case .inline(let program)?:
             config.program = .inline(program)
         }
+        config.data = document.data.map { $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent($0).path }
         config.model = try (document.model ?? ModelSection()).baseline(file: file)
         config.recipe = document.training ?? Recipe()
         try config.recipe.check(file: file)

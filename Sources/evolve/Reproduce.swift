@@ -38,9 +38,10 @@ struct Reproduce: ParsableCommand {
             let folder = try seedsFolder(for: "reproduce")
             let commit = gitCommit()   // at the start: the tree may change while it trains
             let reproduction = try Reproduction.named(name, seeds: folder)
-            var recipe = try config.map { try TrainConfig.load(path: $0).recipe } ?? Recipe()
+            let file = try config.map { try TrainConfig.load(path: $0) }
+            var recipe = file?.recipe ?? Recipe()
             recipe.steps = steps
-            let data = try options.dataset(recipe)
+            let data = try options.dataset(recipe, fallbackData: file?.data)
             print("reproduce \(name): \(reproduction.variants.count) variants × \(seedList.count) seeds, \(steps) steps, then equal wall-clock")
             let (equalSteps, equalTime) = try reproduction.run(recipe: recipe, seeds: seedList, data: data, threads: options.threads) {
                 print("  " + $0)

@@ -47,12 +47,13 @@ struct Scale: ParsableCommand {
             guard widths.allSatisfy({ $0 >= 32 && $0 % 32 == 0 }) else { throw CommandError(description: "--sizes: widths are multiples of 32, e.g. 64,128,192") }
             guard widths.count >= 1, !seedList.isEmpty else { throw CommandError(description: "--sizes and --seeds need at least one value each") }
             let scaling = Scaling(programs: try loadPrograms(), sizes: Scaling.sizes(widths))
-            var recipe = try config.map { try TrainConfig.load(path: $0).recipe } ?? Recipe()
+            let file = try config.map { try TrainConfig.load(path: $0) }
+            var recipe = file?.recipe ?? Recipe()
             if let steps {
                 guard steps >= scaling.checkpoints else { throw CommandError(description: "--steps must be at least \(scaling.checkpoints)") }
                 recipe.steps = steps
             }
-            let data = try options.dataset(recipe)
+            let data = try options.dataset(recipe, fallbackData: file?.data)
             for p in scaling.programs.indices { for s in scaling.sizes.indices {
                 try data.check(context: scaling.program(p, at: s).genes.context, trainFraction: recipe.trainFraction)
                 try scaling.program(p, at: s).validate()

@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
             let (program, config) = try saved.map { try $0.programAndConfig() } ?? programAndConfig()
             let threads = saved?.threads ?? options.threads
             let r = config.recipe
-            let data = try options.dataset(r)
+            let data = try options.dataset(r, fallbackData: config.data)
             let run: Run
             do { run = try Run(program, recipe: r, data: data, threads: threads, causality: allowNoncausal ? .allow : .refuse) } catch let e as NoncausalError {
                 throw CommandError(description: "\(e). --allow-noncausal trains it anyway")

@@ -1,4 +1,5 @@
 import Foundation
+import Config
 import Primitives
 import Testing
 @testable import Training
@@ -54,6 +55,13 @@ struct DataFolderTests {
         for size in [1, 7, 64, 1000] {
             #expect(DataPrepare.encode(text, with: tokenizer, threads: 2, pieceSize: size) == tokenizer.encode(text), "pieces of \(size) bytes")
         }
+    }
+
+    /// A config may name its data folder, relative to the config's own folder.
+    @Test func configsNameTheirDataFolder() throws {
+        #expect(try TrainConfig.parse("data: d\n", file: "/x/c.yaml").data == "/x/d")
+        #expect(try TrainConfig.parse("data: /abs/d\n", file: "/x/c.yaml").data == "/abs/d")
+        #expect(try TrainConfig.parse("training: {steps: 3}\n", file: "/x/c.yaml").data == nil)
     }
 
     /// Bits per byte are nats per token over ln 2, times tokens per byte: for characters,
