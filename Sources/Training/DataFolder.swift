@@ -54,13 +54,20 @@ extension Dataset {
     /// the splits memory-mapped, every id checked against the vocabulary; each fault a
     /// one-line error naming the file, before any model is built.
     public init(folder: String) throws {
-        let meta = try Dataset.readMeta(folder)
-        tokenizer = try Dataset.tokenizer(of: meta, in: folder)
+        let (meta, tokenizer) = try Dataset.tokenizer(folder)
+        self.tokenizer = tokenizer
         train = try Dataset.split(meta.train, meta, in: folder)
         validation = try Dataset.split(meta.val, meta, in: folder)
         path = folder
         sha256 = meta.fingerprint
         validationBytes = meta.val.bytes
+    }
+
+    /// A folder's meta.json and tokenizer, checked against each other, without mapping or
+    /// scanning its splits (what encoding and decoding other text need).
+    public static func tokenizer(_ folder: String) throws -> (DataMeta, Tokenizer) {
+        let meta = try readMeta(folder)
+        return (meta, try tokenizer(of: meta, in: folder))
     }
 
     public static func readMeta(_ folder: String) throws -> DataMeta {

@@ -171,14 +171,10 @@ extension DataPrepare {
     static func write(_ output: String, tokenizer: Tokenizer, sources: [(path: String, data: Data)],
                       splits: [(ids: [Int32], bytes: Int)], valFraction: Double) throws -> DataMeta {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let width: TokenSplit.Width = tokenizer.vocabularySize <= 1 << 16 ? .uint16 : .uint32
+        let width = TokenSplit.Width(vocabulary: tokenizer.vocabularySize)
         var files = [DataMeta.Split]()
         for (name, split) in zip(["train.bin", "val.bin"], splits) {
-            var bytes = Data(capacity: split.ids.count * width.rawValue)
-            for id in split.ids {
-                if width == .uint16 { withUnsafeBytes(of: UInt16(id).littleEndian) { bytes.append(contentsOf: $0) } }
-                else { withUnsafeBytes(of: UInt32(id).littleEndian) { bytes.append(contentsOf: $0) } }
-            }
+            let bytes = width.bytes(split.ids)
             try bytes.write(to: URL(fileURLWithPath: "\(output)/\(name)"), options: .atomic)
             files.append(DataMeta.Split(file: name, tokens: split.ids.count, bytes: split.bytes, sha256: sha256Hex(bytes)))
         }

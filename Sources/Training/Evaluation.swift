@@ -44,12 +44,12 @@ public func probe(_ model: ReplicatedModel, on data: TokenSplit, vocabulary: Int
         return model.rowLosses()
     }
     let before = losses()
+    // With a one-token vocabulary no later token can differ: causal by definition.
+    guard vocabulary > 1 else { return (before, true) }
     // Token p is position p's input and position p−1's target: positions < p − 1 must not move.
     let p = t / 2
     for i in windows.indices {
-        // Another token of the window, else the next id; with a one-token vocabulary there is
-        // no other token, and no later token can be told apart: causal by definition.
-        guard vocabulary > 1 else { return (before, true) }
+        // Another token of the window, else the next id.
         windows[i][p] = windows[i].first { $0 != windows[i][p] } ?? (windows[i][p] + 1) % Int32(vocabulary)
     }
     let after = losses()

@@ -9,7 +9,22 @@ import Glibc
 /// one window at a time (`withWindow`), so a mapped file is paged in as it is read.
 public final class TokenSplit: @unchecked Sendable {
     /// How the ids are stored.
-    public enum Width: Int, Sendable { case uint16 = 2, uint32 = 4 }
+    public enum Width: Int, Sendable {
+        case uint16 = 2, uint32 = 4
+
+        /// The narrowest width that holds `vocabulary` ids.
+        public init(vocabulary: Int) { self = vocabulary <= 1 << 16 ? .uint16 : .uint32 }
+
+        /// `ids` as a token file's bytes: little-endian, this width each (what `mapping` reads).
+        public func bytes(_ ids: [Int32]) -> Data {
+            var out = Data(capacity: ids.count * rawValue)
+            for id in ids {
+                if self == .uint16 { withUnsafeBytes(of: UInt16(id).littleEndian) { out.append(contentsOf: $0) } }
+                else { withUnsafeBytes(of: UInt32(id).littleEndian) { out.append(contentsOf: $0) } }
+            }
+            return out
+        }
+    }
 
     public let count: Int
     private enum Storage { case ids([Int32]), mapped(UnsafeRawPointer, bytes: Int, Width) }

@@ -126,10 +126,9 @@ public final class Trainer {
             result.losses.append(step(it, total: schedule, data: data.train))
             guard result.losses.last!.isFinite else { result.divergedAt = it + 1; break }
             try hooks.step?(it + 1, total, result.losses.last!, Double(it + 1 - first) * tokensPerStep / elapsed(), elapsed())
-            if let every = hooks.saveEvery, (it + 1) % every == 0, it + 1 < total {
+            if it + 1 == total || hooks.saveEvery.map({ (it + 1) % $0 == 0 }) == true {
                 try hooks.save?(state(schedule: schedule, losses: result.losses))
             }
-            if it + 1 == total, let save = hooks.save { try save(state(schedule: schedule, losses: result.losses)) }
             guard marks.contains(it + 1) else { continue }
             var goOn = true
             evaluating += try seconds {

@@ -67,16 +67,11 @@ struct DataCommand: ParsableCommand {
 
         func run() throws {
             try reportingErrors {
-                let data = try Dataset(folder: folder)
-                let ids = DataPrepare.encode(try DataPrepare.text(DataPrepare.sources([text])), with: data.tokenizer, threads: 1)
+                let (meta, tokenizer) = try Dataset.tokenizer(folder)
+                let ids = DataPrepare.encode(try DataPrepare.text(DataPrepare.sources([text])), with: tokenizer, threads: 1)
                 guard let output else { return print(ids.map(String.init).joined(separator: " ")) }
                 try checkCanWrite(output)
-                let meta = try Dataset.readMeta(folder)
-                let bytes = ids.withUnsafeBufferPointer { ids -> Data in
-                    meta.width == .uint16 ? Data(ids.flatMap { withUnsafeBytes(of: UInt16($0).littleEndian, Array.init) })
-                        : Data(ids.flatMap { withUnsafeBytes(of: UInt32($0).littleEndian, Array.init) })
-                }
-                try bytes.write(to: URL(fileURLWithPath: output))
+                try meta.width.bytes(ids).write(to: URL(fileURLWithPath: output))
                 print(keyValues(["file": output, "tokens": "\(ids.count)", "dtype": meta.dtype]))
             }
         }
@@ -93,10 +88,10 @@ struct DataCommand: ParsableCommand {
 
         func run() throws {
             try reportingErrors {
-                let data = try Dataset(folder: folder)
+                let (meta, tokenizer) = try Dataset.tokenizer(folder)
                 let list: [Int32]
                 if ids.hasSuffix(".bin") {
-                    let split = try TokenSplit(mapping: ids, width: try Dataset.readMeta(folder).width)
+                    let split = try TokenSplit(mapping: ids, width: meta.width)
                     list = split.ids(0..<split.count)
                 } else {
                     let text = try DataPrepare.text(DataPrepare.sources([ids]))
@@ -105,10 +100,10 @@ struct DataCommand: ParsableCommand {
                         return id
                     }
                 }
-                if let bad = list.first(where: { $0 < 0 || Int($0) >= data.tokenizer.vocabularySize }) {
-                    throw CommandError(description: "\(ids): id \(bad) is outside the vocabulary of \(data.tokenizer.vocabularySize)")
+                if let bad = list.first(where: { $0 < 0 || Int($0) >= tokenizer.vocabularySize }) {
+                    throw CommandError(description: "\(ids): id \(bad) is outside the vocabulary of \(tokenizer.vocabularySize)")
                 }
-                FileHandle.standardOutput.write(Data(data.tokenizer.bytes(list)))
+                FileHandle.standardOutput.write(Data(tokenizer.bytes(list)))
             }
         }
     }
@@ -153,15 +148,15 @@ extension DataCommand {
         func run() throws {
             try reportingErrors {
                 guard rounds >= 1 else { throw CommandError(description: "--rounds must be at least 1") }
-                let data = try Dataset(folder: folder)
-                guard data.tokenizer.bpe != nil else { throw CommandError(description: "\(folder): not a BPE folder") }
+                let (_, tokenizer) = try Dataset.tokenizer(folder)
+                guard tokenizer.bpe != nil else { throw CommandError(description: "\(folder): not a BPE folder") }
                 let body = try DataPrepare.text(DataPrepare.sources([text]))
                 let python = self.python ?? ProcessInfo.processInfo.environment["EVOLVE_PYTHON"]
                     ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/evolve-venv/bin/python").path
                 var ours = [Double](), theirs = [Double](), same = true
                 for _ in 0..<rounds {
                     var ids = [Int32]()
-                    ours.append(seconds { ids = data.tokenizer.encode(body) })
+                    ours.append(seconds { ids = tokenizer.encode(body) })
                     let (s, count) = try huggingFace(python, tokenizer: "\(folder)/tokenizer.json")
                     theirs.append(s)
                     same = same && count == ids.count
