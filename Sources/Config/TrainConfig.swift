@@ -65,6 +65,7 @@ extension Recipe {
         try need(trainFraction > 0 && trainFraction < 1, "training: train_fraction must be in (0, 1)")
         try need(warmupSteps >= 0 && learningRate > 0, "training: learning_rate must be positive")
         try need((replicas ?? 1) >= 1, "training: replicas must be positive")
+        try need(validationTokens >= 1, "training: validation_tokens must be positive")
         try need((1...steps).contains(stopAfter ?? 1), "training: stop_after must be in 1...steps")
         try need((0..<1).contains(beta1) && (0..<1).contains(beta2), "training: beta1 and beta2 must be in [0, 1)")
         try need(weightDecay >= 0 && gradClip > 0 && initStd > 0 && minLearningRate >= 0,

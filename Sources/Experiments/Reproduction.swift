@@ -109,6 +109,8 @@ public struct Reproduction {
         public var variant: Int, seed: UInt64, steps: Int
         public var valLoss: Double, seconds: Double, tokensPerSecond: Double
         public var parameters: Int, flopsPerToken: Int
+        /// `valLoss` in bits per byte (NaN in tables written before it was recorded).
+        public var valBitsPerByte = Double.nan
         /// Per routing layer, tokens of the validation split each expert was chosen by.
         public var routing: [(name: String, chosen: [Int], dropped: Int)] = []
     }
@@ -150,14 +152,15 @@ public struct Reproduction {
         try run.checkFinite(result)
         return Run(variant: v, seed: seed, steps: steps, valLoss: result.valLoss, seconds: result.seconds,
                    tokensPerSecond: result.tokensPerSecond, parameters: run.model.parameterCount,
-                   flopsPerToken: run.cost.flopsPerToken, routing: routingHistogram(run.model, data))
+                   flopsPerToken: run.cost.flopsPerToken, valBitsPerByte: result.valBitsPerByte,
+                   routing: routingHistogram(run.model, run.validation))
     }
 
-    /// Per routing layer of a trained model, tokens of the validation split each expert was
+    /// Per routing layer of a trained model, tokens of the validation set each expert was
     /// chosen by, summed over replicas, and how many were dropped.
-    func routingHistogram(_ model: ReplicatedModel, _ data: Dataset) -> [(name: String, chosen: [Int], dropped: Int)] {
+    func routingHistogram(_ model: ReplicatedModel, _ validation: ValidationSet) -> [(name: String, chosen: [Int], dropped: Int)] {
         for m in model.replicas { for (_, s) in m.routing { s.reset() } }
-        _ = evaluate(model, on: data.validation)
+        _ = evaluate(model, on: validation)
         return model.primary.routing.enumerated().map { i, layer in
             let all = model.replicas.map { $0.routing[i].stats }
             return (layer.name, all.dropFirst().reduce(all[0].chosen) { zip($0, $1.chosen).map(+) }, all.map(\.dropped).reduce(0, +))

@@ -27,20 +27,22 @@ public struct ReproductionTable {
         md += "- \(seeds) seeds; for a given seed every variant trains on the same batches.\n\n"
         let steps = equalSteps.first?.steps ?? 0
         md += "## Equal steps (\(steps))\n\n"
-        md += "| variant | val_loss (mean ± std) | vs \(labels[0]) | params | FLOPs/token | seconds | tokens/s |\n|---|---|---|---|---|---|---|\n"
+        md += "| variant | val_loss (mean ± std) | val_bpb | vs \(labels[0]) | params | FLOPs/token | seconds | tokens/s |\n|---|---|---|---|---|---|---|---|\n"
         for (v, label) in labels.enumerated() {
             let runs = equalSteps.filter { $0.variant == v }
-            md += "| \(label) | \(meanStd(runs)) | \(versus(v, equalSteps)) | \(runs[0].parameters) | \(runs[0].flopsPerToken) | "
+            md += "| \(label) | \(meanStd(runs)) | \(bitsPerByte(runs)) | \(versus(v, equalSteps)) | \(runs[0].parameters) | \(runs[0].flopsPerToken) | "
                 + String(format: "%.1f | %.0f |\n", Statistics.mean(runs.map(\.seconds)), Statistics.mean(runs.map(\.tokensPerSecond)))
         }
         let budget = Statistics.mean(equalTime.filter { $0.variant == 0 }.map(\.seconds))
         md += String(format: "\n## Equal wall-clock (%.1f s, %@'s mean time)\n\n", budget, labels[0])
-        md += "| variant | steps | val_loss (mean ± std) | vs \(labels[0]) | seconds |\n|---|---|---|---|---|\n"
+        md += "| variant | steps | val_loss (mean ± std) | val_bpb | vs \(labels[0]) | seconds |\n|---|---|---|---|---|---|\n"
         for (v, label) in labels.enumerated() {
             let runs = equalTime.filter { $0.variant == v }
-            md += "| \(label) | \(runs[0].steps) | \(meanStd(runs)) | \(versus(v, equalTime)) | "
+            md += "| \(label) | \(runs[0].steps) | \(meanStd(runs)) | \(bitsPerByte(runs)) | \(versus(v, equalTime)) | "
                 + String(format: "%.1f |\n", Statistics.mean(runs.map(\.seconds)))
         }
+        md += "\nval_loss is in nats per token; val_bpb is its mean in bits per UTF-8 byte of the validation text "
+            + "(comparable across tokenizers; — where the runs predate it).\n"
         md += "\n\"vs\" is the mean difference in val_loss over the same seeds (negative: better), marked "
             + "**beyond spread** when larger than the larger of the two variants' seed-to-seed standard deviations.\n"
         if !reproduction.claims.isEmpty { md += "\n## The paper's claims at this scale\n\n" + claimsMarkdown }
@@ -61,15 +63,23 @@ public struct ReproductionTable {
     }
 
     public var csv: String {
-        var out = CSV.line(["comparison", "variant", "seed", "steps", "val_loss", "seconds", "tokens_per_s", "params", "flops_per_token"])
+        var out = CSV.line(["comparison", "variant", "seed", "steps", "val_loss", "seconds", "tokens_per_s", "params", "flops_per_token",
+                            "val_bpb"])
         for (kind, runs) in [("equal_steps", equalSteps), ("equal_time", equalTime)] {
             for r in runs {
                 out += CSV.line([kind, reproduction.variants[r.variant].label, "\(r.seed)", "\(r.steps)",
                                  String(format: "%.5f", r.valLoss), String(format: "%.2f", r.seconds),
-                                 String(format: "%.0f", r.tokensPerSecond), "\(r.parameters)", "\(r.flopsPerToken)"])
+                                 String(format: "%.0f", r.tokensPerSecond), "\(r.parameters)", "\(r.flopsPerToken)",
+                                 r.valBitsPerByte.isNaN ? "" : String(format: "%.5f", r.valBitsPerByte)])
             }
         }
         return out
+    }
+
+    /// The runs' mean bits per byte; — where a run has none (a table from before it was recorded).
+    private func bitsPerByte(_ runs: [Reproduction.Run]) -> String {
+        let bpb = runs.map(\.valBitsPerByte)
+        return bpb.contains { $0.isNaN } ? "—" : String(format: "%.4f", Statistics.mean(bpb))
     }
 
     private func meanStd(_ runs: [Reproduction.Run]) -> String {
@@ -109,14 +119,15 @@ public struct ReproductionTable {
         let records: [[String]]
         do { records = try CSV.records(csv) } catch { throw ProgramError("\(error)") }
         for (n, f) in records.enumerated().dropFirst() {
-            // comparison,variant,seed,steps,val_loss,seconds,tokens_per_s,params,flops_per_token
-            guard f.count == 9, f[0] == "equal_steps" || f[0] == "equal_time", let v = labels.firstIndex(of: f[1]),
+            // comparison,variant,seed,steps,val_loss,seconds,tokens_per_s,params,flops_per_token[,val_bpb]
+            let bpb = f.count == 10 ? (f[9].isEmpty ? Double.nan : Double(f[9])) : Double.nan
+            guard f.count == 9 || f.count == 10, let bpb, f[0] == "equal_steps" || f[0] == "equal_time", let v = labels.firstIndex(of: f[1]),
                   let seed = UInt64(f[2]), let st = Int(f[3]), let loss = Double(f[4]), let sec = Double(f[5]),
                   let tps = Double(f[6]), let params = Int(f[7]), let flops = Int(f[8]) else {
                 throw ProgramError("record \(n + 1): not a run of \(reproduction.name): \(CSV.line(f).dropLast())")
             }
             let run = Reproduction.Run(variant: v, seed: seed, steps: st, valLoss: loss, seconds: sec, tokensPerSecond: tps,
-                                       parameters: params, flopsPerToken: flops)
+                                       parameters: params, flopsPerToken: flops, valBitsPerByte: bpb)
             if f[0] == "equal_steps" { steps.append(run) } else { time.append(run) }
         }
         self.init(reproduction, equalSteps: steps, equalTime: time, command: command, commit: commit, machine: machine)

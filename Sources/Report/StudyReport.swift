@@ -95,7 +95,8 @@ public struct StudyReport {
     /// The best program and how it came to be.
     func bestSection() throws -> String {
         guard let b = try store.best(study: study.id!) else { return "" }
-        var html = String(format: "<h2 id=\"best\">Best: #%lld, validation loss %.4f</h2>\n", b.id!, b.fitness!)
+        var html = String(format: "<h2 id=\"best\">Best: #%lld, validation loss %.4f%@</h2>\n", b.id!, b.fitness!,
+                          b.bitsPerByte.map { String(format: " (%.4f bits per byte)", $0) } ?? "")
         html += "<h3>Lineage</h3>\n<table class=\"lineage\"><tr><th>candidate</th><th>generation</th><th>mutation</th><th>val_loss</th><th>change at equal steps</th></tr>\n"
         for a in try store.lineage(b.id!) {
             let loss = a.fitness.map { String(format: "%.4f", $0) } ?? (a.failure?.rawValue ?? a.status.rawValue)

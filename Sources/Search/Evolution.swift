@@ -226,11 +226,13 @@ public final class Evolution {
             // Every band that ends at this step (a tiny budget ends several at one step).
             for band in ends.indices where ends[band] == step {
                 result.bands = band + 1
+                let bpb = run.validation.bitsPerByte(val)
                 guard try store.record(Evaluation(candidateId: c.id!, band: band, loss: val, steps: step, tokens: step * run.tokensPerStep,
                                                   seconds: Date().timeIntervalSince(start), parameters: run.cost.parameters,
-                                                  flopsPerToken: run.cost.flopsPerToken), lease: c.lease)
+                                                  flopsPerToken: run.cost.flopsPerToken, bitsPerByte: bpb), lease: c.lease)
                 else { throw Interruption.leaseLost }
                 result.fitness = val
+                result.bitsPerByte = bpb.isFinite ? bpb : nil
                 guard val.isFinite else { result.failure = Failure(.diverged, "validation loss \(val) after step \(step)"); return false }
                 // A hurdle: go on only while better than the median of those that reached this band.
                 guard band < space.hurdles else { continue }
@@ -252,6 +254,7 @@ public final class Evolution {
         var o = Outcome(fitness: twin.fitness ?? .infinity, failure: twin.failed, fingerprint: fingerprint,
                               replicas: twin.replicas, scheduleSteps: twin.scheduleSteps, trainSeconds: 0)
         o.reusedFrom = twin.id
+        o.bitsPerByte = twin.bitsPerByte
         return o
     }
 }

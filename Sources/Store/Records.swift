@@ -118,22 +118,29 @@ public struct Evaluation: Codable, Sendable {
     public var seconds: Double
     public var parameters: Int
     public var flopsPerToken: Int
+    /// `loss` in bits per UTF-8 byte of the validation text (nil in studies from before it
+    /// was recorded, and where the loss is not finite).
+    public var bitsPerByte: Double?
     /// The lease it was recorded under.
     public var lease: Int64?
 
     public init(candidateId: Int64, band: Int, loss: Double, steps: Int, tokens: Int, seconds: Double,
-                parameters: Int, flopsPerToken: Int) {
+                parameters: Int, flopsPerToken: Int, bitsPerByte: Double? = nil) {
         self.candidateId = candidateId; self.band = band
         lossKind = LossKind(loss)
         self.loss = lossKind == .finite ? loss : nil
         self.steps = steps; self.tokens = tokens; self.seconds = seconds
         self.parameters = parameters; self.flopsPerToken = flopsPerToken
+        self.bitsPerByte = lossKind == .finite ? bitsPerByte : nil
     }
 }
 
 /// What finishing a candidate records (and, once finished, what the candidate holds).
 public struct Outcome: Codable, Sendable {
     public var fitness: Double
+    /// The fitness in bits per UTF-8 byte of the validation text, where finite (what compares
+    /// studies on different tokenizers); nil in studies from before it was recorded.
+    public var bitsPerByte: Double?
     public var failure: Failure?
     public var fingerprint: String?
     public var replicas: Int?

@@ -79,14 +79,6 @@ public struct Dataset: Sendable {
     /// tokenizer's, in one); a study remembers it.
     public internal(set) var path: String?
     public internal(set) var sha256: String?
-    /// The UTF-8 bytes of the validation split's text: bits per byte divide by it.
-    public internal(set) var validationBytes: Int
-
-    /// Bits per byte of a mean validation loss in nats per token: the split's nats over its
-    /// bytes, in bits, which compares runs across tokenizers (nats per token cannot).
-    public func bitsPerByte(_ loss: Double) -> Double {
-        loss * Double(validation.count) / (Double(validationBytes) * log(2))
-    }
 
     public init(text: String, tokenizer kind: Tokenizer.Kind = .char, trainFraction: Double = 0.9) {
         tokenizer = Tokenizer(kind: kind, text: text)
@@ -94,7 +86,6 @@ public struct Dataset: Sendable {
         let n = Int(trainFraction * Double(ids.count))
         train = TokenSplit(Array(ids[..<n]))
         validation = TokenSplit(Array(ids[n...]))
-        validationBytes = tokenizer.bytes(Array(ids[n...])).count
     }
 
     public init(path: String, tokenizer kind: Tokenizer.Kind = .char, trainFraction: Double = 0.9) throws {
@@ -132,6 +123,5 @@ extension Dataset {
         let n = Int(trainFraction * Double(ids.count))
         train = TokenSplit(Array(ids[..<n]))
         validation = TokenSplit(Array(ids[n...]))
-        validationBytes = tokenizer.bytes(Array(ids[n...])).count
     }
 }

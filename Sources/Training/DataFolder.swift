@@ -60,7 +60,6 @@ extension Dataset {
         validation = try Dataset.split(meta.val, meta, in: folder)
         path = folder
         sha256 = meta.fingerprint
-        validationBytes = meta.val.bytes
     }
 
     /// A folder's meta.json and tokenizer, checked against each other, without mapping or

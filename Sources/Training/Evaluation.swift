@@ -1,32 +1,33 @@
 import Model
 
-/// Mean cross-entropy over the whole split cut into non-overlapping windows of the context
-/// length — the same definition as the PyTorch reference, deterministic. A final partial
-/// batch is padded with window 0 and the padding's losses are not counted.
-public func evaluate(_ model: ReplicatedModel, on data: TokenSplit) -> Double {
-    evaluate(model, on: data, until: { false })!
+/// Mean cross-entropy over a validation set's windows — the whole split in non-overlapping
+/// windows of the context, as the PyTorch reference evaluates it, or the set's fixed sample —
+/// deterministic. A final partial batch is padded with the first window and the padding's
+/// losses are not counted.
+public func evaluate(_ model: ReplicatedModel, on set: ValidationSet) -> Double {
+    evaluate(model, on: set, until: { false })!
 }
 
 /// The same, asking `stop` before every batch: nil if it said stop (so that a search stops
 /// within a batch's time, even in the middle of a validation).
-public func evaluate(_ model: ReplicatedModel, on data: TokenSplit, until stop: () -> Bool) -> Double? {
+public func evaluate(_ model: ReplicatedModel, on set: ValidationSet, until stop: () -> Bool) -> Double? {
     let b = model.batch, t = model.context
-    let windows = (data.count - 1) / t
-    guard windows > 0 else { return .nan }
+    precondition(t == set.context, "a validation set for context \(set.context) evaluated with \(t)")
+    guard !set.starts.isEmpty else { return .nan }
     var total: Double = 0
     var w = 0
-    while w < windows {
+    while w < set.starts.count {
         if stop() { return nil }
-        let used = min(b, windows - w)
+        let used = min(b, set.starts.count - w)
         for row in 0..<b {
-            data.withWindow(from: (row < used ? w + row : 0) * t, length: t + 1) { model.setRow(row, tokens: $0, start: 0) }
+            set.split.withWindow(from: set.starts[row < used ? w + row : 0], length: t + 1) { model.setRow(row, tokens: $0, start: 0) }
         }
         model.forward()
         let losses = model.rowLosses()
         for i in 0..<(used * t) { total += Double(losses[i]) }
         w += used
     }
-    return total / Double(windows * t)
+    return total / Double(set.targets)
 }
 
 /// A fixed probe of what a model computes: each position's loss on the first `model.batch`

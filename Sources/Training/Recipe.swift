@@ -22,6 +22,9 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Stop and evaluate after this many steps of the `steps`-long schedule (a search
     /// candidate that stopped at a hurdle was measured so).
     public var stopAfter: Int?
+    /// Validation scores the whole split while it holds at most this many predicted tokens,
+    /// else a fixed sample of windows this large (`ValidationSet`).
+    public var validationTokens = 262_144
 
     public init() {}
 
@@ -31,7 +34,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         case batchSize = "batch_size", learningRate = "learning_rate"
         case minLearningRate = "min_learning_rate", warmupSteps = "warmup_steps"
         case weightDecay = "weight_decay", gradClip = "grad_clip", initStd = "init_std"
-        case trainFraction = "train_fraction"
+        case trainFraction = "train_fraction", validationTokens = "validation_tokens"
     }
 
     /// A file gives only the keys it changes; the rest keep the nanoGPT CPU recipe.
@@ -42,7 +45,7 @@ public struct Recipe: Codable, Sendable, Equatable {
             .init(.minLearningRate, \.minLearningRate), .init(.warmupSteps, \.warmupSteps), .init(.beta1, \.beta1),
             .init(.beta2, \.beta2), .init(.weightDecay, \.weightDecay), .init(.gradClip, \.gradClip), .init(.initStd, \.initStd),
             .init(.seed, \.seed), .init(.tokenizer, \.tokenizer), .init(.trainFraction, \.trainFraction),
-            .init(.replicas, \.replicas), .init(.stopAfter, \.stopAfter)]
+            .init(.replicas, \.replicas), .init(.stopAfter, \.stopAfter), .init(.validationTokens, \.validationTokens)]
         try decoder.read(fields, into: &self)
     }
 }

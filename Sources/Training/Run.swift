@@ -60,6 +60,10 @@ public final class Run {
 
     public var model: ReplicatedModel { trainer.model }
 
+    /// The windows every evaluation of this run scores (the same for every run on this data
+    /// with this context and limit: a study's candidates are measured on the same text).
+    public private(set) lazy var validation = data.validationSet(context: program.genes.context, limit: recipe.validationTokens)
+
     /// Tokens of one step (every replica's rows).
     public var tokensPerStep: Int { recipe.batchSize * program.genes.context }
 
@@ -67,7 +71,7 @@ public final class Run {
     /// `marks` and at the end; see `Trainer.train` for the hooks and `resume`.
     public func train(schedule: Int? = nil, marks: [Int] = [], resume: TrainingState? = nil,
                       hooks: TrainingHooks = TrainingHooks()) throws -> TrainResult {
-        try trainer.train(data, schedule: schedule, marks: marks, resume: resume, hooks: hooks)
+        try trainer.train(data, schedule: schedule, marks: marks, resume: resume, validation: validation, hooks: hooks)
     }
 
     /// Throws the one-line error of a run that diverged; the jobs that cannot record a

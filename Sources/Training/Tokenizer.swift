@@ -63,5 +63,10 @@ public struct Tokenizer: Sendable {
         }
     }
 
+    /// Each id's UTF-8 length in bytes (what bits per byte divide by).
+    public func byteLengths() -> [Int] {
+        (0..<vocabularySize).map { bytes([Int32($0)]).count }
+    }
+
     public func decode(_ ids: [Int32]) -> String { String(decoding: bytes(ids), as: UTF8.self) }
 }

@@ -8,6 +8,8 @@ public struct TrainResult: Sendable {
     public var steps = 0
     public var trainLoss = Double.nan        // mean of the last 50 steps' batch losses
     public var valLoss = Double.nan
+    /// `valLoss` in bits per UTF-8 byte of the text predicted (`ValidationSet.bitsPerByte`).
+    public var valBitsPerByte = Double.nan
     public var seconds = 0.0                 // training steps only, evaluation excluded
     public var tokensPerSecond = 0.0
     public var losses: [Float] = []          // every step's batch loss
@@ -40,7 +42,7 @@ public struct TrainingStopped: Error {}
 public typealias StepObserver = (_ step: Int, _ of: Int, _ loss: Float, _ tokensPerSecond: Double, _ elapsed: Double) -> Void
 
 /// Trains a model graph with the recipe: seeded batches, AdamW, warmup + cosine schedule,
-/// gradient clipping; then evaluates on the whole validation split.
+/// gradient clipping; evaluates on the validation set (`ValidationSet`) at marks and the end.
 public final class Trainer {
     public let model: ReplicatedModel
     public let recipe: Recipe
@@ -107,9 +109,11 @@ public final class Trainer {
     /// evaluating at each of `marks` and at the end. A non-finite batch loss ends it
     /// (`divergedAt`); `hooks.mark` returning false ends it after that evaluation; `hooks.stop`
     /// saying yes throws `TrainingStopped`. Every `hooks.saveEvery` steps, and after the
-    /// last, `hooks.save` gets the state.
+    /// last, `hooks.save` gets the state. Evaluations score `validation` (default: the
+    /// data's set for the model's context and the recipe's limit).
     public func train(_ data: Dataset, schedule: Int? = nil, marks: [Int] = [], resume: TrainingState? = nil,
-                      hooks: TrainingHooks) throws -> TrainResult {
+                      validation: ValidationSet? = nil, hooks: TrainingHooks) throws -> TrainResult {
+        let validation = validation ?? data.validationSet(context: model.context, limit: recipe.validationTokens)
         let schedule = resume?.schedule ?? schedule ?? recipe.steps
         let total = min(schedule, recipe.stopAfter ?? schedule)
         let marks = Set(marks.filter { $0 < total } + [total])
@@ -132,7 +136,7 @@ public final class Trainer {
             guard marks.contains(it + 1) else { continue }
             var goOn = true
             evaluating += try seconds {
-                guard let loss = evaluate(model, on: data.validation, until: hooks.stop) else { throw TrainingStopped() }
+                guard let loss = evaluate(model, on: validation, until: hooks.stop) else { throw TrainingStopped() }
                 result.curve.append((it + 1, loss))
                 goOn = try hooks.mark?(it + 1, loss) ?? true
             }
@@ -146,9 +150,10 @@ public final class Trainer {
         if first >= total, result.divergedAt == nil {
             // A resumed run that had already ended: its end is still saved and evaluated.
             try hooks.save?(state(schedule: schedule, losses: result.losses))
-            result.curve.append((first, evaluate(model, on: data.validation)))
+            result.curve.append((first, evaluate(model, on: validation)))
         }
         result.valLoss = result.divergedAt == nil ? result.curve.last?.loss ?? .nan : .nan
+        result.valBitsPerByte = validation.bitsPerByte(result.valLoss)
         return result
     }
 

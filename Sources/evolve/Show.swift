@@ -34,11 +34,13 @@ struct Show: ParsableCommand {
     /// Each ancestor from the seed down: its mutation and what it scored.
     func printLineage(_ store: Store, _ c: Candidate) throws {
         print("candidate #\(c.id!): \(c.status.rawValue)\(c.failed.map { " (\($0))" } ?? ""), "
-              + "val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "none"), seed \(c.seed)"
+              + "val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "none")"
+              + (c.bitsPerByte.map { String(format: " (%.4f bits per byte)", $0) } ?? "") + ", seed \(c.seed)"
               + (c.reusedFrom.map { ", same as #\($0) (its result taken)" } ?? ""))
         for e in try store.evaluations(c.id!) {
-            print(String(format: "  band %d: %d steps, val_loss %@, %.1fs", e.band, e.steps,
-                         e.loss.map { String(format: "%.4f", $0) } ?? e.lossKind.rawValue, e.seconds))
+            print(String(format: "  band %d: %d steps, val_loss %@%@, %.1fs", e.band, e.steps,
+                         e.loss.map { String(format: "%.4f", $0) } ?? e.lossKind.rawValue,
+                         e.bitsPerByte.map { String(format: ", val_bpb %.4f", $0) } ?? "", e.seconds))
         }
         print("lineage (seed first):")
         for a in try store.lineage(c.id!) {

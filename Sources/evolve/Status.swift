@@ -28,7 +28,8 @@ struct Status: ParsableCommand {
             }
             try printMutationKinds(store, all)
             if let best = try store.best(study: s.id!) {
-                print(String(format: "best: #%lld val_loss %.4f, generation %d, %@", best.id!, best.fitness!, best.generation,
+                print(String(format: "best: #%lld val_loss %.4f%@, generation %d, %@", best.id!, best.fitness!,
+                             best.bitsPerByte.map { String(format: " (%.4f bits per byte)", $0) } ?? "", best.generation,
                              best.mutation ?? "a seed"))
             }
             print(try statusLine(store, s))
@@ -61,6 +62,7 @@ func statusLine(_ store: Store, _ study: Study) throws -> String {
     return keyValues([
         "completed": "\(c.done + c.failed)", "failed": "\(c.failed)", "running": "\(c.running)",
         "best_val_loss": best.map { String(format: "%.4f", $0.fitness!) } ?? "nan",
+        "best_val_bpb": best?.bitsPerByte.map { String(format: "%.4f", $0) } ?? "nan",
         "best_id": best.map { "\($0.id!)" } ?? "none",
     ])
 }

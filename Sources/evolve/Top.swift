@@ -39,11 +39,12 @@ struct Top: ParsableCommand {
                 print("the Pareto front over val_loss and \(axis.rawValue): \(ranked.count) candidates")
             }
             // A front is not ranked: its members are listed cheapest first, without a rank.
-            print((pareto ? "" : "rank ") + "     id  gen  val_loss      params  flops/token  seconds  mutation")
+            print((pareto ? "" : "rank ") + "     id  gen  val_loss  val_bpb      params  flops/token  seconds  mutation")
             for (rank, c) in ranked.prefix(n).enumerated() {
                 let e = try store.evaluations(c.reusedFrom ?? c.id!).last
                 func right(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
                 print((pareto ? "" : String(format: "%4d ", rank + 1)) + String(format: "%7lld %4d  %8.4f ", c.id!, c.generation, c.fitness!)
+                      + right(c.bitsPerByte.map { String(format: "%.4f", $0) } ?? "-", 7) + " "
                       + right(e.map { "\($0.parameters)" } ?? "-", 11) + " " + right(e.map { "\($0.flopsPerToken)" } ?? "-", 12) + " "
                       + right(c.trainSeconds.map { String(format: "%.1f", $0) } ?? "-", 8) + "  "
                       + (c.reusedFrom.map { "(same as #\($0)) " } ?? "") + (c.mutation ?? "seed"))

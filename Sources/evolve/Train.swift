@@ -73,7 +73,7 @@ struct Train: ParsableCommand {
                 "steps": "\(result.steps)", "seed": "\(r.seed)", "params": "\(run.model.parameterCount)",
                 "train_loss": String(format: "%.4f", result.trainLoss),
                 "val_loss": String(format: "%.6f", result.valLoss),
-                "val_bpb": String(format: "%.6f", data.bitsPerByte(result.valLoss)),
+                "val_bpb": String(format: "%.6f", result.valBitsPerByte),
                 "loss_unit": "nats_per_token", "tokenizer": data.tokenizer.name,
                 "train_seconds": String(format: "%.1f", result.seconds),
                 "tokens_per_s": String(format: "%.0f", result.tokensPerSecond),

@@ -14,8 +14,10 @@ struct StoreTests {
             let s = try store.study(named: "tiny", space: "space text", seed: 7)
             let c = try store.add(Candidate(studyId: s.id!, program: "program p", hash: "h1"))
             try store.record(Evaluation(candidateId: c.id!, band: 0, loss: 2.5, steps: 10, tokens: 100,
-                                        seconds: 1, parameters: 5, flopsPerToken: 9))
-            try store.complete(c.id!, fitness: 2.5)
+                                        seconds: 1, parameters: 5, flopsPerToken: 9, bitsPerByte: 1.25))
+            var outcome = Outcome(fitness: 2.5)
+            outcome.bitsPerByte = 1.25
+            try store.complete(c.id!, outcome)
         }
         // Reopened: the same study, the completed candidate, its evaluation.
         let store = try openStore(path)
@@ -23,7 +25,8 @@ struct StoreTests {
         #expect(s.space == "space text" && s.seed == 7)
         let done = try store.completed(study: s.id!)
         #expect(done.count == 1 && done[0].fitness == 2.5 && done[0].status == .done && done[0].completion == 1)
-        #expect(try store.evaluations(done[0].id!).map(\.loss) == [2.5])
+        #expect(try store.evaluations(done[0].id!).map(\.loss) == [2.5] && done[0].bitsPerByte == 1.25)
+        #expect(try store.evaluations(done[0].id!).map(\.bitsPerByte) == [1.25])
         #expect(try store.completed(hash: "h1", study: s.id!)?.id == done[0].id)
     }
 

@@ -35,7 +35,10 @@ struct DataFolderTests {
         #expect(data.tokenizer.name == kind && meta.dtype == "uint16")
         let train = data.train.ids(0..<data.train.count), val = data.validation.ids(0..<data.validation.count)
         #expect(String(decoding: data.tokenizer.bytes(train) + data.tokenizer.bytes(val), as: UTF8.self) == text)
-        #expect(meta.train.bytes + meta.val.bytes == text.utf8.count && data.validationBytes == meta.val.bytes)
+        #expect(meta.train.bytes + meta.val.bytes == text.utf8.count)
+        // With a context of 1 every id but the first is predicted: the split's bytes less its first token's.
+        let whole = data.validationSet(context: 1, limit: .max)
+        #expect(!whole.sampled && whole.bytes + data.tokenizer.bytes([val[0]]).count == meta.val.bytes)
         // The validation split starts at a line.
         #expect(String(decoding: data.tokenizer.bytes(train), as: UTF8.self).hasSuffix("\n"))
         // Encoding in pieces gives the ids of the whole.
@@ -64,15 +67,34 @@ struct DataFolderTests {
         #expect(try TrainConfig.parse("training: {steps: 3}\n", file: "/x/c.yaml").data == nil)
     }
 
-    /// Bits per byte are nats per token over ln 2, times tokens per byte: for characters,
-    /// nats/char ÷ ln 2 × chars/bytes.
-    @Test func bitsPerByteOfACharRun() {
-        let text = Self.text()
-        let data = Dataset(text: text)
-        let chars = data.validation.count
-        let bytes = String(String.UnicodeScalarView(data.validation.ids(0..<chars).map { data.tokenizer.symbols[Int($0)] })).utf8.count
-        #expect(bytes > chars)
-        #expect(abs(data.bitsPerByte(1.7) - 1.7 / log(2) * Double(chars) / Double(bytes)) < 1e-12)
+    /// Bits per byte are nats per token over ln 2, times the tokens predicted per byte they
+    /// stand for: for characters, nats/char ÷ ln 2 × chars/bytes of each window's targets.
+    @Test(arguments: [1, 7, 64]) func bitsPerByteOfACharRun(context: Int) {
+        let data = Dataset(text: Self.text())
+        let set = data.validationSet(context: context, limit: .max)
+        let targets = set.starts.flatMap { data.validation.ids(($0 + 1)..<($0 + 1 + context)) }
+        let bytes = String(String.UnicodeScalarView(targets.map { data.tokenizer.symbols[Int($0)] })).utf8.count
+        #expect(set.targets == targets.count && set.bytes == bytes && bytes > targets.count)
+        #expect(set.starts == Array(0..<((data.validation.count - 1) / context)).map { $0 * context })
+        #expect(abs(set.bitsPerByte(1.7) - 1.7 / log(2) * Double(targets.count) / Double(bytes)) < 1e-12)
+    }
+
+    /// Above the limit, validation is a fixed sample of the whole split's windows: as many as
+    /// the limit holds, distinct, in order, on the same grid, the same every time; at or
+    /// below it, every window.
+    @Test func largeSplitsAreSampledTheSameEveryTime() {
+        let data = Dataset(text: Self.text(lines: 2000))
+        let t = 16, windows = (data.validation.count - 1) / t
+        for limit in [t, 5 * t, 37 * t + 3, (windows - 1) * t] {
+            let set = data.validationSet(context: t, limit: limit)
+            #expect(set.sampled && set.starts.count == limit / t, "limit \(limit)")
+            #expect(set.starts == set.starts.sorted() && Set(set.starts).count == set.starts.count)
+            #expect(set.starts.allSatisfy { $0 % t == 0 && $0 / t < windows })
+            #expect(set.starts == data.validationSet(context: t, limit: limit).starts)
+        }
+        #expect(!data.validationSet(context: t, limit: windows * t).sampled)
+        // Samples of different sizes are not all the first windows.
+        #expect(data.validationSet(context: t, limit: 5 * t).starts != Array(0..<5).map { $0 * t })
     }
 
     /// A token file past 4 GiB (sparse: all ids 0) maps, is checked, and trains a step whose

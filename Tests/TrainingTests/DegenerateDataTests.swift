@@ -28,7 +28,7 @@ struct DegenerateDataTests {
                 let run = try Run(p, recipe: r, data: data, threads: 1)
                 let result = try run.train()
                 #expect(result.losses.count == 2 && result.losses.allSatisfy(\.isFinite), "\(name): \(result.losses)")
-                #expect(result.valLoss.isFinite && data.bitsPerByte(result.valLoss).isFinite, "\(name)")
+                #expect(result.valLoss.isFinite && result.valBitsPerByte.isFinite, "\(name)")
             } catch {
                 // Only a split too short for a window may be refused, and in one line.
                 #expect("\(error)".contains("needs") && !"\(error)".contains("\n"), "\(name): \(error)")

@@ -147,10 +147,13 @@ struct TrainingTests {
         var c = tinyConfig()
         let d = Dataset(text: syntheticText())
         c.recipe.batchSize = 5
-        let a = evaluate(model(c, d, threads: 1), on: d.validation)
+        let context = c.model.genes.context
+        let set = d.validationSet(context: context, limit: .max), sample = d.validationSet(context: context, limit: 3 * context)
+        let a = evaluate(model(c, d, threads: 1), on: set), s5 = evaluate(model(c, d, threads: 1), on: sample)
         c.recipe.batchSize = 12
-        let b = evaluate(model(c, d, threads: 2), on: d.validation)
-        #expect(Swift.abs(a - b) < 1e-5)
+        let b = evaluate(model(c, d, threads: 2), on: set), s12 = evaluate(model(c, d, threads: 2), on: sample)
+        #expect(Swift.abs(a - b) < 1e-5 && Swift.abs(s5 - s12) < 1e-5)
+        #expect(sample.sampled && s5 != a)
     }
 
     /// Two replicas compute the gradient of one: the losses agree to rounding.
@@ -212,7 +215,7 @@ struct TrainingTests {
         #expect(error("training:\n  steps: 10.5\n") == "x.yaml: training: 'steps' has the wrong type or value")
         #expect(error("model:\n  layers: .nan\n") == "x.yaml: model: 'layers' must be a finite number, found nan")
         #expect(error("program:\n  name: p\n  subprograms:\n  - [FOO s0]\n") == "x.yaml: program: subprograms[0][0]: unknown op 'FOO'")
-        #expect(error("training:\n  stepz: 5\n") == "x.yaml: training: unknown key 'stepz' (known: batch_size, beta1, beta2, grad_clip, init_std, learning_rate, min_learning_rate, replicas, seed, steps, stop_after, tokenizer, train_fraction, warmup_steps, weight_decay)")
+        #expect(error("training:\n  stepz: 5\n") == "x.yaml: training: unknown key 'stepz' (known: batch_size, beta1, beta2, grad_clip, init_std, learning_rate, min_learning_rate, replicas, seed, steps, stop_after, tokenizer, train_fraction, validation_tokens, warmup_steps, weight_decay)")
     }
 
     @Test func corpusErrors() throws {

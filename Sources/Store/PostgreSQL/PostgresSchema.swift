@@ -30,6 +30,8 @@ enum PostgresSchema {
         ("v4", ["ALTER TABLE study ADD COLUMN corpusSha256 TEXT, ADD COLUMN corpusPath TEXT"]),
         ("v5", ["ALTER TABLE candidate ADD COLUMN lease BIGINT", "ALTER TABLE evaluation ADD COLUMN lease BIGINT",
                 "ALTER TABLE study ADD COLUMN seeds TEXT, ADD COLUMN target BIGINT", "CREATE SEQUENCE candidate_lease"]),
+        ("v6", ["ALTER TABLE candidate ADD COLUMN bitsPerByte DOUBLE PRECISION",
+                "ALTER TABLE evaluation ADD COLUMN bitsPerByte DOUBLE PRECISION"]),
     ]
 
     /// Refuses a database that is neither empty nor evolve's, or that a newer evolve wrote;

@@ -93,6 +93,7 @@ extension Outcome {
         let kind = o.map { LossKind($0.fitness) }
         return [("failure", SQLValue(o?.failure?.kind.rawValue)), ("failureReason", SQLValue(o?.failure?.reason)),
                 ("fitness", kind == .finite ? SQLValue(o?.fitness) : .null), ("fitnessKind", SQLValue(kind?.rawValue)),
+                ("bitsPerByte", kind == .finite ? SQLValue(o?.bitsPerByte) : .null),
                 ("fingerprint", SQLValue(o?.fingerprint)), ("replicas", SQLValue(o?.replicas)),
                 ("scheduleSteps", SQLValue(o?.scheduleSteps)), ("trainSeconds", SQLValue(o?.trainSeconds)),
                 ("overheadSeconds", SQLValue(o?.overheadSeconds)), ("reusedFrom", SQLValue(o?.reusedFrom))]
@@ -108,6 +109,7 @@ extension Outcome {
                   scheduleSteps: try r.int("scheduleSteps"), trainSeconds: try r.real("trainSeconds"),
                   overheadSeconds: try r.real("overheadSeconds"))
         reusedFrom = try r.integer("reusedFrom")
+        bitsPerByte = try r.real("bitsPerByte")
     }
 }
 
@@ -118,7 +120,7 @@ extension Evaluation: Row {
         [("candidateId", .integer(candidateId)), ("band", SQLValue(band)), ("loss", SQLValue(loss)),
          ("lossKind", .text(lossKind.rawValue)), ("steps", SQLValue(steps)), ("tokens", SQLValue(tokens)),
          ("seconds", .real(seconds)), ("parameters", SQLValue(parameters)), ("flopsPerToken", SQLValue(flopsPerToken)),
-         ("lease", SQLValue(lease))]
+         ("bitsPerByte", SQLValue(bitsPerByte)), ("lease", SQLValue(lease))]
     }
 
     init(row r: SQLRow) throws {
@@ -130,6 +132,7 @@ extension Evaluation: Row {
         id = try r.integer("id")
         loss = try r.real("loss")
         lossKind = try r.required("lossKind", t, r.enumeration)
+        bitsPerByte = try r.real("bitsPerByte")
         lease = try r.integer("lease")
     }
 }

@@ -13,6 +13,7 @@ enum SQLiteSchema {
         m.registerMigration("v3") { try v3($0) }
         m.registerMigration("v4") { try v4($0) }
         m.registerMigration("v5") { try v5($0) }
+        m.registerMigration("v6") { try v6($0) }
         return m
     }
 
@@ -98,5 +99,11 @@ enum SQLiteSchema {
             t.add(column: "seeds", .text)
             t.add(column: "target", .integer)
         }
+    }
+
+    /// Losses also in bits per byte, which compare studies across tokenizers.
+    static func v6(_ db: Database) throws {
+        try db.alter(table: "candidate") { t in t.add(column: "bitsPerByte", .double) }
+        try db.alter(table: "evaluation") { t in t.add(column: "bitsPerByte", .double) }
     }
 }
