@@ -97,6 +97,17 @@ struct TokenDataTests {
         let tiny = packageRoot.appendingPathComponent("search-spaces/tiny.yaml").path
         let r = try runEvolve(["search", tiny, "--db", db, "--candidates", "3", "--workers", "2", "--threads", "2", "--data", "\(tmp)/data"])
         #expect(r.status == 0 && r.lastLine.hasPrefix("completed=3 "), "\(r.output)")
+        // Bits per byte are recorded beside the loss: on ASCII text a character is a byte, so
+        // they are the loss over ln 2.
+        var fields = [String: Double]()
+        for kv in r.lastLine.split(separator: " ") {
+            let p = kv.split(separator: "=", maxSplits: 1)
+            if p.count == 2, let x = Double(p[1]) { fields[String(p[0])] = x }
+        }
+        let (loss, bpb) = (fields["best_val_loss"] ?? .nan, fields["best_val_bpb"] ?? .nan)
+        #expect(abs(bpb - loss / log(2)) < 2e-4, "\(r.lastLine)")
+        let top = try runEvolve(["top", "--db", db])
+        #expect(top.status == 0 && top.output.contains("val_bpb") && top.output.contains(String(format: "%.4f", bpb)), "\(top.output)")
         let other = try runEvolve(["search", tiny, "--db", db, "--candidates", "4", "--corpus", try syntheticCorpusFile()])
         #expect(other.status != 0 && other.output.contains("\(tmp)/data"), "a study on the folder resumed on other text: \(other.output)")
     }
