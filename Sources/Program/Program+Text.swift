@@ -30,7 +30,7 @@ extension Program {
 
     /// Parses the text form; errors name the file and line.
     public init(text: String, file: String = "program") throws {
-        var name: String?, genes = Genes(), subprograms = [Subprogram]()
+        var name: String?, genes = Genes(), subprograms = [Subprogram](), instructions = 0
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
@@ -46,9 +46,16 @@ extension Program {
                     guard words.count == 2, Int(words[1]) == subprograms.count else {
                         throw ProgramError("expected `subprogram \(subprograms.count)`")
                     }
+                    guard subprograms.count < Program.limits.subprograms else {
+                        throw ProgramError("more than \(Program.limits.subprograms) subprograms; evolve reads at most that many")
+                    }
                     subprograms.append(Subprogram([]))
                 default:
                     try Program.append(words, to: &subprograms)
+                    instructions += 1
+                    guard instructions <= Program.limits.instructions else {
+                        throw ProgramError("more than \(Program.limits.instructions) instructions; evolve reads at most that many")
+                    }
                 }
             } catch let e as ProgramError {
                 throw ProgramError("\(file):\(n + 1): \(e.description)")

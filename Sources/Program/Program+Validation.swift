@@ -20,6 +20,36 @@ public enum StateShape: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Program {
+    /// The most a program may hold — far above any block the search makes (tens of
+    /// instructions), low enough that reading, validating and compiling one stays cheap:
+    /// subprograms; instructions in all of them; and instructions of one layer with every
+    /// CALL expanded, which is what the compiler builds (a chain of subprograms each calling
+    /// the next twice doubles it at every level).
+    public static let limits = (subprograms: 64, instructions: 1024, expanded: 16_384)
+
+    /// Throws a one-line error naming the limit a program passes (`limits`).
+    func checkSize() throws {
+        let most = Program.limits
+        guard subprograms.count <= most.subprograms else {
+            throw ProgramError("\(subprograms.count) subprograms; evolve builds at most \(most.subprograms)")
+        }
+        let total = subprograms.reduce(0) { $0 + $1.instructions.count }
+        guard total <= most.instructions else {
+            throw ProgramError("\(total) instructions; evolve builds at most \(most.instructions)")
+        }
+        // Subprograms call only higher-numbered ones, so counting from the last expands each once.
+        var expanded = [Int](repeating: 0, count: subprograms.count)
+        for k in subprograms.indices.reversed() {
+            expanded[k] = subprograms[k].instructions.reduce(0) { n, ins in
+                let callee = ins.op == .call && ins.dim > k && ins.dim < subprograms.count ? expanded[ins.dim] : 0
+                return min(n + 1 + callee, most.expanded + 1)   // saturated: the sum cannot overflow
+            }
+        }
+        guard expanded[0] <= most.expanded else {
+            throw ProgramError("subprogram 0 expands to more than \(most.expanded) instructions with its CALLs expanded; evolve builds at most that many per layer")
+        }
+    }
+
     /// Checks the genes, every index and call, and infers every state's shape; the error
     /// names the subprogram and the instruction. Subprogram 0 must map the residual stream
     /// [B, T, C] to itself.
@@ -53,6 +83,7 @@ extension Program {
         guard g.mpoMask == 0 || g.mpo > 0 else { throw ProgramError("genes: mpo_mask \(g.mpoMask) needs MPO experts (mpo=2 to 5)") }
         guard (1...4).contains(g.altup) else { throw ProgramError("genes: altup is 1 (off) to 4 blocks, found \(g.altup)") }
         guard !subprograms.isEmpty else { throw ProgramError("the program has no subprogram") }
+        try checkSize()
         let out = try outputShape(subprogram: 0, input: .residual)
         guard out == .residual else {
             throw ProgramError("subprogram 0 returns \(out), the residual stream needs \(StateShape.residual)")
