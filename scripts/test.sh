@@ -9,7 +9,10 @@ pg=$(mktemp -d /tmp/evolve-test-pg.XXXXXX)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 EVOLVE_TEST_POSTGRES=$(scripts/postgres-cluster.sh start "$pg" "$port")
 export EVOLVE_TEST_POSTGRES
-trap 'scripts/postgres-cluster.sh stop "$pg" || true; rm -rf "$pg"' EXIT
+# Every temporary file of the run (databases, data folders, checkpoints) goes under one
+# folder, removed at the end: TMPDIR is where the tests' temporaryDirectory points.
+scratch=$(mktemp -d /tmp/evolve-tests.XXXXXX)
+trap 'scripts/postgres-cluster.sh stop "$pg" || true; rm -rf "$pg" "$scratch"' EXIT
 export EVOLVE_PYTHON="$HOME/.cache/evolve-venv/bin/python"
 export EVOLVE_CORPUS="${EVOLVE_CORPUS:-$(cd .. && pwd)/shared/data/tinyshakespeare.txt}"
-swift test -c release -Xswiftc -enable-testing "$@"
+TMPDIR="$scratch" swift test -c release -Xswiftc -enable-testing "$@"
