@@ -56,6 +56,9 @@ struct Train: ParsableCommand {
             if let why = run.noncausal {
                 FileHandle.standardError.write("evolve: warning: \(why); training it because of --allow-noncausal\n".data(using: .utf8)!)
             }
+            let v = run.validation
+            FileHandle.standardError.write(("validation: \(v.targets) tokens in \(v.starts.count) windows "
+                + (v.sampled ? "(a fixed sample of the split's \(data.validation.count) tokens; the recipe's validation_tokens sets its size)\n" : "(the whole split)\n")).data(using: .utf8)!)
             let resumed = try resume.map { try Checkpoint.restore(run.trainer, from: $0) }
             let folder = save ?? resume
             let progress = ProgressLine()
