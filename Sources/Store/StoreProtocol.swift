@@ -112,16 +112,18 @@ public func isPostgresURL(_ location: String) -> Bool {
 }
 
 /// Opens the study database at `location`: a URL `postgres://user[:password]@host[:port]/dbname`
-/// (PostgreSQL), or a file path (SQLite).
-public func openStore(_ location: String, readOnly: Bool = false, busyTimeout: TimeInterval = 60) throws -> SQLStore {
-    if isPostgresURL(location) { return SQLStore(try PostgresDatabase(url: location, readOnly: readOnly)) }
+/// (PostgreSQL), or a file path (SQLite). A server that is lost is retried as `reconnection`
+/// says (SQLite's busy database waits `busyTimeout` instead).
+public func openStore(_ location: String, readOnly: Bool = false, busyTimeout: TimeInterval = 60,
+                      reconnection: Reconnection = .never) throws -> SQLStore {
+    if isPostgresURL(location) { return SQLStore(try PostgresDatabase(url: location, readOnly: readOnly, reconnection: reconnection)) }
     return SQLStore(try SQLiteDatabase(path: location, busyTimeout: busyTimeout, readOnly: readOnly))
 }
 
 /// The database at `location` opened read-only, or nil where there is none yet (no file, an
 /// empty one, or a PostgreSQL database without evolve's tables): a check that writes nothing.
-public func openExistingStore(_ location: String) throws -> SQLStore? {
-    if isPostgresURL(location) { return try PostgresDatabase.existing(url: location).map(SQLStore.init) }
+public func openExistingStore(_ location: String, reconnection: Reconnection = .never) throws -> SQLStore? {
+    if isPostgresURL(location) { return try PostgresDatabase.existing(url: location, reconnection: reconnection).map(SQLStore.init) }
     let size = (try? FileManager.default.attributesOfItem(atPath: location)[.size] as? Int) ?? 0
     return size > 0 ? SQLStore(try SQLiteDatabase(path: location, readOnly: true)) : nil
 }

@@ -179,9 +179,12 @@ enum Manifest {
         func fail(_ why: String) -> Checkpoint.CheckpointError {
             Checkpoint.CheckpointError(description: "\(dir): \(why); the checkpoint is damaged or incomplete, not the recipe")
         }
-        guard let data = FileManager.default.contents(atPath: dir + "/manifest.json"),
-              let listed = try? JSONDecoder().decode([String: Entry].self, from: data) else {
-            throw fail("no readable manifest.json (each file's size and sha256)")
+        // Checkpoints saved before evolve wrote manifests have none: nothing proves them whole.
+        guard let data = FileManager.default.contents(atPath: dir + "/manifest.json") else {
+            throw Checkpoint.CheckpointError(description: "\(dir) has no manifest.json, so its files cannot be verified (a checkpoint saved before evolve wrote one, or a copy that left it out); it is not resumed: train again with --save")
+        }
+        guard let listed = try? JSONDecoder().decode([String: Entry].self, from: data) else {
+            throw fail("manifest.json is not readable as each file's size and sha256")
         }
         let found = try entries(dir)
         for (name, entry) in listed.sorted(by: { $0.key < $1.key }) {

@@ -60,16 +60,29 @@ public enum Safetensors {
             guard let e = value as? [String: Any], let dtype = e["dtype"] as? String, let shape = e["shape"] as? [Int],
                   let range = e["data_offsets"] as? [Int], range.count == 2 else { throw fail("\(name) is not a tensor entry") }
             guard dtype == "F32" else { throw FormatError(description: "\(path): \(name) is \(dtype); evolve reads F32 only") }
-            let count = shape.reduce(1, *)
-            guard shape.allSatisfy({ $0 >= 0 }), range[0] >= 0, range[1] == range[0] + 4 * count, range[1] <= body else {
+            // Checked before any sum or product of them: a file's numbers may overflow 64 bits.
+            guard let bytes = byteCount(shape), range[0] >= 0, range[1] >= range[0], range[1] <= body, range[1] - range[0] == bytes else {
                 throw fail("\(name)'s shape \(shape) and bytes \(range) disagree")
             }
-            let start = 8 + Int(n) + range[0]
+            let count = bytes / 4, start = 8 + Int(n) + range[0]
             let values = data.withUnsafeBytes { raw in
                 (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * $0, as: UInt32.self))) }
             }
             tensors[name] = Tensor(shape: shape, values: values)
         }
         return (tensors, header["__metadata__"] as? [String: String] ?? [:])
+    }
+
+    /// The bytes of a Float32 tensor of `shape`; nil where a dimension is negative or the
+    /// size does not fit an Int.
+    static func byteCount(_ shape: [Int]) -> Int? {
+        var bytes = 4
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (product, overflow) = bytes.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            bytes = product
+        }
+        return bytes
     }
 }

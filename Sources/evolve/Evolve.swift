@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Program
+import Store
 
 @main
 struct Evolve: ParsableCommand {
@@ -17,11 +18,12 @@ struct CommandError: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Runs `body`, turning any error into one line on standard error and exit status 1.
+/// Runs `body`, turning any error into one line on standard error and exit status 1 (75
+/// where the database server stayed out of reach).
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let code as ExitCode { throw code } catch {
         FileHandle.standardError.write("evolve: \(oneLine("\(error)"))\n".data(using: .utf8)!)
-        throw ExitCode.failure
+        throw error is DatabaseUnreachable ? ExitCode(unreachableStatus) : ExitCode.failure
     }
 }
 

@@ -16,9 +16,6 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "The study database: a file (SQLite) or postgres://user[:password]@host[:port]/dbname (default: $EVOLVE_DB, else results/<space name>.db).")
     var db: String?
 
-    @Option(parsing: .unconditional, help: "Seconds a worker may go without a heartbeat (by the database's clock) before its candidate goes back to the queue.")
-    var lease: Double = 300
-
     @Option(parsing: .unconditional, help: "Stop when the study has made this many candidates and all have completed.")
     var candidates = 100
 
@@ -28,6 +25,8 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Start a new study of this name in the database instead of resuming the space's own (for another corpus or an edited space file).")
     var forceNewStudy: String?
 
+    @OptionGroup var worker: WorkerOptions
+
     @OptionGroup var options: RunOptions
 
     func run() throws {
@@ -35,7 +34,7 @@ struct SearchCommand: ParsableCommand {
         try reportingErrors {
             guard candidates >= 1 else { throw CommandError(description: "--candidates must be at least 1") }
             guard workers >= 0 else { throw CommandError(description: "--workers must be 0 or more") }
-            guard lease.isFinite, lease >= 1 else { throw CommandError(description: "--lease must be at least 1 second") }
+            try worker.check()
             try options.check()
             try checkIsSpaceFile(space)
             var s = try SearchSpace.load(path: space)
@@ -53,11 +52,12 @@ struct SearchCommand: ParsableCommand {
                 try Compiler(seed, vocabulary: data.tokenizer.vocabularySize).checkMemory(batch: s.recipe.batchSize)
             }
             let path = db ?? databaseFromEnvironment ?? "results/\(s.name).db"
+            let display = SearchDisplay(), reconnection = worker.reconnection(display)
             // Checked read-only: a refusal writes nothing.
-            if let existing = try openExistingStore(path)?.existingStudy(named: s.name) {
+            if let existing = try openExistingStore(path, reconnection: reconnection)?.existingStudy(named: s.name) {
                 try s.checkResumes(existing, corpus: data)
             }
-            let store = try openStore(path)
+            let store = try openStore(path, reconnection: reconnection)
             let stop = StopSignal.install()
             var finished = true
             if workers == 0 {
@@ -66,11 +66,11 @@ struct SearchCommand: ParsableCommand {
                 print("study \(s.name) in \(store.location) is to make \(candidates) candidates; join it from any host with "
                       + "`evolve worker --db \(isPostgresURL(path) ? "URL" : path) \(options.data == nil && s.data == nil ? "--corpus PATH" : "--data DIR")`")
             } else if workers > 1 {
-                finished = try runWorkers(database: path, stop: stop)
+                finished = try runWorkers(database: path, shown: store.location, stop: stop)
             } else {
                 let evolution = try Evolution(space: s, store: store, data: data, threads: options.threads)
                 try store.setTarget(study: evolution.study.id!, candidates)
-                finished = try work(evolution, until: candidates, lease: lease, stop: stop)
+                finished = try work(evolution, until: candidates, lease: worker.lease, display: display, stop: stop)
             }
             try finish(store, try store.study(named: s.name, space: s.text, seed: Int64(s.seed)), finished: finished)
         }
@@ -79,27 +79,16 @@ struct SearchCommand: ParsableCommand {
     /// Runs `workers` copies of this search as child processes on one database, each line
     /// of theirs prefixed with its number; a stop request is passed on to them. A child that
     /// dies (killed, or crashed) is replaced, up to twice the number of workers in all; the
-    /// candidate it held is re-queued by the next live worker that looks.
-    func runWorkers(database: String, stop: StopSignal) throws -> Bool {
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+    /// candidate it held is re-queued by the next live worker that looks. One that gave up on
+    /// an unreachable server is not: the others would too.
+    func runWorkers(database: String, shown: String, stop: StopSignal) throws -> Bool {
         let threads = max(1, options.threads / workers)
-        var args = ["search", space, "--db", database, "--candidates", "\(candidates)", "--threads", "\(threads)", "--lease", "\(lease)"]
+        var args = ["search", space, "--db", database, "--candidates", "\(candidates)", "--threads", "\(threads)"] + worker.arguments
         if let c = options.corpus { args += ["--corpus", c] }
         if let d = options.data { args += ["--data", d] }
         if let n = forceNewStudy { args += ["--force-new-study", n] }
         let exited = DispatchSemaphore(value: 0)
-        func start(_ w: Int) throws -> Process {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: exe) ? exe : CommandLine.arguments[0])
-            p.arguments = args
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            let lines = LineRelay(prefix: "w\(w) ")
-            pipe.fileHandleForReading.readabilityHandler = { lines.take($0.availableData) }
-            p.terminationHandler = { _ in exited.signal() }
-            try p.run()
-            return p
-        }
+        func start(_ w: Int) throws -> Process { try startChild(args, prefix: "w\(w) ") { exited.signal() } }
         // The stop request reaches the children from the first moment: set before they start.
         var children = [Process]()
         let live = NSLock()
@@ -112,20 +101,23 @@ struct SearchCommand: ParsableCommand {
         do { children = try (1...workers).map { try start($0) } } catch { live.unlock(); throw error }
         if stop.requested { for c in children { kill(c.processIdentifier, SIGTERM) } }
         live.unlock()
-        print("\(workers) workers (\(threads) thread(s) each) on \(database), until \(candidates) candidates")
-        var replacements = 0, failed = [Int32](), done = Set<Int>()
+        print("\(workers) workers (\(threads) thread(s) each) on \(shown), until \(candidates) candidates")
+        var replacements = 0, failed = [Int32](), gaveUp = 0, done = Set<Int>()
         while true {
             live.lock()
             for (w, c) in children.enumerated() where !done.contains(w) && !c.isRunning {
                 let ok = c.terminationStatus == 0 || c.terminationStatus == 130
                 let how = c.terminationReason == .uncaughtSignal ? "signal \(c.terminationStatus)" : "exit status \(c.terminationStatus)"
-                if !ok && !stop.requested && replacements < 2 * workers, let again = try? start(w + 1) {
+                let unreachable = c.terminationReason == .exit && c.terminationStatus == unreachableStatus
+                if !ok && !unreachable && !stop.requested && replacements < 2 * workers, let again = try? start(w + 1) {
                     replacements += 1
                     FileHandle.standardError.write("evolve: worker w\(w + 1) died (\(how)); started another in its place\n".data(using: .utf8)!)
                     children[w] = again
                     continue
                 }
-                if !ok && !stop.requested { failed.append(c.terminationStatus) }
+                if !ok && !stop.requested {
+                    if unreachable { gaveUp += 1 } else { failed.append(c.terminationStatus) }
+                }
                 done.insert(w)
             }
             let running = done.count < children.count
@@ -134,11 +126,32 @@ struct SearchCommand: ParsableCommand {
             exited.wait()
         }
         for c in children { (c.standardOutput as? Pipe)?.fileHandleForReading.readabilityHandler = nil }
-        if !failed.isEmpty && !stop.requested {
+        guard !stop.requested else { return false }
+        if gaveUp > 0 {
+            throw DatabaseUnreachable(description: "\(shown): \(gaveUp) worker(s) gave up after "
+                + "--reconnect \(Int(worker.reconnect)) s without the server; the study is intact: run the same command once the server is back")
+        }
+        if !failed.isEmpty {
             throw CommandError(description: "\(failed.count) worker(s) kept dying (exit status \(failed.map { "\($0)" }.joined(separator: ", "))); the study is intact: run the same command to go on")
         }
-        return !stop.requested
+        return true
     }
+}
+
+/// This executable again with `arguments`, its lines relayed under `prefix`; `exited` is
+/// called when it ends.
+func startChild(_ arguments: [String], prefix: String, exited: @escaping @Sendable () -> Void) throws -> Process {
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: exe) ? exe : CommandLine.arguments[0])
+    p.arguments = arguments
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    let lines = LineRelay(prefix: prefix)
+    pipe.fileHandleForReading.readabilityHandler = { lines.take($0.availableData) }
+    p.terminationHandler = { _ in exited() }
+    try p.run()
+    return p
 }
 
 /// Prints a child's output line by line under a prefix; its closing key=value line is the
@@ -163,10 +176,9 @@ final class LineRelay: @unchecked Sendable {
 }
 
 /// One worker's search in this process, with its progress on the terminal; false if stopped.
-func work(_ evolution: Evolution, until candidates: Int, lease: Double, stop: StopSignal) throws -> Bool {
+func work(_ evolution: Evolution, until candidates: Int, lease: Double, display: SearchDisplay, stop: StopSignal) throws -> Bool {
     let s = evolution.space
     evolution.lease = lease
-    let display = SearchDisplay()
     evolution.report = display.candidate
     evolution.onStep = display.step
     evolution.shouldStop = { stop.requested }

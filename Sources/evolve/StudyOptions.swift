@@ -11,13 +11,14 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "The study's name, if the database holds several.")
     var study: String?
 
-    /// The study, its database opened read-only unless `writing`.
-    func open(writing: Bool = false) throws -> (Store, Study) {
+    /// The study, its database opened read-only unless `writing`; a lost server is retried
+    /// as `reconnection` says.
+    func open(writing: Bool = false, reconnection: Reconnection = .never) throws -> (Store, Study) {
         let path = try db ?? databaseFromEnvironment ?? onlyDatabase()
         guard isPostgresURL(path) || FileManager.default.fileExists(atPath: path) else {
             throw CommandError(description: "\(path): no such database")
         }
-        let store = try openStore(path, readOnly: !writing)
+        let store = try openStore(path, readOnly: !writing, reconnection: reconnection)
         let all = try store.studies()
         if let study {
             guard let s = all.first(where: { $0.name == study }) else {

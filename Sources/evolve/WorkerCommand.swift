@@ -14,8 +14,7 @@ struct WorkerCommand: ParsableCommand {
 
     @OptionGroup var studyOptions: StudyOptions
 
-    @Option(parsing: .unconditional, help: "Seconds a worker may go without a heartbeat (by the database's clock) before its candidate goes back to the queue.")
-    var lease: Double = 300
+    @OptionGroup var worker: WorkerOptions
 
     @OptionGroup var options: RunOptions
 
@@ -23,8 +22,9 @@ struct WorkerCommand: ParsableCommand {
         warnIfDebugBuild()
         try reportingErrors {
             try options.check()
-            guard lease.isFinite, lease >= 1 else { throw CommandError(description: "--lease must be at least 1 second") }
-            let (store, s) = try studyOptions.open(writing: true)
+            try worker.check()
+            let display = SearchDisplay()
+            let (store, s) = try studyOptions.open(writing: true, reconnection: worker.reconnection(display))
             guard let seeds = s.seeds, let target = s.target else {
                 throw CommandError(description: "study \(s.name) was started by an evolve that did not store its seeds; resume it once with `evolve search` first")
             }
@@ -35,7 +35,7 @@ struct WorkerCommand: ParsableCommand {
             }
             for seed in space.seeds { try data.check(context: seed.genes.context, trainFraction: space.recipe.trainFraction) }
             let evolution = try Evolution(space: space, store: store, data: data, threads: options.threads)
-            let finished = try work(evolution, until: target, lease: lease, stop: StopSignal.install())
+            let finished = try work(evolution, until: target, lease: worker.lease, display: display, stop: StopSignal.install())
             try finish(store, s, finished: finished)
         }
     }

@@ -145,6 +145,8 @@ struct BadInputTests {
         #expect(made.status == 0 && made.output.contains("evolve worker --db \(db)"), "\(made.output)")
         try refuses(["worker", "--db", db, "--corpus", other], "(read from \(real) where it began); \(other) is other text: pass that one with --corpus or --data")
         try refuses(["worker", "--db", db, "--corpus", real, "--lease", "0"], "--lease must be at least 1 second")
+        try refuses(["worker", "--db", db, "--corpus", real, "--reconnect=-1"], "--reconnect must be 0 or more seconds")
+        try refuses(["search", tiny, "--db", db, "--corpus", real, "--reconnect", "inf"], "--reconnect must be 0 or more seconds")
         try refuses(["worker", "--db", temporaryDatabase(), "--corpus", real], "no such database")
         try refuses(["search", tiny, "--db", db, "--workers=-1", "--corpus", real], "--workers must be 0 or more")
         try refuses(["copy", temporaryDatabase(), temporaryDatabase()], "no such database, or no study in it")
@@ -156,6 +158,15 @@ struct BadInputTests {
         try refuses(["train", vanilla, "--resume", "/tmp", "--corpus", real], "leave out")
         try refuses(["train", vanilla, "--save-every", "5", "--corpus", real], "--save-every needs --save DIR")
         try refuses(["train", vanilla, "--save", "/dev/null/x", "--steps", "1", "--corpus", real], "cannot write a checkpoint here")
+
+        // A checkpoint saved before checkpoints had manifests: refused on --resume, unchanged.
+        let old = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-old-checkpoint-\(UUID())").path
+        #expect(try runEvolve(["train", vanilla, "--steps", "2", "--save", old, "--corpus", real, "--threads", "1"]).status == 0)
+        try FileManager.default.removeItem(atPath: old + "/manifest.json")
+        let before = try FileManager.default.contentsOfDirectory(atPath: old).sorted().map { try Data(contentsOf: URL(fileURLWithPath: old + "/" + $0)) }
+        try refuses(["train", "--resume", old, "--corpus", real], "has no manifest.json, so its files cannot be verified")
+        let after = try FileManager.default.contentsOfDirectory(atPath: old).sorted().map { try Data(contentsOf: URL(fileURLWithPath: old + "/" + $0)) }
+        #expect(before == after, "the refusal changed the checkpoint")
     }
 
     /// Another application's SQLite file: no command writes to it, not even a read-only one.

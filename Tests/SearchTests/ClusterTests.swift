@@ -75,7 +75,8 @@ struct ClusterTests {
         let study = try #require(try store.studies().first)
 
         func start(_ host: Int) throws -> HostProcess {
-            try HostProcess(net, host: host, ["worker", "--db", net.url(db, host: host), "--corpus", corpus, "--threads", "1", "--lease", "\(lease)"])
+            try HostProcess(["worker", "--db", net.url(db, host: host), "--corpus", corpus, "--threads", "1", "--lease", "\(lease)"],
+                            namespace: "evolve-t\(host)")
         }
         /// The candidate `w` holds, a second into its training.
         func holding(_ w: HostProcess) throws -> Candidate {
@@ -169,19 +170,20 @@ final class Namespaces {
     }
 }
 
-/// An `evolve` process on a test host, its output in a file.
+/// An `evolve` process on a test host (this one, or a network namespace), its output in a file.
 final class HostProcess {
     let process = Process()
     let log = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-worker-\(UUID()).log")
     var pid: Int32 { process.processIdentifier }
     var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
-    init(_ net: Namespaces, host: Int, _ arguments: [String]) throws {
+    init(_ arguments: [String], namespace: String? = nil) throws {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let out = try FileHandle(forWritingTo: log)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let exe = try evolveExecutable().path
+        process.executableURL = URL(fileURLWithPath: namespace == nil ? exe : "/usr/bin/env")
         // `ip netns exec` execs the command: the pid is evolve's.
-        process.arguments = ["ip", "netns", "exec", "evolve-t\(host)", try evolveExecutable().path] + arguments
+        process.arguments = namespace.map { ["ip", "netns", "exec", $0, exe] + arguments } ?? arguments
         process.currentDirectoryURL = packageRoot
         process.standardOutput = out
         process.standardError = out

@@ -9,17 +9,19 @@ import Testing
 import TestSupport
 
 /// A seeded fuzzer over everything evolve reads from a user — program text, program YAML,
-/// search spaces and configs — and the compiler behind them: real files, mutated (numbers
-/// swapped for extremes, lines dropped, doubled and swapped, words replaced, bytes cut or
-/// inserted), each parsed, validated, costed and, where it is valid and fits, compiled and
-/// run a step. Nothing may crash, and every refusal must be one line. The suite runs
-/// EVOLVE_FUZZ_INPUTS inputs (1,000 by default) from EVOLVE_FUZZ_SEED (2026);
-/// `scripts/fuzz.sh 100000` runs more.
+/// search spaces and configs, a data folder's files, a checkpoint's state, manifest and
+/// safetensors header — and the compiler behind them: real files, mutated (numbers swapped
+/// for extremes, lines dropped, doubled and swapped, words replaced, bytes cut or inserted),
+/// each parsed, validated, costed and, where it is valid and fits, compiled and run a step.
+/// Nothing may crash or hang (an input has EVOLVE_FUZZ_LIMIT seconds of CPU time, 2 by
+/// default; see `FuzzWatchdog`), and every refusal must be one line. The suite runs EVOLVE_FUZZ_INPUTS
+/// inputs (1,000 by default) from EVOLVE_FUZZ_SEED (2026); `scripts/fuzz.sh 100000` runs more.
 @Suite("fuzz")
 struct FuzzTests {
     enum Kind: String, CaseIterable {
         case programText = "program text", programYAML = "program YAML", space, config
         case tokenizerJSON = "tokenizer.json", dataMeta = "data meta.json", checkpointState = "checkpoint state.json"
+        case checkpointManifest = "checkpoint manifest.json", safetensors = "safetensors header"
     }
 
     /// A data folder and a checkpoint to mutate files of, made once.
@@ -53,14 +55,37 @@ struct FuzzTests {
         all.append((.tokenizerJSON, try String(contentsOfFile: fixtures.data + "/tokenizer.json", encoding: .utf8)))
         all.append((.dataMeta, try String(contentsOfFile: fixtures.data + "/meta.json", encoding: .utf8)))
         all.append((.checkpointState, try String(contentsOfFile: fixtures.checkpoint + "/state.json", encoding: .utf8)))
+        all.append((.checkpointManifest, try String(contentsOfFile: fixtures.checkpoint + "/manifest.json", encoding: .utf8)))
+        all.append((.safetensors, weights.text))
         return all
     }
 
-    /// A copy of `folder` with `file` replaced by `text`.
-    static func copy(_ folder: String, replacing file: String, with text: String) throws -> String {
+    /// The checkpoint's weights file as text to mutate: the header's length (its 8 bytes, in
+    /// decimal) on the first line, then the header, one field a line; `data` follows it.
+    static let weights: (text: String, data: Data) = {
+        let file = try! Data(contentsOf: URL(fileURLWithPath: fixtures.checkpoint + "/model.safetensors"))
+        let n = Int(file.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        let header = try! JSONSerialization.jsonObject(with: file.subdata(in: 8..<(8 + n)))
+        let pretty = String(decoding: try! JSONSerialization.data(withJSONObject: header, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+        return ("\(pretty.utf8.count)\n" + pretty, file.subdata(in: (8 + n)..<file.count))
+    }()
+
+    /// A weights file from `text` (see `weights`): a first line that is not a length gives
+    /// the header's own.
+    static func safetensorsFile(_ text: String) -> Data {
+        let lines = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        let header = lines.count > 1 ? String(lines[1]) : text
+        let n = lines.count > 1 ? UInt64(lines[0]) ?? UInt64(header.utf8.count) : UInt64(header.utf8.count)
+        var file = Data()
+        withUnsafeBytes(of: n.littleEndian) { file.append(contentsOf: $0) }
+        return file + Data(header.utf8) + weights.data
+    }
+
+    /// A copy of `folder` with `file` replaced by `contents`.
+    static func copy(_ folder: String, replacing file: String, with contents: Data) throws -> String {
         let dir = folder + "-\(UUID())"
         try FileManager.default.copyItem(atPath: folder, toPath: dir)
-        try text.write(toFile: dir + "/" + file, atomically: false, encoding: .utf8)
+        try contents.write(to: URL(fileURLWithPath: dir + "/" + file))
         return dir
     }
 
@@ -120,15 +145,12 @@ struct FuzzTests {
             #expect(String(decoding: bpe.decode(bpe.encode("to be, or not")), as: UTF8.self) == "to be, or not")
             return
         case .dataMeta:
-            let d = try copy(fixtures.data, replacing: "meta.json", with: text)
+            let d = try copy(fixtures.data, replacing: "meta.json", with: Data(text.utf8))
             defer { try? FileManager.default.removeItem(atPath: d) }
             _ = try Dataset(folder: d)
             return
-        case .checkpointState:
-            let d = try copy(fixtures.checkpoint, replacing: "state.json", with: text)
-            defer { try? FileManager.default.removeItem(atPath: d) }
-            try Manifest.write(d)   // past the manifest, to the state's own checks
-            _ = try Checkpoint.restore(fixtures.trainer(), from: d)
+        case .checkpointState, .checkpointManifest, .safetensors:
+            try restore(kind, text)
             return
         }
         for p in programs {
@@ -149,17 +171,37 @@ struct FuzzTests {
         }
     }
 
+    /// A checkpoint with one file replaced by the input, resumed; past the manifest (written
+    /// anew) unless the input is the manifest, to the file's own checks.
+    static func restore(_ kind: Kind, _ text: String) throws {
+        let (file, contents): (String, Data) = switch kind {
+        case .checkpointManifest: ("manifest.json", Data(text.utf8))
+        case .safetensors: ("model.safetensors", safetensorsFile(text))
+        default: ("state.json", Data(text.utf8))
+        }
+        let d = try copy(fixtures.checkpoint, replacing: file, with: contents)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        if kind != .checkpointManifest { try Manifest.write(d) }
+        _ = try Checkpoint.restore(fixtures.trainer(), from: d)
+    }
+
     @Test func nothingCrashesAndEveryRefusalIsOneLine() throws {
         let n = Int(ProcessInfo.processInfo.environment["EVOLVE_FUZZ_INPUTS"] ?? "") ?? 1000
         let corpus = try Self.corpus()
         var rng = Xoshiro(seed: UInt64(ProcessInfo.processInfo.environment["EVOLVE_FUZZ_SEED"] ?? "") ?? 2026)
         var tally = Tally()
+        let environment = ProcessInfo.processInfo.environment
+        let watchdog = try FuzzWatchdog(limit: Double(environment["EVOLVE_FUZZ_LIMIT"] ?? "") ?? 2,
+                                        folder: environment["EVOLVE_FUZZ_OUT"] ?? FileManager.default.temporaryDirectory.appendingPathComponent("evolve-fuzz-out-\(UUID())").path)
+        defer { watchdog.finish() }
         let start = Date()
         for k in 0..<n {
             let (kind, original) = corpus[k % corpus.count]
             var text = original
             for _ in 0..<(1 + rng.below(3)) { text = Self.mutate(text, &rng) }
             tally.inputs += 1
+            try watchdog.begin(k, "\(kind.rawValue) input \(k)", text)
+            defer { watchdog.end() }
             do { try Self.exercise(kind, text, &tally) } catch {
                 tally.refused += 1
                 let line = "\(error)"
@@ -167,8 +209,8 @@ struct FuzzTests {
             }
         }
         #expect(tally.valid > n / 20 && tally.compiled > n / 40, "\(tally)")
-        print(String(format: "fuzz: %d inputs (%@), 0 crashes, %d refused with a one-line error, %d valid programs, %d compiled and run, %.1f s",
-                     tally.inputs, Kind.allCases.map(\.rawValue).joined(separator: ", "), tally.refused, tally.valid, tally.compiled,
-                     Date().timeIntervalSince(start)))
+        print(String(format: "fuzz: %d inputs (%@), 0 crashes, 0 hangs (limit %.1f s of CPU time; the most taken %.2f s, %@), %d refused with a one-line error, %d valid programs, %d compiled and run, %.1f s",
+                     tally.inputs, Kind.allCases.map(\.rawValue).joined(separator: ", "), watchdog.limit, watchdog.slowest.seconds,
+                     watchdog.slowest.label, tally.refused, tally.valid, tally.compiled, Date().timeIntervalSince(start)))
     }
 }

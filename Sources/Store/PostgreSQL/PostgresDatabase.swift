@@ -8,7 +8,8 @@ import PostgresNIO
 /// hosts. Claims skip rows another transaction has locked (`FOR UPDATE SKIP LOCKED`); leases
 /// are timed by the server's clock; a transaction left open by a worker that vanished is
 /// ended by the server (`idle_in_transaction_session_timeout`), and a statement that gets no
-/// answer within `timeout` (a cut link) closes the connection with a one-line error.
+/// answer within `timeout` (a cut link) closes the connection. A lost connection is retried
+/// for `reconnection.seconds` (PostgresDatabase+Reconnect.swift), else a one-line error.
 public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     public let location: String
     public let readOnly: Bool
@@ -24,92 +25,110 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
 
     let target: PostgresURL
     let timeout: TimeInterval
-    private let lock = NSLock()
+    let reconnection: Reconnection
+    let lock = NSLock()
     private var connection: PostgresConnection?
     private static let logger = Logger(label: "evolve.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Connects, checks that the database is empty or evolve's, and migrates it (unless
     /// `readOnly`). A database with migrations this build does not know is refused.
-    public convenience init(url: String, readOnly: Bool = false, timeout: TimeInterval = 30) throws {
-        try self.init(target: try PostgresURL(url), readOnly: readOnly, timeout: timeout)
+    public convenience init(url: String, readOnly: Bool = false, timeout: TimeInterval = 30, reconnection: Reconnection = .never) throws {
+        try self.init(target: try PostgresURL(url), readOnly: readOnly, timeout: timeout, reconnection: reconnection)
         guard try PostgresSchema.prepare(self, migrate: !readOnly) else { throw StoreError(description: "\(location) holds no evolve study yet") }
     }
 
     /// The database opened read-only, or nil where it holds no evolve schema yet.
-    public static func existing(url: String, timeout: TimeInterval = 30) throws -> PostgresDatabase? {
-        let db = try PostgresDatabase(target: try PostgresURL(url), readOnly: true, timeout: timeout)
+    public static func existing(url: String, timeout: TimeInterval = 30, reconnection: Reconnection = .never) throws -> PostgresDatabase? {
+        let db = try PostgresDatabase(target: try PostgresURL(url), readOnly: true, timeout: timeout, reconnection: reconnection)
         return try PostgresSchema.prepare(db, migrate: false) ? db : nil
     }
 
-    init(target: PostgresURL, readOnly: Bool, timeout: TimeInterval) throws {
+    init(target: PostgresURL, readOnly: Bool, timeout: TimeInterval, reconnection: Reconnection = .never) throws {
         self.target = target
         location = target.redacted
         self.readOnly = readOnly
         self.timeout = timeout
+        self.reconnection = reconnection
     }
 
     deinit { _ = connection?.close() as EventLoopFuture<Void>? }
 
     @discardableResult public func write<T>(_ body: (SQLConnection) throws -> T) throws -> T {
-        try transaction("BEGIN", body)
+        try transaction("BEGIN", writes: true, body)
     }
 
     public func read<T>(_ body: (SQLConnection) throws -> T) throws -> T {
-        try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+        try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", writes: false, body)
     }
 
-    /// `body` between `begin` and COMMIT on this store's connection (one at a time).
-    func transaction<T>(_ begin: String, _ body: (SQLConnection) throws -> T) throws -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        let c = Connection(database: self, connection: try connected())
+    /// One try of `body` between `begin` and COMMIT on `c`. A write first learns its
+    /// transaction id and, just before COMMIT, leaves it with the result in `sent`: if the
+    /// answer to COMMIT is lost, the id tells after reconnecting whether it committed.
+    func attempt<T>(_ begin: String, writes: Bool, _ c: Connection, _ body: (SQLConnection) throws -> T,
+                    sent: inout (xid: Int64, result: T)?) throws -> T {
         try c.execute(begin, [])
         do {
             let result = try body(c)
+            if writes, let xid = try c.rows("SELECT txid_current() AS n", []).first?.integer("n") { sent = (xid, result) }
             try c.execute("COMMIT", [])
+            sent = nil
             return result
         } catch {
-            _ = try? c.execute("ROLLBACK", [])
-            throw explain(error)
+            // A lost connection has ended the transaction already.
+            if !(error is ConnectionLost) { _ = try? c.execute("ROLLBACK", []) }
+            throw error
         }
     }
 
     /// The open connection, or a new one (after a failure closed the last).
-    private func connected() throws -> PostgresConnection {
+    func connected() throws -> PostgresConnection {
         if let c = connection, !c.isClosed { return c }
         var config = PostgresConnection.Configuration(host: target.host, port: target.port, username: target.user,
                                                       password: target.password, database: target.database, tls: .disable)
         config.options.connectTimeout = .seconds(Int64(timeout))
         let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let c: PostgresConnection
+        let connecting = PostgresConnection.connect(on: loop, configuration: config, id: 1, logger: Self.logger)
         do {
-            let c = try PostgresConnection.connect(on: loop, configuration: config, id: 1, logger: Self.logger).wait()
-            connection = c
+            c = try answer(connecting, from: nil, within: timeout)
+        } catch let lost as ConnectionLost {
+            connecting.whenSuccess { _ = $0.close() as EventLoopFuture<Void> }   // if it ever comes
+            throw ConnectionLost(reason: lost.reason, connecting: true)
+        } catch {
+            throw ConnectionLost(error, connecting: true) ?? explain(error)
+        }
+        connection = c
+        do {
             // A worker that vanishes mid-transaction must not hold its locks for ever.
             let session = Connection(database: self, connection: c)
             try session.execute("SET idle_in_transaction_session_timeout = '\(Int(timeout))s'", [])
             try session.execute("SET application_name = 'evolve'", [])
-            return c
         } catch {
-            throw explain(error)
+            drop()
+            throw error
         }
+        return c
+    }
+
+    /// Closes the connection (after it failed): the next statement opens a new one.
+    func drop() {
+        _ = connection?.close() as EventLoopFuture<Void>?
+        connection = nil
     }
 
     /// A one-line reason for a failure: the server's message, or what happened to the link.
     func explain(_ error: Error) -> StoreError {
         if let e = error as? StoreError { return e }
+        if let lost = error as? ConnectionLost ?? ConnectionLost(error) {
+            return StoreError(description: "\(location): " + (lost.connecting ? "cannot connect to the server (\(lost.reason))"
+                                                                               : "the connection to the server was lost (\(lost.reason))"))
+        }
         if let e = error as? PSQLError {
             if let info = e.serverInfo, let message = info[.message] {
                 if info[.sqlState] == "3D000" { return StoreError(description: "\(location): \(message) (create it first, e.g. createdb)") }
                 return StoreError(description: "\(location): \(message)")
             }
-            switch e.code {
-            case .connectionError:
-                return StoreError(description: "\(location): cannot connect to the server (\(e.underlying.map { "\($0)" } ?? "no answer"))")
-            case .serverClosedConnection, .clientClosedConnection, .uncleanShutdown:
-                return StoreError(description: "\(location): the connection to the server was lost")
-            default:
-                return StoreError(description: "\(location): \(e.code)")
-            }
+            return StoreError(description: "\(location): \(e.code)")
         }
         if let e = error as? PostgresDecodingError {
             return StoreError(description: "\(location): column \(e.columnName) holds a \(e.postgresType), not what evolve wrote there")
@@ -134,7 +153,8 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         }
 
         /// One statement, its `?`s numbered `$1, $2, …`; closes the connection if the server
-        /// does not answer within the timeout (the link may be cut: the lease will lapse).
+        /// does not answer within the timeout (the link may be cut). A failure of the link
+        /// throws `ConnectionLost`, one of the statement a one-line `StoreError`.
         func run(_ sql: String, _ values: [SQLValue]) throws -> PostgresQueryResult {
             var binds = PostgresBindings(capacity: values.count)
             for v in values {
@@ -150,14 +170,11 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
             for ch in sql {
                 if ch == "?" { n += 1; numbered += "$\(n)" } else { numbered.append(ch) }
             }
-            let c = connection
-            let watchdog = c.eventLoop.scheduleTask(in: .milliseconds(Int64(database.timeout * 1000))) { _ = c.close() as EventLoopFuture<Void> }
-            defer { watchdog.cancel() }
+            let query = connection.query(PostgresQuery(unsafeSQL: numbered, binds: binds), logger: PostgresDatabase.logger)
             do {
-                return try c.query(PostgresQuery(unsafeSQL: numbered, binds: binds), logger: PostgresDatabase.logger).wait()
+                return try answer(query, from: connection, within: database.timeout)
             } catch {
-                if c.isClosed { throw StoreError(description: "\(database.location): no answer from the server in \(Int(database.timeout)) s; the connection was closed") }
-                throw database.explain(error)
+                throw ConnectionLost(error) ?? database.explain(error)
             }
         }
     }
@@ -212,6 +229,6 @@ extension PostgresDatabase {
     func withConnection<T>(_ body: (Connection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
-        return try body(Connection(database: self, connection: try connected()))
+        do { return try body(Connection(database: self, connection: try connected())) } catch { throw explain(error) }
     }
 }
