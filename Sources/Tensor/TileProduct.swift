@@ -1,6 +1,12 @@
+import CGemm
+
 // Small products inside a tile that stays in cache (attention's 16×16 blocks and their
 // rows of values), kept in registers: a GEMM call per block costs more than the block
-// (Q·Kᵀ of 16 rows by 16 keys over 32 channels is 8K multiply-adds).
+// (Q·Kᵀ of 16 rows by 16 keys over 32 channels is 8K multiply-adds). Float on a CPU with
+// AVX-512 runs them in C (Sources/CGemm/tile.c), 16 floats wide; the rest here, 8 wide.
+
+/// Whether Float's block products run in AVX-512 (decided once).
+let tileProductAVX512 = evolve_sgemm_width() == 512
 
 @inline(__always)
 func store8<S: Scalar>(_ v: SIMD8<S>, _ p: UnsafeMutablePointer<S>) {
@@ -15,6 +21,11 @@ func tileProduct<S: Scalar>(
     m: Int, n: Int, k: Int, _ a: UnsafePointer<S>, _ ai: Int, _ ak: Int,
     _ b: UnsafePointer<S>, _ ldb: Int, _ c: UnsafeMutablePointer<S>, _ ldc: Int, accumulate: Bool
 ) {
+    if S.self == Float.self && tileProductAVX512 {
+        func f(_ p: UnsafePointer<S>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+        return evolve_tile_product(Int32(m), Int32(n), Int32(k), f(a), ai, ak, f(b), ldb,
+                                   UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc, accumulate ? 1 : 0)
+    }
     for i in stride(from: 0, to: m, by: 4) {
         var j = 0
         while j + 16 <= n {
