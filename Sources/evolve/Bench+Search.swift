@@ -13,8 +13,9 @@ extension Bench {
         let path = space ?? "search-spaces/primer.yaml"
         guard FileManager.default.fileExists(atPath: path) else { throw CommandError(description: "\(path): no such search-space file") }
         let s = try SearchSpace.load(path: path)
-        let data = try self.data.map { try Dataset(folder: $0) } ?? s.data.map { try Dataset(folder: $0) }
-            ?? Dataset(path: try Corpus.locate(s.corpus), tokenizer: s.recipe.tokenizer, trainFraction: s.recipe.trainFraction)
+        guard data == nil || corpus == nil else { throw CommandError(description: "--corpus and --data name two texts; give one") }
+        let data = try self.data.map { try Dataset(folder: $0) } ?? (corpus == nil ? s.data : nil).map { try Dataset(folder: $0) }
+            ?? Dataset(path: try Corpus.locate(corpus ?? s.corpus), tokenizer: s.recipe.tokenizer, trainFraction: s.recipe.trainFraction)
         for seed in s.seeds { try data.check(context: seed.genes.context, trainFraction: s.recipe.trainFraction) }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -26,10 +27,16 @@ extension Bench {
         let start = Date()
         try evolution.run(until: candidates)
         let wall = Date().timeIntervalSince(start)
-        let all = try store.candidates(study: evolution.study.id!).compactMap(\.outcome)
-        // A full-budget candidate trained every band itself (not reused, not failed).
-        let full = all.filter { $0.bands == s.hurdles + 1 && $0.reusedFrom == nil && $0.failure == nil }
-            .map { ($0.trainSeconds ?? 0) + ($0.overheadSeconds ?? 0) }.sorted()
+        let all = try store.candidates(study: evolution.study.id!).filter { $0.outcome != nil }
+        // A full-budget candidate trained every band itself (its evaluations say: bands are
+        // not kept in the outcome), neither reused nor failed.
+        var full = [Double]()
+        for c in all where c.outcome!.reusedFrom == nil && c.failed == nil {
+            if try store.evaluations(c.id!).count == s.hurdles + 1 {
+                full.append((c.outcome!.trainSeconds ?? 0) + (c.outcome!.overheadSeconds ?? 0))
+            }
+        }
+        full.sort()
         print(keyValues([
             "space": s.name, "candidates": "\(all.count)", "seed": "\(s.seed)", "gemm": Gemm.name, "threads": "\(threads)",
             "seconds": String(format: "%.1f", wall),

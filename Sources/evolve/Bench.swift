@@ -9,7 +9,7 @@ import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Training throughput of the baseline (or a program) with its recipe, and the machine's sgemm speed for scale.")
+        abstract: "Training throughput of the baseline (or a program) with its recipe, and the machine's sgemm speed for scale; or, with --search, a search's candidates per hour.")
 
     @Option(help: "A config file (default: the built-in baseline recipe).")
     var config: String?
@@ -49,6 +49,9 @@ struct Bench: ParsableCommand {
 
     @Option(parsing: .unconditional, help: "With --search: how many candidates the study makes.")
     var candidates = 10
+
+    @Option(help: "With --search: the corpus text file (default: the space's corpus:, else $EVOLVE_CORPUS, else tinyshakespeare).")
+    var corpus: String?
 
     func run() throws {
         warnIfDebugBuild()
