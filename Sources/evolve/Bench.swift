@@ -9,7 +9,7 @@ import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Training throughput of the baseline (or a program) with its recipe, and the machine's sgemm speed for scale.")
+        abstract: "Training throughput of the baseline (or a program) with its recipe, and the machine's sgemm speed for scale; or, with --search, a search's candidates per hour.")
 
     @Option(help: "A config file (default: the built-in baseline recipe).")
     var config: String?
@@ -41,6 +41,18 @@ struct Bench: ParsableCommand {
     @Option(help: "With --seeds: the table's file.")
     var output = "results/seeds.md"
 
+    @Flag(help: "Run a throwaway study of the search-space file SPACE (default: search-spaces/primer.yaml) in a temporary store, and print candidates per hour and the seconds of a full-budget candidate.")
+    var search = false
+
+    @Argument(help: "With --search: the search-space file.")
+    var space: String?
+
+    @Option(parsing: .unconditional, help: "With --search: how many candidates the study makes.")
+    var candidates = 10
+
+    @Option(help: "With --search: the corpus text file (default: the space's corpus:, else $EVOLVE_CORPUS, else tinyshakespeare).")
+    var corpus: String?
+
     func run() throws {
         warnIfDebugBuild()
         try reportingErrors {
@@ -48,6 +60,8 @@ struct Bench: ParsableCommand {
             guard steps >= 1 else { throw CommandError(description: "--steps must be at least 1") }
             let cfg = try config.map { try TrainConfig.load(path: $0) } ?? TrainConfig()
             if seeds { return try benchSeeds(cfg) }
+            guard search || space == nil else { throw CommandError(description: "\(space!): a search-space file is read only with --search") }
+            if search { return try benchSearch() }
             let data = try self.data.map { try Dataset(folder: $0) } ?? syntheticData()
 
             Threads.set(1)

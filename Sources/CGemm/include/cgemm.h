@@ -16,3 +16,8 @@ int evolve_sgemm_width(void);
 // Uses at most `limit` bits (256: the AVX2 kernel even where AVX-512 exists), for tests
 // of both kernels on one machine; returns the width now used.
 int evolve_sgemm_limit_width(int limit);
+
+// c[m×n] = (accumulate ? c : 0) + Σ_k A(i, k)·b[k, ·] with A(i, k) = a[i·ai + k·ak], for m a
+// multiple of 4 (attention's padded blocks), in AVX-512: only where evolve_sgemm_width() is 512.
+void evolve_tile_product(int m, int n, int k, const float *a, long ai, long ak,
+                         const float *b, long ldb, float *c, long ldc, int accumulate);

@@ -11,34 +11,48 @@ public struct ChannelSlice<S: Scalar> {
 }
 
 // Causal multi-head attention, fused: per (batch, head) the scores, mask, softmax and
-// weighted sum stay in one T×T tile.
+// weighted sum stay in one tile, 16×16 blocks at a time (Attention+Forward.swift).
 //   q, k: [B, T, H·D] slices    v: [B, T, H·Dv] slice    out: [B, T, H·Dv]
-//   probs:   [B, H, T, T] softmax(q kᵀ / √D) with zeros above the diagonal (saved)
+//   lse:  [B, H, T] each row's logsumexp of q kᵀ / √D over the keys it sees (saved: backward
+//         recomputes the probabilities from it instead of keeping B·H·T² of them)
 final class AttentionKernel<S: Scalar>: Kernel {
     let q: ChannelSlice<S>, k: ChannelSlice<S>, v: ChannelSlice<S>
     let out: Tensor<S>
     let b: Int, t: Int, h: Int, d: Int, dv: Int
-    let probs: UnsafeMutablePointer<S>
+    /// The logsumexp rows, or the reference kernel's probabilities [B, H, T, T].
+    let saved: UnsafeMutablePointer<S>
+    let reference = AttentionReference.enabled
 
     init(_ q: ChannelSlice<S>, _ k: ChannelSlice<S>, _ v: ChannelSlice<S>, _ out: Tensor<S>, heads: Int) {
         self.q = q; self.k = k; self.v = v; self.out = out
         b = out.shape[0]; t = out.shape[1]; h = heads; d = q.width / heads; dv = v.width / heads
-        probs = .allocate(capacity: b * h * t * t)
-        probs.initialize(repeating: 0, count: b * h * t * t)
+        let n = b * h * t * (reference ? t : 1)
+        saved = .allocate(capacity: n)
+        saved.initialize(repeating: 0, count: n)
     }
 
-    deinit { probs.deallocate() }
+    deinit { saved.deallocate() }
 
-    /// q·kᵀ and probs·v over the causal blocks per (batch, head); backward makes four such products.
+    var operands: AttentionOperands<S> {
+        AttentionOperands(q: q.tensor.value + q.offset, ldq: q.stride, k: k.tensor.value + k.offset, ldk: k.stride,
+                          v: v.tensor.value + v.offset, ldv: v.stride, b: b, t: t, h: h, d: d, dv: dv)
+    }
+
+    /// The products over the causal 16×16 blocks per (batch, head): forward Q·Kᵀ and P·V;
+    /// backward recomputes Q·Kᵀ and makes four more (dV, dP, dQ, dK).
     func work(backward: Bool) -> Work {
-        let cells = causalBlocks(t).reduce(0) { $0 + $1.rows * $1.seen }
-        return Work(flops: 2 * Double(b * h * cells * (d + dv)) * (backward ? 2 : 1))
+        let n = (t + 15) / 16, cells: Int = n * (n + 1) / 2 * 256
+        let widths: Int = backward ? 3 * d + 2 * dv : d + dv
+        return Work(flops: 2 * Double(b * h * cells * widths))
     }
 
     @_specialize(where S == Float)
     func forward() {
-        attentionForward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
-                         v.tensor.value + v.offset, v.stride, out.value, probs, b, t, h, d, dv)
+        guard !reference else {
+            return referenceAttentionForward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
+                                             v.tensor.value + v.offset, v.stride, out.value, saved, b, t, h, d, dv)
+        }
+        fusedAttentionForward(operands, out.value, saved)
     }
 
     @_specialize(where S == Float)
@@ -54,98 +68,12 @@ final class AttentionKernel<S: Scalar>: Kernel {
             return g.map { $0 + s.offset }
         }
         let dq = grad(q), dk = grad(k), dv = grad(v)
-        attentionBackward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
-                          v.tensor.value + v.offset, v.stride, dout, probs, dq, dk, dv, b, t, h, d, self.dv)
-    }
-}
-
-/// The causal products' blocks of 16 rows: each starts at row `start`, has `rows` rows and
-/// sees the keys 0..<seen.
-func causalBlocks(_ t: Int) -> [(start: Int, rows: Int, seen: Int)] {
-    stride(from: 0, to: t, by: 16).map { ($0, min(16, t - $0), min($0 + 16, t)) }
-}
-
-@_specialize(where S == Float)
-func attentionForward<S: Scalar>(
-    _ q: UnsafePointer<S>, _ ldq: Int, _ k: UnsafePointer<S>, _ ldk: Int,
-    _ v: UnsafePointer<S>, _ ldv: Int, _ out: UnsafeMutablePointer<S>, _ probs: UnsafeMutablePointer<S>,
-    _ b: Int, _ t: Int, _ h: Int, _ d: Int, _ dv: Int
-) {
-    let scale = 1 / S(d).squareRoot(), c = h * dv, blocks = causalBlocks(t)
-    Parallel.forEach(b * h, grain: 1) { range in
-        let kt = UnsafeMutablePointer<S>.allocate(capacity: d * t)
-        defer { kt.deallocate() }
-        for bh in range {
-            let bi = bh / h, hi = bh % h
-            let qh = q + bi * t * ldq + hi * d, kh = k + bi * t * ldk + hi * d
-            let vh = v + bi * t * ldv + hi * dv, p = probs + bh * t * t
-            transposeTile(kh, ldk, rows: t, cols: d, into: kt)
-            // Causal: a block of rows sees only the keys up to its last row, so each product
-            // runs over the lower-left blocks (~60% of the full tile's FLOPs). Kᵀ [D, T] is
-            // laid out once per tile so that every block reads it in place, unpacked.
-            for (i0, rows, seen) in blocks {
-                S.gemm(false, false, rows, seen, d, scale, qh + i0 * ldq, ldq, kt, t, 0, p + i0 * t, t)  // Q Kᵀ/√D
-            }
-            for i in 0..<t {
-                let row = p + i * t, n = i + 1   // row i sees positions 0..<n
-                let mx = vectorMax(row, n)
-                for j in 0..<n { row[j] = S.exp(row[j] - mx) }
-                let inv = 1 / vectorSum(row, n)
-                for j in 0..<n { row[j] *= inv }
-                (row + n).update(repeating: 0, count: t - n)
-            }
-            for (i0, rows, seen) in blocks {
-                S.gemm(false, false, rows, dv, seen, 1, p + i0 * t, t, vh, ldv, 0, out + (bi * t + i0) * c + hi * dv, c)  // P V
-            }
+        guard !reference else {
+            return referenceAttentionBackward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
+                                              v.tensor.value + v.offset, v.stride, dout, saved, dq, dk, dv, b, t, h, d, self.dv)
         }
+        fusedAttentionBackward(operands, out.value, dout, saved, AttentionGradients(dq: dq, dk: dk, dv: dv))
     }
-}
-
-// dP = dO Vᵀ;  dV += Pᵀ dO;  dS = P ⊙ (dP − rowsum(dP ⊙ P));  dQ += dS K/√D;  dK += dSᵀ Q/√D
-@_specialize(where S == Float)
-func attentionBackward<S: Scalar>(
-    _ q: UnsafePointer<S>, _ ldq: Int, _ k: UnsafePointer<S>, _ ldk: Int,
-    _ v: UnsafePointer<S>, _ ldv: Int, _ dout: UnsafePointer<S>, _ probs: UnsafePointer<S>,
-    _ dq: UnsafeMutablePointer<S>?, _ dk: UnsafeMutablePointer<S>?, _ dv: UnsafeMutablePointer<S>?,
-    _ b: Int, _ t: Int, _ h: Int, _ d: Int, _ dvh: Int
-) {
-    let scale = 1 / S(d).squareRoot(), c = h * dvh, blocks = causalBlocks(t)
-    Parallel.forEach(b * h, grain: 1) { range in
-        let ds = UnsafeMutablePointer<S>.allocate(capacity: t * t), vt = UnsafeMutablePointer<S>.allocate(capacity: dvh * t)
-        defer { ds.deallocate(); vt.deallocate() }
-        for bh in range {
-            let bi = bh / h, hi = bh % h
-            let qh = q + bi * t * ldq + hi * d, kh = k + bi * t * ldk + hi * d
-            let vh = v + bi * t * ldv + hi * dvh, p = probs + bh * t * t
-            let doh = dout + bi * t * c + hi * dvh
-            if let dv {  // dV[0..<seen] += P[rows, 0..<seen]ᵀ dO[rows]
-                for (i0, rows, seen) in blocks {
-                    S.gemm(true, false, seen, dvh, rows, 1, p + i0 * t, t, doh + i0 * c, c, 1, dv + bi * t * ldv + hi * dvh, ldv)
-                }
-            }
-            guard dq != nil || dk != nil else { continue }
-            transposeTile(vh, ldv, rows: t, cols: dvh, into: vt)
-            for (i0, rows, seen) in blocks {  // dP = dO Vᵀ over the blocks rows see
-                S.gemm(false, false, rows, seen, dvh, 1, doh + i0 * c, c, vt, t, 0, ds + i0 * t, t)
-            }
-            for i in 0..<t {
-                let pr = p + i * t, dr = ds + i * t, n = i + 1
-                let dot = vectorDot(pr, dr, n)
-                for j in 0..<n { dr[j] = pr[j] * (dr[j] - dot) }
-                (dr + n).update(repeating: 0, count: t - n)
-            }
-            for (i0, rows, seen) in blocks {
-                if let dq { S.gemm(false, false, rows, d, seen, scale, ds + i0 * t, t, kh, ldk, 1, dq + (bi * t + i0) * ldq + hi * d, ldq) }
-                if let dk { S.gemm(true, false, seen, d, rows, scale, ds + i0 * t, t, qh + i0 * ldq, ldq, 1, dk + bi * t * ldk + hi * d, ldk) }
-            }
-        }
-    }
-}
-
-/// x [rows × cols] (row stride ld) → y [cols × rows], contiguous.
-@inline(__always)
-func transposeTile<S: Scalar>(_ x: UnsafePointer<S>, _ ld: Int, rows: Int, cols: Int, into y: UnsafeMutablePointer<S>) {
-    for r in 0..<rows { for c in 0..<cols { y[c * rows + r] = x[r * ld + c] } }
 }
 
 extension Graph {
