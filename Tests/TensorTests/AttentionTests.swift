@@ -65,26 +65,29 @@ struct AttentionTests {
     /// Double to ~1e-12.
     @Test(arguments: shapes)
     func equalsReferenceKernel(_ shape: AttentionShape) {
-        let fused = attentionRun(shape, Float.self, seed: 7)
+        let fused = AttentionReference.$enabled.withValue(false) { attentionRun(shape, Float.self, seed: 7) }
         let reference = AttentionReference.$enabled.withValue(true) { attentionRun(shape, Float.self, seed: 7) }
         #expect(relativeDifference(fused.out, reference.out) < 2e-6, "output")
         for (i, (a, b)) in zip(fused.grads, reference.grads).enumerated() {
             #expect(a.count == b.count)
             #expect(relativeDifference(a, b) < 1e-5, "gradient of input \(i)")
         }
-        let fused64 = attentionRun(shape, Double.self, seed: 7)
+        let fused64 = AttentionReference.$enabled.withValue(false) { attentionRun(shape, Double.self, seed: 7) }
         let reference64 = AttentionReference.$enabled.withValue(true) { attentionRun(shape, Double.self, seed: 7) }
         #expect(relativeDifference(fused64.out, reference64.out) < 1e-12, "output")
         for (a, b) in zip(fused64.grads, reference64.grads) { #expect(relativeDifference(a, b) < 1e-12) }
     }
 
-    /// Backward against finite differences in Double: contexts in and past one block of 16
-    /// (the last block partial), head widths that are not whole vectors, v narrower or wider.
-    @Test(arguments: [[1, 1, 4, 4], [2, 7, 3, 5], [1, 17, 8, 4], [1, 33, 4, 8]])
-    func finiteDifferences(_ shape: [Int]) {
+    /// Backward against finite differences in Double, for both kernels (whichever this CPU
+    /// runs by default): contexts in and past one block of 16 (the last block partial), head
+    /// widths that are not whole vectors, v narrower or wider.
+    @Test(arguments: [[1, 1, 4, 4], [2, 7, 3, 5], [1, 17, 8, 4], [1, 33, 4, 8]], [false, true])
+    func finiteDifferences(_ shape: [Int], reference: Bool) {
         let (b, t, d, dv) = (shape[0], shape[1], shape[2], shape[3])
-        checkGradients([[b, t, 2 * d], [b, t, 2 * d], [b, t, 2 * dv]]) { g, x in
-            g.attention(q: ChannelSlice(x[0]), k: ChannelSlice(x[1]), v: ChannelSlice(x[2]), heads: 2)
+        AttentionReference.$enabled.withValue(reference) {
+            checkGradients([[b, t, 2 * d], [b, t, 2 * d], [b, t, 2 * dv]]) { g, x in
+                g.attention(q: ChannelSlice(x[0]), k: ChannelSlice(x[1]), v: ChannelSlice(x[2]), heads: 2)
+            }
         }
     }
 

@@ -13,7 +13,7 @@ struct AttentionTrainingTests {
         let d = try Dataset(path: realCorpus())
         var c = TrainConfig()
         c.recipe.steps = 100
-        let fused = train(c, d)
+        let fused = AttentionReference.$enabled.withValue(false) { train(c, d) }
         let reference = AttentionReference.$enabled.withValue(true) { train(c, d) }
         #expect(fused.losses.count == 100 && reference.losses.count == 100)
         let differences = zip(fused.losses, reference.losses).map { Swift.abs($0 - $1) }

@@ -1,9 +1,13 @@
+import CGemm
 /// The attention kernel the fused one replaced: the causal blocks' products by GEMM over a
 /// saved T×T probability tile. Kept as the reference the fused kernel is tested against
 /// (kernel against kernel, and whole training runs): attention built inside
-/// `AttentionReference.$enabled.withValue(true) { … }` runs it.
+/// `AttentionReference.$enabled.withValue(true) { … }` runs it. It is also what runs where
+/// the CPU lacks AVX-512: there the fused kernel's block products are the 8-wide Swift ones,
+/// whose backward took twice this kernel's time at that width on the Xeon, so the kernel that
+/// pays is kept until the fused one is measured faster on such a machine.
 enum AttentionReference {
-    @TaskLocal static var enabled = false
+    @TaskLocal static var enabled = evolve_sgemm_width() < 512
 }
 
 /// The causal products' blocks of 16 rows: each starts at row `start`, has `rows` rows and
