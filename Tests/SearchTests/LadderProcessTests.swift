@@ -34,8 +34,9 @@ struct LadderProcessTests {
         return (store, s)
     }
 
-    @Test func aLadderSearchRunsToTheEnd() throws {
-        let corpus = try realCorpus(), db = temporaryDatabase()
+    /// On both engines: rung jobs are candidate rows, which both store alike.
+    @Test(arguments: Engine.all) func aLadderSearchRunsToTheEnd(_ engine: Engine) throws {
+        let corpus = try realCorpus(), db = try temporaryDatabase(engine)
         let r = try runEvolve(["search", space, "--db", db, "--candidates", "6", "--workers", "2", "--corpus", corpus, "--threads", "2"])
         #expect(r.status == 0, "\(r.output)")
         let (store, s) = try checkFinished(db, candidates: 6)

@@ -45,7 +45,8 @@ struct LadderTests {
         ("ladder: [{d_model: 16, budget: {steps: 10}}]", "ladder: rung 1: d_model 16 is smaller than the rung below's 32"),
         ("ladder: [{d_model: 64, budget: {steps: 10}}, {layers: 1, context: 8, budget: {steps: 10}}]",
          "ladder: rung 2: context 8 is smaller than the rung below's 16"),
-        ("ladder: [{heads: 4, budget: {steps: 10}}]", "ladder: rung 1: seed vanilla has"),
+        ("ladder: [{budget: {steps: 400}}]", "ladder: rung 1: seed vanilla has"),
+        ("ladder: [{d_model: 64, budget: {steps: 10}}, {d_model: 64, budget: {steps: 20}}]", "ladder: rung 2: seed vanilla has"),
         ("ladder: [{d_model: 48, heads: 5, budget: {steps: 10}}]", "ladder: rung 1: seed vanilla with its genes: genes: d_model 48 must divide by 8 and by heads 5"),
         ("ladder: [{d_model: 100000, budget: {steps: 10}}]", "ladder: rung 1: seed vanilla with its genes: genes: d_model 100000 is above"),
         ("ladder: [{d_model: 64}]", "budget: every rung needs its own"),
@@ -73,7 +74,7 @@ struct LadderTests {
     @Test func rungsThatDoNotFitAreRefused() throws {
         let data = Dataset(text: syntheticText())
         try load("ladder: [{d_model: 64, budget: {steps: 10}}]").checkFits(data)
-        for (rung, message) in [("{context: 100000, budget: {steps: 10}}", "ladder: rung 1: corpus:"),
+        for (rung, message) in [("{context: 4096, budget: {steps: 10}}", "ladder: rung 1: corpus:"),
                                 ("{d_model: 16384, layers: 512, budget: {steps: 10}}", "ladder: rung 1: vanilla: training it at batch")] {
             do {
                 try load("ladder: [\(rung)]").checkFits(data)
