@@ -26,10 +26,14 @@ public struct SpaceDocument: StrictMapping {
     public var corpus: String?
     /// A prepared data folder (`evolve data prepare`) instead of a corpus.
     public var data: String?
+    /// The rungs above rung 0 (the space's own genes and budget), smallest first.
+    public var ladder: [Rung] = []
+    /// The fraction of a rung's completed subjects that climb to the next: 0 < F ≤ 1.
+    public var promote = 0.25
 
     public enum Keys: String, CodingKey, CaseIterable {
         case name, seeds, genes, ops, mutations, choices, population, tournament, hurdles
-        case budget, constraint, objective, selection, training, seed, corpus, data
+        case budget, constraint, objective, selection, training, seed, corpus, data, ladder, promote
     }
 
     /// The forms `objective:` takes, for the refusal of any other.
@@ -59,6 +63,13 @@ public struct SpaceDocument: StrictMapping {
         corpus = try c.value(String.self, .corpus, else: "corpus: a path to a text file")
         data = try c.value(String.self, .data, else: "data: a path to a prepared data folder")
         if corpus != nil && data != nil { throw FileProblem(c.codingPath, "corpus: and data: name two texts; give one") }
+        ladder = try c.value([Strict<Rung>].self, .ladder, else: Rung.form)?.map(\.value) ?? []
+        let why = "promote must be a number F with 0 < F ≤ 1 (the fraction of a rung that climbs)"
+        if let f = try c.value(Double.self, .promote, else: why) {
+            guard f > 0, f <= 1 else { throw FileProblem(c.codingPath, why) }
+            promote = f
+        }
+        if c.contains(.promote) && ladder.isEmpty { throw FileProblem(c.codingPath, "promote: needs a ladder: to climb") }
     }
 
     /// `mutations: {KIND: WEIGHT}`, each kind a mutation's, each weight in [0, 1e6].
@@ -79,12 +90,14 @@ public struct SpaceDocument: StrictMapping {
     }
 
     /// `budget: {KIND: AMOUNT}`: one kind, a positive amount.
-    static func budget(_ c: KeyedDecodingContainer<Keys>) throws -> (kind: String, amount: Double)? {
+    static func budget<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> (kind: String, amount: Double)? {
         let why = "budget: one of {steps: N}, {tokens: N}, {flops: N}, {seconds: N}, with N > 0"
-        guard let b = try c.value([String: Double].self, .budget, else: why) else { return nil }
+        guard let b = try c.value([String: Double].self, key, else: why) else { return nil }
         guard b.count == 1, let (kind, amount) = b.first, amount > 0 else { throw FileProblem(c.codingPath, why) }
         return (kind, amount)
     }
+
+    static func budget(_ c: KeyedDecodingContainer<Keys>) throws -> (kind: String, amount: Double)? { try budget(c, .budget) }
 
     /// `objective: WORD` or `{WORD: AXIS}`.
     static func objective(_ c: KeyedDecodingContainer<Keys>) throws -> (word: String, axis: String?)? {
@@ -94,6 +107,34 @@ public struct SpaceDocument: StrictMapping {
             throw FileProblem(c.codingPath, objectives)
         }
         return (word, axis)
+    }
+
+    /// One rung of `ladder:`: the genes it sets (over those of the rung below) and the budget
+    /// of a job at it; Search checks that it is larger than the rung below.
+    public struct Rung: StrictMapping {
+        public var dModel, layers, heads, context: Int?
+        public var budget: (kind: String, amount: Double)
+
+        public enum Keys: String, CodingKey, CaseIterable {
+            case dModel = "d_model", layers, heads, context, budget
+        }
+
+        static let form = "ladder: a list of rungs, each {d_model, layers, heads, context (those it changes), budget: {KIND: N}}"
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: Keys.self)
+            func gene(_ key: Keys) throws -> Int? {
+                let why = "\(key.stringValue) must be a positive integer"
+                guard let n = try c.value(Int.self, key, else: why) else { return nil }
+                guard n >= 1 else { throw FileProblem(c.codingPath, why) }
+                return n
+            }
+            (dModel, layers, heads, context) = (try gene(.dModel), try gene(.layers), try gene(.heads), try gene(.context))
+            guard let b = try SpaceDocument.budget(c, .budget) else {
+                throw FileProblem(c.codingPath, "budget: every rung needs its own, e.g. {steps: 400}")
+            }
+            budget = b
+        }
     }
 
     /// `choices:`: the values model-level mutations draw from.

@@ -84,7 +84,7 @@ public final class Evolution {
             }
             outcome.overheadSeconds = Date().timeIntervalSince(t0) - (outcome.trainSeconds ?? 0) + lastWrite
             let w0 = Date()
-            guard try store.complete(c.id!, lease: c.lease, outcome) else {
+            guard try store.complete(c.id!, lease: c.lease, outcome, promoting: promotion) else {
                 report("#\(c.id!): lease lost before it completed; its result is dropped")
                 continue
             }
@@ -95,7 +95,8 @@ public final class Evolution {
         return !shouldStop()
     }
 
-    /// "[12/100] #14 gen 3 insert …: val_loss 2.0312 · 2 bands · 3.1s (0.4% overhead) · best 1.9876 · 10.2/min"
+    /// "[12/100] #14 gen 3 insert …: val_loss 2.0312 · 2 bands · 3.1s (0.4% overhead) · best 1.9876 · 10.2/min";
+    /// a rung job says "#31 rung 1 of #14 (promote)" instead of its generation and mutation.
     func line(_ c: Candidate, _ o: Outcome, finished: Int, since began: Date, target: Int) -> String {
         let done = (try? store.counts(study: study.id!)).map { $0.done + $0.failed } ?? 0
         let best = (try? store.best(study: study.id!))?.fitness ?? .nan
@@ -105,15 +106,16 @@ public final class Evolution {
             ?? String(format: "%d band%@ · %.1fs (%.1f%% overhead)", o.bands, o.bands == 1 ? "" : "s",
                       train + over, 100 * over / max(train + over, 1e-9))
         let rate = Double(finished) / max(Date().timeIntervalSince(began), 1e-9) * 60
-        return String(format: "[%d/%d] #%lld gen %d %@: %@ · %@ · best %.4f · %.1f/min", done, target, c.id!, c.generation,
-                      c.mutation ?? "seed", result, how, best, rate)
+        let what = c.rung == 0 ? "gen \(c.generation) \(c.mutation ?? "seed")" : "rung \(c.rung) of #\(c.subject ?? 0) (\(c.mutationKind ?? "job"))"
+        return String(format: "[%d/%d] #%lld %@: %@ · %@ · best %.4f · %.1f/min", done, target, c.id!, what, result, how, best, rate)
     }
 
-    /// Whether candidates still run in other processes while the study has no more than
-    /// `target` (more: someone works toward a larger target, and this worker is done).
+    /// Whether candidates or rung jobs still run in other processes (a rung job's completion
+    /// may queue more) while the study has no more than `target` candidates (more: someone
+    /// works toward a larger target, and this worker is done).
     func othersStillWorking(toward target: Int) throws -> Bool {
-        let c = try store.counts(study: study.id!)
-        return c.running > 0 && c.queued + c.running + c.done + c.failed <= target
+        let rungs = try store.countsByRung(study: study.id!), c = rungs[0]
+        return rungs.contains { $0.running > 0 } && c.queued + c.running + c.done + c.failed <= target
     }
 
     /// Candidates left running by workers that are gone (dead processes of this host at
@@ -148,9 +150,9 @@ public final class Evolution {
             }
             let contenders = (0..<space.tournament).map { _ in population[rng.below(population.count)] }
             let vocabulary = data.tokenizer.vocabularySize
-            let parent = winner(contenders, population: population, objective: space.objective) {
-                cost($0, $1, vocabulary: vocabulary)
-            }
+            let ladder = try space.ladder.isEmpty ? nil : store.ladder(study: study.id!)
+            let parent = winner(contenders, population: population, objective: space.objective,
+                                reach: { c in ladder?.reach(c.id!) }) { cost($0, $1, vocabulary: vocabulary) }
             let child = try mutate(try Program(text: parent.program), &rng)
             return Candidate(studyId: study.id!, program: child.program.text, hash: child.program.hash,
                              parentId: parent.id, mutation: child.description, mutationKind: child.kind.rawValue,
@@ -165,11 +167,13 @@ public final class Evolution {
         return try space.mutator.mutate(parent, using: &rng, stats: &stats) { space.admits($0, vocabulary: vocabulary) }
     }
 
-    /// Trains a candidate band by band. Its fitness is the last band's validation loss; a
-    /// program computed before — same canonical hash, or same functional fingerprint — takes
-    /// the earlier result instead of training again.
+    /// Trains a candidate (or a rung job, at its rung's size and budget) band by band. Its
+    /// fitness is the last band's validation loss; a program computed before at the same rung
+    /// — same canonical hash, or same functional fingerprint — takes the earlier result
+    /// instead of training again, except a reference job, whose training seed is the point.
     func evaluate(_ c: Candidate) throws -> Outcome {
-        if let twin = try store.completed(hash: c.hash, study: study.id!), twin.id != c.id {
+        let reuses = c.mutationKind != Ladder.reference
+        if reuses, let twin = try store.completed(hash: c.hash, rung: c.rung, study: study.id!), twin.id != c.id {
             return reuse(twin, fingerprint: twin.fingerprint)
         }
         var recipe = space.recipe
@@ -184,10 +188,10 @@ public final class Evolution {
         let fingerprint = run.probe.fingerprint
         guard run.probe.causal else { return Outcome(fitness: .infinity, failure: Failure(.leaksFuture, "an output depends on a later token"),
                                                     fingerprint: fingerprint) }
-        if let twin = try store.completed(fingerprint: fingerprint, study: study.id!), twin.id != c.id {
+        if reuses, let twin = try store.completed(fingerprint: fingerprint, rung: c.rung, study: study.id!), twin.id != c.id {
             return reuse(twin, fingerprint: fingerprint)
         }
-        let steps = space.budget.steps(tokensPerStep: run.tokensPerStep, flopsPerToken: run.cost.flopsPerToken) {
+        let steps = space.budget(rung: c.rung).steps(tokensPerStep: run.tokensPerStep, flopsPerToken: run.cost.flopsPerToken) {
             // A seconds budget: time forward+backward passes (they leave no state behind).
             run.model.forwardBackward()
             let t0 = Date()
@@ -210,7 +214,7 @@ public final class Evolution {
     /// the store; stops early at a hurdle it does not pass, or when the loss is not finite.
     /// Heartbeats keep its lease while it trains.
     func train(_ c: Candidate, _ run: Run, steps: Int, into outcome: inout Outcome) throws {
-        let ends = space.bandEnds(steps: steps)
+        let ends = space.bandEnds(steps: steps, rung: c.rung)
         var lastBeat = Date(), result = outcome
         var hooks = TrainingHooks()
         hooks.stop = shouldStop
@@ -235,7 +239,7 @@ public final class Evolution {
                 result.bitsPerByte = bpb.isFinite ? bpb : nil
                 guard val.isFinite else { result.failure = Failure(.diverged, "validation loss \(val) after step \(step)"); return false }
                 // A hurdle: go on only while better than the median of those that reached this band.
-                guard band < space.hurdles else { continue }
+                guard c.rung == 0, band < space.hurdles else { continue }
                 let others = try store.bandLosses(study: study.id!, band: band, excluding: c.id!).sorted()
                 if !others.isEmpty && val > others[others.count / 2] { return false }
             }

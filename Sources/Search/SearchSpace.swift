@@ -74,6 +74,10 @@ public struct SearchSpace: Sendable {
     public var data: String?
     /// The file's text, stored with the study.
     public var text: String
+    /// The rungs above rung 0 (`SearchSpace+Ladder.swift`); empty: every candidate is judged at one size.
+    public var ladder: [Rung] = []
+    /// The fraction of a rung's completed subjects that climb to the next one.
+    public var promote = 0.25
 
     public static func load(path: String) throws -> SearchSpace {
         let text: String
@@ -100,6 +104,8 @@ public struct SearchSpace: Sendable {
         space.data = d.data.map { $0.hasPrefix("/") ? $0 : file.dir.appendingPathComponent($0).path }
         space.objective = try file.objective()
         space.selection = try file.selection()
+        space.ladder = try file.ladder(seeds: space.seeds)
+        space.promote = d.promote
         return space
     }
 
@@ -191,13 +197,19 @@ struct SpaceFile {
     }
 
     func budget() throws -> Budget {
-        guard let (kind, x) = document.budget else { return .steps(2000) }
+        guard let b = document.budget else { return .steps(2000) }
+        return try budget(b, key: "budget")
+    }
+
+    /// A budget as the file writes it (`key` names it in errors).
+    func budget(_ b: (kind: String, amount: Double), key: String) throws -> Budget {
+        let (kind, x) = b
         // The largest budget of each kind: far beyond any search, and an Int either way.
         let most: [String: Double] = ["steps": 1e9, "tokens": 1e15, "flops": 1e24, "seconds": 1e7]
-        guard let top = most[kind] else { throw fail("budget: unknown kind '\(kind)' (known: flops, seconds, steps, tokens)") }
-        guard x <= top else { throw fail("budget: \(kind) \(x) is above the most evolve accepts (\(top))") }
+        guard let top = most[kind] else { throw fail("\(key): unknown kind '\(kind)' (known: flops, seconds, steps, tokens)") }
+        guard x <= top else { throw fail("\(key): \(kind) \(x) is above the most evolve accepts (\(top))") }
         if kind == "steps" || kind == "tokens" {
-            guard x == x.rounded(), x >= 1 else { throw fail("budget: \(kind) must be a whole number ≥ 1, found \(x)") }
+            guard x == x.rounded(), x >= 1 else { throw fail("\(key): \(kind) must be a whole number ≥ 1, found \(x)") }
         }
         switch kind {
         case "steps": return .steps(Int(x))

@@ -35,6 +35,21 @@ func cost(_ c: Candidate, _ axis: Objective.CostAxis, vocabulary: Int) -> Double
     return Double(axis == .params ? cost.parameters : cost.flopsPerToken)
 }
 
+/// The tournament's winner among `contenders` on a ladder of scales: the highest rung comes
+/// first. `reach` gives a member's highest rung with a finished job of finite loss, and that
+/// loss (nil: rung 0 alone). Only the contenders that reached the highest rung among them
+/// take part, compared by their loss there — which orders them as their gain over the seed
+/// at that rung does, since every subject of a rung is measured against the same reference
+/// jobs — so a block that climbed and still wins outranks one that only wins at the bottom.
+/// Where none climbed, the objective decides as without a ladder.
+func winner(_ contenders: [Candidate], population: [Candidate], objective: Objective,
+            reach: (Candidate) -> (rung: Int, loss: Double)?, cost: (Candidate, Objective.CostAxis) -> Double?) -> Candidate {
+    let reached = contenders.map { reach($0) ?? (0, .infinity) }
+    let top = reached.map(\.rung).max() ?? 0
+    guard top > 0 else { return winner(contenders, population: population, objective: objective, cost: cost) }
+    return zip(contenders, reached).filter { $0.1.rung == top }.min { $0.1.loss < $1.1.loss }!.0
+}
+
 /// The tournament's winner among `contenders`, drawn from `population`; `cost` gives a
 /// member's cost on an axis (for a Pareto objective).
 func winner(_ contenders: [Candidate], population: [Candidate], objective: Objective,

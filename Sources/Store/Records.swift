@@ -76,6 +76,10 @@ public struct Candidate: Codable, Sendable {
     /// The token of the claim that holds it: every write of a worker names it, and one that
     /// names an older claim (the candidate was re-queued and claimed again) is refused.
     public var lease: Int64?
+    /// The rung of a ladder it trains at: 0 for a candidate the search made; above 0 for a
+    /// rung job, which trains `subject` (a rung-0 candidate) at that rung's size.
+    public var rung = 0
+    public var subject: Int64?
 
     public init(studyId: Int64, program: String, hash: String, parentId: Int64? = nil, mutation: String? = nil,
                 mutationKind: String? = nil, drawnKind: String? = nil, generation: Int = 0, seed: Int64 = 0) {
@@ -162,4 +166,6 @@ public struct Outcome: Codable, Sendable {
 /// How many candidates of a study are in each state.
 public struct Counts: Equatable, Sendable {
     public var queued = 0, running = 0, done = 0, failed = 0
+    /// No rows at all (a rung nothing has reached).
+    public static let zero = Counts()
 }

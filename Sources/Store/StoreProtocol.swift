@@ -44,19 +44,32 @@ public protocol Store: AnyObject, Sendable {
     @discardableResult func record(_ evaluation: Evaluation, lease: Int64?) throws -> Bool
     /// Marks a candidate done or failed with the next completion number — the order the search
     /// replays; with `lease`, only while that lease holds it (false: the result is dropped).
-    @discardableResult func complete(_ id: Int64, lease: Int64?, _ outcome: Outcome) throws -> Bool
+    /// With `promotion`, the same transaction queues the rung jobs it sends up the ladder.
+    @discardableResult func complete(_ id: Int64, lease: Int64?, _ outcome: Outcome, promoting promotion: Promotion?) throws -> Bool
 
-    // Reading
+    // Reading. "Candidates" are rung-0 rows, the ones the search makes; rung jobs (rung > 0)
+    // are read by `rungJobs` and `ladder`, and by id (`candidate`), and are claimed,
+    // leased and re-queued (`claim`, `running`, `requeueStale`) like any row.
     func running(study: Int64) throws -> [Candidate]
+    /// Losses at the end of `band` of the study's rung-0 candidates (hurdles hold at rung 0 only).
     func bandLosses(study: Int64, band: Int, excluding id: Int64) throws -> [Double]
+    /// Rung-0 candidates in completion order.
     func completed(study: Int64) throws -> [Candidate]
-    func completed(hash: String, study: Int64) throws -> Candidate?
-    func completed(fingerprint: String, study: Int64) throws -> Candidate?
+    /// The first completed row at `rung` with that hash or fingerprint (a twin whose result is taken).
+    func completed(hash: String, rung: Int, study: Int64) throws -> Candidate?
+    func completed(fingerprint: String, rung: Int, study: Int64) throws -> Candidate?
+    /// The rung-0 candidate with the lowest loss.
     func best(study: Int64) throws -> Candidate?
+    /// Every rung-0 candidate, in the order made.
     func candidates(study: Int64) throws -> [Candidate]
+    /// Every rung job (rung > 0), in the order queued.
+    func rungJobs(study: Int64) throws -> [Candidate]
+    /// Every subject's standing at every rung, from one snapshot.
+    func ladder(study: Int64) throws -> LadderResults
     func candidate(_ id: Int64) throws -> Candidate?
     func evaluations(_ candidate: Int64) throws -> [Evaluation]
-    func counts(study: Int64) throws -> Counts
+    /// How many rows of each rung are in each state (index 0: the candidates).
+    func countsByRung(study: Int64) throws -> [Counts]
 }
 
 extension Store {
@@ -65,6 +78,20 @@ extension Store {
     }
 
     public func requeue(_ id: Int64) throws { try requeue(id, lease: nil) }
+
+    @discardableResult
+    public func complete(_ id: Int64, lease: Int64?, _ outcome: Outcome) throws -> Bool {
+        try complete(id, lease: lease, outcome, promoting: nil)
+    }
+
+    /// The rung-0 candidates in each state.
+    public func counts(study: Int64) throws -> Counts { try countsByRung(study: study)[0] }
+
+    public func completed(hash: String, study: Int64) throws -> Candidate? { try completed(hash: hash, rung: 0, study: study) }
+
+    public func completed(fingerprint: String, study: Int64) throws -> Candidate? {
+        try completed(fingerprint: fingerprint, rung: 0, study: study)
+    }
 
     public func record(_ evaluation: Evaluation) throws { try record(evaluation, lease: nil) }
 

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Compiler
 import Foundation
 import Search
 import Store
@@ -45,12 +44,9 @@ struct SearchCommand: ParsableCommand {
                 s.name = name
             }
             // Everything is checked before the database is touched: the corpus against every
-            // seed's context, and every seed's memory at the space's batch.
+            // seed's context, and every seed's memory at the space's batch, at every rung.
             let data = try options.dataset(s.recipe, fallback: s.corpus, fallbackData: s.data)
-            for seed in s.seeds {
-                try data.check(context: seed.genes.context, trainFraction: s.recipe.trainFraction)
-                try Compiler(seed, vocabulary: data.tokenizer.vocabularySize).checkMemory(batch: s.recipe.batchSize)
-            }
+            try s.checkFits(data)
             let path = db ?? databaseFromEnvironment ?? "results/\(s.name).db"
             let display = SearchDisplay(), reconnection = worker.reconnection(display)
             // Checked read-only: a refusal writes nothing.
@@ -191,7 +187,7 @@ func work(_ evolution: Evolution, until candidates: Int, lease: Double, display:
 
 /// The closing lines of a search or a worker: how it ended, and the study's key=value line.
 func finish(_ store: Store, _ study: Study, finished: Bool) throws {
-    let running = try store.counts(study: study.id!).running
+    let running = try store.countsByRung(study: study.id!).map(\.running).reduce(0, +)
     if !finished {
         print("stopped; run the same command to resume")
     } else if running > 0 {

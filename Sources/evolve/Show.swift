@@ -23,6 +23,7 @@ struct Show: ParsableCommand {
                     throw CommandError(description: "no candidate #\(id) in study \(s.name)")
                 }
                 try printLineage(store, c)
+                try printRungs(store, s, subject: c.subject ?? c.id!)
                 print("")
                 try printProgram(try Program(text: c.listing(in: s)))
             } else {
@@ -36,7 +37,8 @@ struct Show: ParsableCommand {
         print("candidate #\(c.id!): \(c.status.rawValue)\(c.failed.map { " (\($0))" } ?? ""), "
               + "val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "none")"
               + (c.bitsPerByte.map { String(format: " (%.4f bits per byte)", $0) } ?? "") + ", seed \(c.seed)"
-              + (c.reusedFrom.map { ", same as #\($0) (its result taken)" } ?? ""))
+              + (c.reusedFrom.map { ", same as #\($0) (its result taken)" } ?? "")
+              + (c.rung > 0 ? ", a rung job: #\(c.subject ?? 0) at rung \(c.rung) (\(c.mutationKind ?? "job"))" : ""))
         for e in try store.evaluations(c.id!) {
             print(String(format: "  band %d: %d steps, val_loss %@%@, %.1fs", e.band, e.steps,
                          e.loss.map { String(format: "%.4f", $0) } ?? e.lossKind.rawValue,

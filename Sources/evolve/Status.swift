@@ -27,6 +27,8 @@ struct Status: ParsableCommand {
                              formatSeconds(train), formatSeconds(over), 100 * over / (train + over)))
             }
             try printMutationKinds(store, all)
+            let rungs = try ladderRungs(store, s)
+            if rungs > 1 { try printLadder(store, s, rungs: rungs) }
             if let best = try store.best(study: s.id!) {
                 print(String(format: "best: #%lld val_loss %.4f%@, generation %d, %@", best.id!, best.fitness!,
                              best.bitsPerByte.map { String(format: " (%.4f bits per byte)", $0) } ?? "", best.generation,
@@ -55,16 +57,21 @@ func printMutationKinds(_ store: Store, _ all: [Candidate]) throws {
     }
 }
 
-/// The closing line of `search` and `status`.
+/// The closing line of `search` and `status`: candidates completed and failed (rung 0), jobs
+/// running at any rung, the best candidate; with a ladder, each rung's completed jobs.
 func statusLine(_ store: Store, _ study: Study) throws -> String {
-    let c = try store.counts(study: study.id!)
+    let rungs = try store.countsByRung(study: study.id!), c = rungs[0]
     let best = try store.best(study: study.id!)
-    return keyValues([
-        "completed": "\(c.done + c.failed)", "failed": "\(c.failed)", "running": "\(c.running)",
+    let line = keyValues([
+        "completed": "\(c.done + c.failed)", "failed": "\(c.failed)", "running": "\(rungs.map(\.running).reduce(0, +))",
         "best_val_loss": best.map { String(format: "%.4f", $0.fitness!) } ?? "nan",
         "best_val_bpb": best?.bitsPerByte.map { String(format: "%.4f", $0) } ?? "nan",
         "best_id": best.map { "\($0.id!)" } ?? "none",
     ])
+    let count = try ladderRungs(store, study)
+    guard count > 1 else { return line }
+    let completed = (0..<count).map { $0 < rungs.count ? rungs[$0].done + rungs[$0].failed : 0 }
+    return line + " rung_completed=" + completed.map(String.init).joined(separator: ",")
 }
 
 func formatSeconds(_ s: Double) -> String {

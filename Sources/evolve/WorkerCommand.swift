@@ -33,7 +33,7 @@ struct WorkerCommand: ParsableCommand {
             if let needed = s.corpusSha256, needed != data.sha256 {
                 throw CommandError(description: "study \(s.name) trains on the text with sha256 \(needed.prefix(12))… (read from \(s.corpusPath ?? "an unknown path") where it began); \(data.path ?? "this text") is other text: pass that one with --corpus or --data")
             }
-            for seed in space.seeds { try data.check(context: seed.genes.context, trainFraction: space.recipe.trainFraction) }
+            try space.checkFits(data)
             let evolution = try Evolution(space: space, store: store, data: data, threads: options.threads)
             let finished = try work(evolution, until: target, lease: worker.lease, display: display, stop: StopSignal.install())
             try finish(store, s, finished: finished)

@@ -72,6 +72,11 @@ struct BadInputTests {
              "GB; this machine has"),
             (search(tiny, corpus: try syntheticCorpusFile().replacingOccurrences(of: ".txt", with: "-other.txt")), "cannot read"),
             (search(tiny, ["--threads", "0"]), "--threads must be at least 1"),
+            // A ladder whose rung is smaller than the one below, or would not fit this machine's memory.
+            (search(try space(replacing("budget", with: "budget: {steps: 100}\nladder: [{d_model: 16, budget: {steps: 10}}]"))),
+             "ladder: rung 1: d_model 16 is smaller than the rung below's 32"),
+            (search(try space(replacing("budget", with: "budget: {steps: 100}\nladder: [{d_model: 16384, layers: 512, budget: {steps: 10}}]"))),
+             "ladder: rung 1: vanilla: training it at batch"),
             (["train", bigProgram, "--corpus", corpus], "above the most evolve builds"),
             (["export", "1", "--db", db, "--output", "/dev/null/x.yaml"], "cannot write"),
             (search(try space { $0.replacingOccurrences(of: "  insert: 1", with: "  insert: .inf") }), "needs a weight from 0 to 1e6"),

@@ -32,6 +32,8 @@ enum PostgresSchema {
                 "ALTER TABLE study ADD COLUMN seeds TEXT, ADD COLUMN target BIGINT", "CREATE SEQUENCE candidate_lease"]),
         ("v6", ["ALTER TABLE candidate ADD COLUMN bitsPerByte DOUBLE PRECISION",
                 "ALTER TABLE evaluation ADD COLUMN bitsPerByte DOUBLE PRECISION"]),
+        ("v7", ["ALTER TABLE candidate ADD COLUMN rung BIGINT NOT NULL DEFAULT 0, ADD COLUMN subject BIGINT REFERENCES candidate",
+                "CREATE INDEX candidate_subject ON candidate (subject, rung)"]),
     ]
 
     /// Refuses a database that is neither empty nor evolve's, or that a newer evolve wrote;

@@ -64,7 +64,8 @@ extension Candidate: Row {
          ("mutation", SQLValue(mutation)), ("mutationKind", SQLValue(mutationKind)), ("drawnKind", SQLValue(drawnKind)),
          ("generation", SQLValue(generation)), ("seed", .integer(seed)), ("status", .text(status.rawValue)),
          ("worker", SQLValue(worker?.description)), ("heartbeat", SQLValue(heartbeat)), ("completion", SQLValue(completion)),
-         ("created", .date(created)), ("lease", SQLValue(lease))] + Outcome.columns(outcome)
+         ("created", .date(created)), ("lease", SQLValue(lease)), ("rung", SQLValue(rung)), ("subject", SQLValue(subject))]
+            + Outcome.columns(outcome)
     }
 
     init(row r: SQLRow) throws {
@@ -81,6 +82,8 @@ extension Candidate: Row {
         completion = try r.integer("completion")
         created = try r.required("created", t, r.date)
         lease = try r.integer("lease")
+        rung = try r.required("rung", t, r.int)
+        subject = try r.integer("subject")
     }
 }
 

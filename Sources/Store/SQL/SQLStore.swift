@@ -102,16 +102,18 @@ public final class SQLStore: Store, @unchecked Sendable {
     /// other workers must not wait on it). The write that follows only checks that neither
     /// the count nor the completed list moved meanwhile, and inserts; if either did, the child
     /// is drawn again from the new state — so two workers never make the same child, and every
-    /// child is a function of the database it was inserted into.
+    /// child is a function of the database it was inserted into. Numbers and the population
+    /// are rung-0 candidates; any completion (a rung job's too: it moves a tournament) counts
+    /// as a move.
     public func makeCandidate(study: Int64, limit: Int, recent: Int, worker: Worker,
                               _ make: (_ number: Int, _ completed: [Candidate]) throws -> Candidate) throws -> Candidate? {
         func state(_ db: SQLConnection) throws -> [Int64?] {
-            [try db.number("SELECT COUNT(*) AS n FROM candidate WHERE studyId = ?", .integer(study)),
+            [try db.number("SELECT COUNT(*) AS n FROM candidate WHERE studyId = ? AND rung = 0", .integer(study)),
              try db.number("SELECT COUNT(*) AS n FROM candidate WHERE studyId = ? AND completion IS NOT NULL", .integer(study))]
         }
         while true {
             let (seen, completed) = try read { db in
-                (try state(db), try fetch(Candidate.self, db, where: "studyId = ? AND completion IS NOT NULL", .integer(study),
+                (try state(db), try fetch(Candidate.self, db, where: "studyId = ? AND rung = 0 AND completion IS NOT NULL", .integer(study),
                                           order: "completion DESC", limit: max(0, recent)).reversed() as [Candidate])
             }
             let number = Int(seen[0] ?? 0)
@@ -194,16 +196,36 @@ public final class SQLStore: Store, @unchecked Sendable {
     }
 
     @discardableResult
-    public func complete(_ id: Int64, lease: Int64?, _ outcome: Outcome) throws -> Bool {
+    public func complete(_ id: Int64, lease: Int64?, _ outcome: Outcome, promoting promotion: Promotion?) throws -> Bool {
         try write { db in
             try db.serialize(.completions)
             let next = (try db.number("SELECT MAX(completion) AS n FROM candidate") ?? 0) + 1
             let columns: [(String, SQLValue)] = [("status", .text(outcome.failure == nil ? "done" : "failed")), ("completion", .integer(next)),
                                                  ("worker", .null), ("heartbeat", .null)] + Outcome.columns(outcome)
-            return try db.execute("""
+            guard try db.execute("""
                 UPDATE candidate SET \(columns.map { "\($0.0) = ?" }.joined(separator: ", "))
                 WHERE id = ? AND completion IS NULL\(lease == nil ? "" : " AND lease = ? AND status = 'running'")
-                """, columns.map(\.1) + [.integer(id)] + (lease.map { [.integer($0)] } ?? [])) == 1
+                """, columns.map(\.1) + [.integer(id)] + (lease.map { [.integer($0)] } ?? [])) == 1 else { return false }
+            if let promotion { try promote(after: id, promotion, db) }
+            return true
+        }
+    }
+
+    /// Queues the jobs a completion at its rung sends up the ladder (`Ladder.climbers`), under
+    /// the completion lock, so two completions never queue the same subject twice.
+    func promote(after id: Int64, _ promotion: Promotion, _ db: SQLConnection) throws {
+        guard let done = try fetch(Candidate.self, db, where: "id = ?", .integer(id)).first, done.rung < promotion.top else { return }
+        let rows = try fetch(Candidate.self, db, where: "studyId = ? AND rung IN (0, ?, ?)", .integer(done.studyId),
+                             SQLValue(done.rung), SQLValue(done.rung + 1))
+        let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.id!, $0) })
+        for subject in Ladder.climbers(rows, from: done.rung, fraction: promotion.fraction) {
+            guard let s = byID[subject] else { continue }
+            for var job in promotion.jobs(s, done.rung + 1) {
+                job.status = .queued
+                job.rung = done.rung + 1
+                job.subject = subject
+                _ = try insert(job, db)
+            }
         }
     }
 
@@ -217,40 +239,51 @@ public final class SQLStore: Store, @unchecked Sendable {
         try read { db in
             try db.rows("""
                 SELECT e.loss AS loss FROM evaluation e JOIN candidate c ON c.id = e.candidateId
-                WHERE c.studyId = ? AND e.band = ? AND e.lossKind = 'finite' AND c.id != ?
+                WHERE c.studyId = ? AND c.rung = 0 AND e.band = ? AND e.lossKind = 'finite' AND c.id != ?
                 """, .integer(study), SQLValue(band), .integer(id)).compactMap { try $0.real("loss") }
         }
     }
 
     public func completed(study: Int64) throws -> [Candidate] {
         try read { db in
-            try fetch(Candidate.self, db, where: "studyId = ? AND completion IS NOT NULL", .integer(study), order: "completion")
+            try fetch(Candidate.self, db, where: "studyId = ? AND rung = 0 AND completion IS NOT NULL", .integer(study), order: "completion")
         }
     }
 
-    public func completed(hash: String, study: Int64) throws -> Candidate? {
+    public func completed(hash: String, rung: Int, study: Int64) throws -> Candidate? {
         try read { db in
-            try fetch(Candidate.self, db, where: "studyId = ? AND hash = ? AND completion IS NOT NULL", .integer(study),
-                      .text(hash), order: "completion", limit: 1).first
+            try fetch(Candidate.self, db, where: "studyId = ? AND hash = ? AND rung = ? AND completion IS NOT NULL", .integer(study),
+                      .text(hash), SQLValue(rung), order: "completion", limit: 1).first
         }
     }
 
-    public func completed(fingerprint: String, study: Int64) throws -> Candidate? {
+    public func completed(fingerprint: String, rung: Int, study: Int64) throws -> Candidate? {
         try read { db in
-            try fetch(Candidate.self, db, where: "studyId = ? AND fingerprint = ? AND completion IS NOT NULL", .integer(study),
-                      .text(fingerprint), order: "completion", limit: 1).first
+            try fetch(Candidate.self, db, where: "studyId = ? AND fingerprint = ? AND rung = ? AND completion IS NOT NULL", .integer(study),
+                      .text(fingerprint), SQLValue(rung), order: "completion", limit: 1).first
         }
     }
 
     public func best(study: Int64) throws -> Candidate? {
         try read { db in
-            try fetch(Candidate.self, db, where: "studyId = ? AND status = 'done' AND fitness IS NOT NULL", .integer(study),
+            try fetch(Candidate.self, db, where: "studyId = ? AND rung = 0 AND status = 'done' AND fitness IS NOT NULL", .integer(study),
                       order: "fitness, completion", limit: 1).first
         }
     }
 
     public func candidates(study: Int64) throws -> [Candidate] {
-        try read { db in try fetch(Candidate.self, db, where: "studyId = ?", .integer(study)) }
+        try read { db in try fetch(Candidate.self, db, where: "studyId = ? AND rung = 0", .integer(study)) }
+    }
+
+    public func rungJobs(study: Int64) throws -> [Candidate] {
+        try read { db in try fetch(Candidate.self, db, where: "studyId = ? AND rung > 0", .integer(study)) }
+    }
+
+    public func ladder(study: Int64) throws -> LadderResults {
+        try read { db in
+            let rows = try fetch(Candidate.self, db, where: "studyId = ?", .integer(study))
+            return LadderResults(candidates: rows.filter { $0.rung == 0 }, jobs: rows.filter { $0.rung > 0 })
+        }
     }
 
     public func candidate(_ id: Int64) throws -> Candidate? {
@@ -261,20 +294,23 @@ public final class SQLStore: Store, @unchecked Sendable {
         try read { db in try fetch(Evaluation.self, db, where: "candidateId = ?", .integer(candidate), order: "band") }
     }
 
-    public func counts(study: Int64) throws -> Counts {
+    public func countsByRung(study: Int64) throws -> [Counts] {
         try read { db in
-            var c = Counts()
-            for row in try db.rows("SELECT status, COUNT(*) AS n FROM candidate WHERE studyId = ? GROUP BY status", .integer(study)) {
-                let n = Int(try row.integer("n") ?? 0)
+            var counts = [Counts()]
+            for row in try db.rows("SELECT rung, status, COUNT(*) AS n FROM candidate WHERE studyId = ? GROUP BY rung, status",
+                                   .integer(study)) {
+                let n = Int(try row.integer("n") ?? 0), rung = Int(try row.integer("rung") ?? 0)
+                guard rung >= 0 && rung < 1024 else { continue }
+                while counts.count <= rung { counts.append(Counts()) }
                 switch CandidateStatus(rawValue: try row.text("status") ?? "") {
-                case .queued?: c.queued = n
-                case .running?: c.running = n
-                case .done?: c.done = n
-                case .failed?: c.failed = n
+                case .queued?: counts[rung].queued = n
+                case .running?: counts[rung].running = n
+                case .done?: counts[rung].done = n
+                case .failed?: counts[rung].failed = n
                 case nil: break
                 }
             }
-            return c
+            return counts
         }
     }
 }

@@ -14,6 +14,7 @@ enum SQLiteSchema {
         m.registerMigration("v4") { try v4($0) }
         m.registerMigration("v5") { try v5($0) }
         m.registerMigration("v6") { try v6($0) }
+        m.registerMigration("v7") { try v7($0) }
         return m
     }
 
@@ -105,5 +106,15 @@ enum SQLiteSchema {
     static func v6(_ db: Database) throws {
         try db.alter(table: "candidate") { t in t.add(column: "bitsPerByte", .double) }
         try db.alter(table: "evaluation") { t in t.add(column: "bitsPerByte", .double) }
+    }
+
+    /// A ladder of scales: a rung job is a candidate row at a rung above 0, measuring its
+    /// subject (a rung-0 candidate) at that rung's size.
+    static func v7(_ db: Database) throws {
+        try db.alter(table: "candidate") { t in
+            t.add(column: "rung", .integer).notNull().defaults(to: 0)
+            t.add(column: "subject", .integer).references("candidate")
+        }
+        try db.create(index: "candidate_subject", on: "candidate", columns: ["subject", "rung"])
     }
 }

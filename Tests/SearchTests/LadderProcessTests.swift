@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+@testable import Search
+@testable import Store
+import TestSupport
+
+/// A search on a ladder as its users run it: `evolve search search-spaces/tiny-ladder.yaml`
+/// with workers, one of them killed while it trains a rung job.
+@Suite("ladder processes", .serialized)
+struct LadderProcessTests {
+    let space = packageRoot.appendingPathComponent("search-spaces/tiny-ladder.yaml").path
+
+    /// What every finished ladder study holds: its candidates and rung jobs each completed
+    /// once, nothing queued or running, and each seed's reference jobs at every rung that
+    /// has jobs, exactly `referenceSeeds` of them.
+    func checkFinished(_ db: String, candidates n: Int) throws -> (SQLStore, Study) {
+        let store = try openStore(db, readOnly: true)
+        let s = try #require(try store.studies().first)
+        let all = try store.candidates(study: s.id!), jobs = try store.rungJobs(study: s.id!)
+        #expect(all.count == n && (all + jobs).allSatisfy { $0.completion != nil }, "\((all + jobs).map(\.status))")
+        #expect(Set((all + jobs).compactMap(\.completion)).count == all.count + jobs.count)
+        let seed = try #require(all.first)
+        for rung in Set(jobs.map(\.rung)) {
+            let references = jobs.filter { $0.rung == rung && $0.mutationKind == Ladder.reference }
+            #expect(references.count == Evolution.referenceSeeds && references.allSatisfy { $0.subject == seed.id }, "rung \(rung)")
+            #expect(Set(references.map(\.seed)).count == Evolution.referenceSeeds, "reference jobs share a training seed")
+            // One job per subject and rung, each trained in one band, recorded once.
+            let promoted = jobs.filter { $0.rung == rung && $0.mutationKind == Ladder.promote }.compactMap(\.subject)
+            #expect(Set(promoted).count == promoted.count && !promoted.contains(seed.id!))
+        }
+        for job in jobs where job.reusedFrom == nil && job.failure != .compile {
+            #expect(try store.evaluations(job.id!).map(\.band) == [0], "#\(job.id!)")
+        }
+        return (store, s)
+    }
+
+    /// On both engines: rung jobs are candidate rows, which both store alike.
+    @Test(arguments: Engine.all) func aLadderSearchRunsToTheEnd(_ engine: Engine) throws {
+        let corpus = try realCorpus(), db = try temporaryDatabase(engine)
+        let r = try runEvolve(["search", space, "--db", db, "--candidates", "6", "--workers", "2", "--corpus", corpus, "--threads", "2"])
+        #expect(r.status == 0, "\(r.output)")
+        let (store, s) = try checkFinished(db, candidates: 6)
+        let counts = try store.countsByRung(study: s.id!)
+        #expect(counts.count == 3, "rungs with jobs: \(counts)")
+        let completed = counts.map { "\($0.done + $0.failed)" }.joined(separator: ",")
+        #expect(r.lastLine.hasPrefix("completed=6 ") && r.lastLine.hasSuffix("rung_completed=\(completed)"), "\(r.lastLine)")
+        #expect(r.output.contains("rung 1 of #"), "no rung job reported: \(r.output)")
+
+        let status = try runEvolve(["status", "--db", db])
+        #expect(status.status == 0 && status.output.contains("  rung 2: ") && status.lastLine == r.lastLine, "\(status.output)")
+        let top = try runEvolve(["top", "--rung", "1", "--db", db])
+        #expect(top.status == 0 && top.output.contains("the seed's reference") && top.output.contains("the seed (reference jobs)"), "\(top.output)")
+        let climber = try #require(try store.rungJobs(study: s.id!).first { $0.mutationKind == Ladder.promote && $0.completion != nil })
+        let show = try runEvolve(["show", "\(climber.subject!)", "--db", db])
+        #expect(show.status == 0 && show.output.contains("  rung 0: val_loss") && show.output.contains("  rung 1: "), "\(show.output)")
+    }
+
+    /// A worker killed with SIGKILL while it trains a rung job: the job goes back to the
+    /// queue, is trained again by one worker, and is recorded once.
+    @Test func aWorkerKilledOnARungJob() throws {
+        let corpus = try realCorpus(), db = temporaryDatabase()
+        let (p, out) = try startEvolve(["search", space, "--db", db, "--candidates", "6", "--corpus", corpus,
+                                        "--workers", "2", "--threads", "2"])
+        let output = OutputBuffer()
+        out.fileHandleForReading.readabilityHandler = { output.append($0.availableData) }
+        var victim: Candidate?
+        let deadline = Date().addingTimeInterval(300)
+        while victim == nil && Date() < deadline && p.isRunning {
+            usleep(20_000)
+            guard let store = try? openStore(db, readOnly: true), let s = try? store.studies().first,
+                  let job = try? store.rungJobs(study: s.id!).first(where: { $0.status == .running }), let w = job.worker,
+                  (try? store.evaluations(job.id!))?.isEmpty ?? false else { continue }
+            if kill(w.pid, SIGKILL) == 0 { victim = job }
+        }
+        p.waitUntilExit()
+        out.fileHandleForReading.readabilityHandler = nil
+        output.append(out.fileHandleForReading.readDataToEndOfFile())
+        let killed = try #require(victim, "no worker was seen training a rung job")
+        #expect(p.terminationStatus == 0, "\(output.text)")
+        #expect(output.text.contains("started another in its place"), "\(output.text)")
+        let (store, _) = try checkFinished(db, candidates: 6)
+        let job = try #require(try store.candidate(killed.id!))
+        #expect(job.lease != killed.lease, "the job was not claimed again")
+        // Its line is printed by the worker that completed it, once.
+        #expect(output.text.components(separatedBy: "#\(killed.id!) rung \(killed.rung) of #").count == 2, "\(output.text)")
+    }
+}
+
+/// A child's output gathered while it runs.
+final class OutputBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func append(_ d: Data) { lock.lock(); data += d; lock.unlock() }
+    var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+}
