@@ -108,9 +108,3 @@ public struct Plot {
 
     private func f(_ v: Double) -> String { String(format: "%.1f", v) }
 }
-
-/// Text made safe for HTML and SVG.
-func escape(_ s: String) -> String {
-    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-}

@@ -1,0 +1,117 @@
+import Program
+
+/// Which instructions of one subprogram body correspond to which of another's, matched by
+/// what they compute rather than by state number: an instruction matches one of the same op
+/// whose operands match recursively. Everything the edits did not touch is `same`; an
+/// instruction matched to one in its place whose op, operands or constant differ is
+/// `changed`; the rest are `added` (in the newer body) or `removed` (in the older). So an
+/// insert marks one node, not every state after it.
+struct BlockDiff {
+    enum Mark: Equatable { case same, changed, added, removed }
+
+    let new: [Instruction], old: [Instruction]
+    /// new state → old state, and back (state 0, the input, always matches).
+    private(set) var forward = [0: 0], backward = [0: 0]
+    private var tried = Set<[Int]>()
+
+    /// Marks of the live states of both bodies (dead states are absent: not drawn).
+    static func marks(new: [Instruction], old: [Instruction]) -> (new: [Int: Mark], old: [Int: Mark]) {
+        var d = BlockDiff(new: new, old: old)
+        d.matchFromInputs(unique: true)
+        if !new.isEmpty, !old.isEmpty { d.align(new.count, old.count) }
+        d.matchFromInputs(unique: false)
+        let liveNew = live(new), liveOld = live(old)
+        var a = [Int: Mark](), b = [Int: Mark]()
+        for s in liveNew { a[s] = d.forward[s].map { d.mark(s, $0) } ?? .added }
+        for s in liveOld { b[s] = d.backward[s].map { d.mark($0, s) } ?? .removed }
+        return (a, b)
+    }
+
+    /// From the input down: an instruction matches an unmatched one of the same op, constant
+    /// and dim whose operands are already matched to its own (in either order where the op
+    /// commutes). With `unique`, only where neither side has another such instruction: three
+    /// `DENSE s1` (queries, keys, values) are told apart by their readers, from the outputs up.
+    mutating func matchFromInputs(unique: Bool) {
+        for (i, ins) in new.enumerated() where forward[i + 1] == nil {
+            let inputs = ins.inputs.map { forward[$0] ?? -1 }
+            guard !inputs.contains(-1) else { continue }
+            let options = old.indices.filter { j in
+                backward[j + 1] == nil && old[j].operatorText == ins.operatorText && same(old[j].inputs, inputs, ins.op.isCommutative)
+            }
+            guard let j = options.first else { continue }
+            if unique {
+                let twins = new.indices.filter { k in
+                    forward[k + 1] == nil && new[k].operatorText == ins.operatorText
+                        && same(new[k].inputs.map { forward[$0] ?? -1 }, inputs, ins.op.isCommutative)
+                }
+                guard options.count == 1, twins.count == 1 else { continue }
+            }
+            pair(i + 1, j + 1)
+        }
+    }
+
+    /// From the outputs up: two states in the same place are the same op (matched, perhaps
+    /// changed), or one side has an instruction the other lacks (an insert or a delete: look
+    /// through it to its input), or the op was replaced (neither matched; go on to their
+    /// operands where they have as many).
+    mutating func align(_ n: Int, _ o: Int) {
+        guard n > 0, o > 0, tried.insert([n, o]).inserted, forward[n] == nil, backward[o] == nil else { return }
+        let a = new[n - 1], b = old[o - 1]
+        if a.op == b.op || sameOperands(a, b) {
+            pair(n, o)
+            for (x, y) in zip(a.inputs, ordered(b.inputs, like: a.inputs, commutes: a.op.isCommutative)) { align(x, y) }
+        } else if let x = a.inputs.first(where: { reaches($0, o) }) {
+            align(x, o)                                   // a was inserted before b's place
+        } else if let y = b.inputs.first(where: { reached(n, $0) }) {
+            align(n, y)                                   // b was deleted
+        } else if a.inputs.count == b.inputs.count {
+            for (x, y) in zip(a.inputs, b.inputs) { align(x, y) }
+        }
+    }
+
+    /// An op replaced in place: it reads what the old one read.
+    private func sameOperands(_ a: Instruction, _ b: Instruction) -> Bool {
+        a.inputs.count == b.inputs.count && same(b.inputs.map(matchedOld), a.inputs.map { forward[matchedNew($0)] ?? -1 }, a.op.isCommutative)
+    }
+
+    /// Whether new state x can stand where old state o stands: already its match, or an unmatched one of the same op.
+    private func reaches(_ x: Int, _ o: Int) -> Bool {
+        forward[x] == o || (x > 0 && forward[x] == nil && backward[o] == nil && new[x - 1].op == old[o - 1].op)
+    }
+
+    private func reached(_ n: Int, _ y: Int) -> Bool {
+        backward[y] == n || (y > 0 && backward[y] == nil && forward[n] == nil && new[n - 1].op == old[y - 1].op)
+    }
+
+    /// Old operands in the order that pairs them best with the new ones (a commuting op's may be swapped).
+    private func ordered(_ theirs: [Int], like ours: [Int], commutes: Bool) -> [Int] {
+        guard commutes, theirs.count == 2 else { return theirs }
+        let straight = (forward[ours[0]] == theirs[0] ? 1 : 0) + (forward[ours[1]] == theirs[1] ? 1 : 0)
+        let swapped = (forward[ours[0]] == theirs[1] ? 1 : 0) + (forward[ours[1]] == theirs[0] ? 1 : 0)
+        return swapped > straight ? [theirs[1], theirs[0]] : theirs
+    }
+
+    private mutating func pair(_ n: Int, _ o: Int) { forward[n] = o; backward[o] = n }
+
+    /// Same when the op, constant and dim agree and the operands are each other's matches,
+    /// once added and removed instructions are looked through (a reader of an inserted node
+    /// is not itself changed).
+    private func mark(_ n: Int, _ o: Int) -> Mark {
+        guard n > 0, o > 0 else { return .same }
+        let a = new[n - 1], b = old[o - 1]
+        let ours = a.inputs.map { forward[matchedNew($0)] ?? -1 }, theirs = b.inputs.map(matchedOld)
+        return a.operatorText == b.operatorText && same(theirs, ours, a.op.isCommutative) ? .same : .changed
+    }
+
+    /// The nearest matched state at or above new state s, through added instructions' first operands.
+    private func matchedNew(_ s: Int) -> Int { s == 0 || forward[s] != nil ? s : matchedNew(new[s - 1].input1) }
+    private func matchedOld(_ s: Int) -> Int { s == 0 || backward[s] != nil ? s : matchedOld(old[s - 1].input1) }
+
+    private func same(_ x: [Int], _ y: [Int], _ commutes: Bool) -> Bool { commutes ? x.sorted() == y.sorted() : x == y }
+
+    /// States the output depends on (the output included).
+    static func live(_ body: [Instruction]) -> [Int] {
+        let live = Subprogram(body).liveStates
+        return live.indices.filter { live[$0] }
+    }
+}
