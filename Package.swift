@@ -58,7 +58,8 @@ let package = Package(
         .target(name: "Search", dependencies: ["Program", "Compiler", "Model", "Training", "Config", "Store", "Primitives"]),
         .target(name: "Report", dependencies: ["Store", "Program"]),
         .target(name: "Serve", dependencies: ["Report", "Store", "Program",
-                                              .product(name: "Hummingbird", package: "hummingbird")]),
+                                              .product(name: "Hummingbird", package: "hummingbird"),
+                                              .product(name: "Logging", package: "swift-log")]),
         .target(name: "Experiments", dependencies: ["Compiler", "Program", "Model", "Training", "Tensor", "Primitives"]),
         .executableTarget(
             name: "evolve",

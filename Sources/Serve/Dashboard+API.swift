@@ -8,6 +8,11 @@ import Store
 extension Dashboard {
     func addAPI(_ router: Router<BasicRequestContext>) {
         router.get("/api/changes") { _, _ in await self.json { try $0.changes() } }
+        router.get("/api/feed") { _, _ in
+            let (listening, polls) = (await self.feed.listening, await self.feed.polls)
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: "{\"listening\":\(listening),\"polls\":\(polls)}")))
+        }
         router.get("/api/studies") { _, _ in
             await self.json { store in Studies(mark: try store.changes(), studies: try store.studies().map { try StudySummary.read(store, $0) }) }
         }

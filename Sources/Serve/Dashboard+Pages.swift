@@ -65,7 +65,9 @@ extension Dashboard {
             let (file, text) = try await source.read { store -> (file: String, text: String) in
                 guard let study = try store.existingStudy(named: name) else { throw NotFound(description: "no study '\(name)'") }
                 guard let c = try store.candidate(id), c.studyId == study.id else { throw NotFound(description: "no candidate #\(id) in study '\(name)'") }
-                return try hooks.export(store, study, c, format)
+                do { return try hooks.export(store, study, c, format) } catch {
+                    throw NotFound(description: "#\(id) cannot be exported: \(error)")
+                }
             }
             let safe = String(file.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
             return Response(status: .ok, headers: [.contentType: format == "config" ? "application/yaml; charset=utf-8" : "text/x-python; charset=utf-8",

@@ -37,7 +37,7 @@ public struct Dashboard: Sendable {
     /// The router with every route: pages, downloads, events, assets and the API.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
-        router.addMiddleware { SecurityHeaders() }
+        router.add(middleware: SecurityHeaders())
         addPages(router)
         addAPI(router)
         router.get("/events") { _, _ in self.events() }

@@ -30,7 +30,7 @@ public final class StoreSource: @unchecked Sendable {
                 store = nil
                 throw Unavailable(description: "\(location): no such database (it was moved or deleted?)")
             }
-            let identity = (UInt64(st.st_dev), UInt64(st.st_ino))
+            let identity = (device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
             if file.map({ $0 != identity }) ?? true { store = nil; file = identity }   // another file under the name
         }
         do {
@@ -55,4 +55,5 @@ public struct Unavailable: Error, CustomStringConvertible {
 /// No such study, candidate or file: a 404.
 public struct NotFound: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }

@@ -155,4 +155,7 @@ public struct Outcome: Codable, Sendable {
 /// How many candidates of a study are in each state.
 public struct Counts: Equatable, Sendable {
     public var queued = 0, running = 0, done = 0, failed = 0
+    public init(queued: Int = 0, running: Int = 0, done: Int = 0, failed: Int = 0) {
+        self.queued = queued; self.running = running; self.done = done; self.failed = failed
+    }
 }

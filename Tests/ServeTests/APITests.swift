@@ -47,7 +47,8 @@ struct APITests {
                 #expect((studies.first?["bestId"] as? NSNumber)?.int64Value == f.ids[7])
             }
             try await client.execute(uri: "/api/studies/\(name)", method: .get) { r in
-                #expect(((try json(r)["study"] as? [String: Any])?["name"] as? String) == ServeFixture.name)
+                let answer = try json(r)
+                #expect((answer["study"] as? [String: Any])?["name"] as? String == ServeFixture.name)
             }
             try await client.execute(uri: "/api/studies/\(name)/candidates/\(f.ids[6])", method: .get) { r in
                 let answer = try json(r)
@@ -57,7 +58,8 @@ struct APITests {
             }
             try await client.execute(uri: "/api/studies/\(name)/candidates/\(f.ids[3])", method: .get) { r in
                 // A NaN loss travels as the string "nan": the JSON stays valid.
-                let outcome = (try json(r)["candidate"] as? [String: Any])?["outcome"] as? [String: Any]
+                let answer = try json(r)
+                let outcome = (answer["candidate"] as? [String: Any])?["outcome"] as? [String: Any]
                 #expect(outcome?["fitness"] as? String == "nan")
             }
             try await client.execute(uri: "/api/studies/\(name)/best-so-far", method: .get) { r in
@@ -65,7 +67,8 @@ struct APITests {
                 #expect(points.count >= 2 && points.map { $0[1].doubleValue } == points.map { $0[1].doubleValue }.sorted(by: >))
             }
             try await client.execute(uri: "/api/changes", method: .get) { r in
-                #expect((try json(r)["candidates"] as? NSNumber)?.intValue == 9)
+                let mark = try json(r)
+                #expect((mark["candidates"] as? NSNumber)?.intValue == 9)
             }
         }
     }
@@ -85,7 +88,8 @@ struct APITests {
                 try await client.execute(uri: uri, method: .get) { r in
                     #expect(r.status == status, "\(uri): \(r.status)")
                     #expect(r.headers[.contentType] == "application/json; charset=utf-8", "\(uri)")
-                    #expect((try json(r)["error"] as? String)?.contains(says) == true, "\(uri): \(String(buffer: r.body))")
+                    let answer = try json(r)
+                    #expect((answer["error"] as? String)?.contains(says) == true, "\(uri): \(String(buffer: r.body))")
                 }
             }
         }

@@ -75,8 +75,7 @@ final class Port: @unchecked Sendable {
     func set(_ v: Int) { lock.lock(); value = v; lock.unlock() }
     func wait() async throws -> Int {
         for _ in 0..<200 {
-            lock.lock(); let v = value; lock.unlock()
-            if let v { return v }
+            if let v = lock.withLock({ value }) { return v }
             try await Task.sleep(nanoseconds: 50_000_000)
         }
         throw CancellationError()
