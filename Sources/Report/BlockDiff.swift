@@ -50,37 +50,42 @@ struct BlockDiff {
         }
     }
 
-    /// From the outputs up: two states in the same place are the same op (matched, perhaps
-    /// changed), or one side has an instruction the other lacks (an insert or a delete: look
-    /// through it to its input), or the op was replaced (neither matched; go on to their
-    /// operands where they have as many).
+    /// From the outputs up: two instructions in the same place are the same op (matched,
+    /// perhaps changed); else one side has an instruction the other lacks (an insert or a
+    /// delete: look through it to its input); else the op was replaced in place (matched,
+    /// changed, where they read as many operands).
     mutating func align(_ n: Int, _ o: Int) {
         guard n > 0, o > 0, tried.insert([n, o]).inserted, forward[n] == nil, backward[o] == nil else { return }
         let a = new[n - 1], b = old[o - 1]
-        if a.op == b.op || sameOperands(a, b) {
+        if a.op == b.op {
             pair(n, o)
             for (x, y) in zip(a.inputs, ordered(b.inputs, like: a.inputs, commutes: a.op.isCommutative)) { align(x, y) }
-        } else if let x = a.inputs.first(where: { reaches($0, o) }) {
-            align(x, o)                                   // a was inserted before b's place
-        } else if let y = b.inputs.first(where: { reached(n, $0) }) {
-            align(n, y)                                   // b was deleted
+            return
+        }
+        // An insert (an operand of a stands where b stands) or a delete (n stands where an
+        // operand of b stood): whichever looks more alike, an operand deeper.
+        let insert = a.inputs.map { (state: $0, score: likeness($0, o)) }.max { $0.score < $1.score }
+        let delete = b.inputs.map { (state: $0, score: likeness(n, $0)) }.max { $0.score < $1.score }
+        if let i = insert, i.score > 0, i.score >= delete?.score ?? 0 {
+            align(i.state, o)
+        } else if let d = delete, d.score > 0 {
+            align(n, d.state)
         } else if a.inputs.count == b.inputs.count {
+            pair(n, o)
             for (x, y) in zip(a.inputs, b.inputs) { align(x, y) }
         }
     }
 
-    /// An op replaced in place: it reads what the old one read.
-    private func sameOperands(_ a: Instruction, _ b: Instruction) -> Bool {
-        a.inputs.count == b.inputs.count && same(b.inputs.map(matchedOld), a.inputs.map { forward[matchedNew($0)] ?? -1 }, a.op.isCommutative)
-    }
-
-    /// Whether new state x can stand where old state o stands: already its match, or an unmatched one of the same op.
-    private func reaches(_ x: Int, _ o: Int) -> Bool {
-        forward[x] == o || (x > 0 && forward[x] == nil && backward[o] == nil && new[x - 1].op == old[o - 1].op)
-    }
-
-    private func reached(_ n: Int, _ y: Int) -> Bool {
-        backward[y] == n || (y > 0 && backward[y] == nil && forward[n] == nil && new[n - 1].op == old[y - 1].op)
+    /// How alike new state x and old state y look, 0 where they cannot match: already each
+    /// other's match (10), else the same op (1), its constant and dim too (+1), and each
+    /// operand of the same op (+1).
+    private func likeness(_ x: Int, _ y: Int) -> Int {
+        guard x > 0, y > 0 else { return 0 }
+        if forward[x] == y { return 10 }
+        let a = new[x - 1], b = old[y - 1]
+        guard forward[x] == nil, backward[y] == nil, a.op == b.op else { return 0 }
+        let operands = zip(a.inputs, b.inputs).filter { p, q in (p == 0 && q == 0) || (p > 0 && q > 0 && new[p - 1].op == old[q - 1].op) }
+        return 1 + (a.operatorText == b.operatorText ? 1 : 0) + operands.count
     }
 
     /// Old operands in the order that pairs them best with the new ones (a commuting op's may be swapped).

@@ -53,7 +53,7 @@ struct BlockDiffTests {
         let mutator = Mutator(weights: Dictionary(uniqueKeysWithValues: MutationKind.structural.map { ($0, 1.0) }))
         var rng = Xoshiro(seed: 7)
         var kinds = Set<MutationKind>()
-        for _ in 0..<60 {
+        for _ in 0..<200 {
             let child = try mutator.mutate(seed, using: &rng)
             kinds.insert(child.kind)
             for k in seed.subprograms.indices where k < child.program.subprograms.count {
