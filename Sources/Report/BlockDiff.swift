@@ -99,18 +99,21 @@ struct BlockDiff {
     private mutating func pair(_ n: Int, _ o: Int) { forward[n] = o; backward[o] = n }
 
     /// Same when the op, constant and dim agree and the operands are each other's matches,
-    /// once added and removed instructions are looked through (a reader of an inserted node
-    /// is not itself changed).
+    /// looking through added and removed instructions (a reader of an inserted node is not
+    /// itself changed; nor is one that reads, in place of a deleted node, one of its operands).
     private func mark(_ n: Int, _ o: Int) -> Mark {
         guard n > 0, o > 0 else { return .same }
         let a = new[n - 1], b = old[o - 1]
-        let ours = a.inputs.map { forward[matchedNew($0)] ?? -1 }, theirs = b.inputs.map(matchedOld)
-        return a.operatorText == b.operatorText && same(theirs, ours, a.op.isCommutative) ? .same : .changed
+        guard a.operatorText == b.operatorText, a.inputs.count == b.inputs.count else { return .changed }
+        func agree(_ x: Int, _ y: Int) -> Bool { !Set(matchedNew(x).compactMap { forward[$0] }).isDisjoint(with: matchedOld(y)) }
+        let straight = zip(a.inputs, b.inputs).allSatisfy(agree)
+        let swapped = a.op.isCommutative && a.inputs.count == 2 && agree(a.inputs[0], b.inputs[1]) && agree(a.inputs[1], b.inputs[0])
+        return straight || swapped ? .same : .changed
     }
 
-    /// The nearest matched state at or above new state s, through added instructions' first operands.
-    private func matchedNew(_ s: Int) -> Int { s == 0 || forward[s] != nil ? s : matchedNew(new[s - 1].input1) }
-    private func matchedOld(_ s: Int) -> Int { s == 0 || backward[s] != nil ? s : matchedOld(old[s - 1].input1) }
+    /// The matched states at or above new state s, through added instructions' operands.
+    private func matchedNew(_ s: Int) -> [Int] { s == 0 || forward[s] != nil ? [s] : new[s - 1].inputs.flatMap(matchedNew) }
+    private func matchedOld(_ s: Int) -> [Int] { s == 0 || backward[s] != nil ? [s] : old[s - 1].inputs.flatMap(matchedOld) }
 
     private func same(_ x: [Int], _ y: [Int], _ commutes: Bool) -> Bool { commutes ? x.sorted() == y.sorted() : x == y }
 

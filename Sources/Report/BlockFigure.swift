@@ -16,7 +16,7 @@ enum BlockFigure {
     }
 
     static func figure(_ c: Candidate, against base: Candidate, in s: StudySnapshot, heading: String) -> String {
-        guard let old = try? Program(text: base.listing(in: s.study)), let new = try? Program(text: c.listing(in: s.study)) else { return "" }
+        guard let old = try? Program(text: base.program), let new = try? Program(text: c.program) else { return "" }   // the texts as stored: a study's name need not be a program name
         var html = "<h3>\(heading)</h3>\n<p>Added: orange; changed (other operands or constant): yellow; removed: dashed.</p>\n"
         for k in 0..<max(old.subprograms.count, new.subprograms.count) {
             let (a, b) = ProgramGraph.pair(best: new, seed: old, subprogram: k)

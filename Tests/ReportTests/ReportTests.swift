@@ -38,7 +38,7 @@ struct ReportTests {
     @Test func pageHoldsThePlotsTheBestAndItsLineage() throws {
         let (store, study) = try syntheticStudy(12)
         let html = try StudyReport(store: store, study: study, population: 10).html()
-        #expect(html.components(separatedBy: "<svg").count - 1 == 3)
+        #expect(html.components(separatedBy: "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\"").count - 1 == 3)
         // 11 finite candidates in "fitness over time"; the last 10 completed, less the failed one, in the population.
         #expect(html.components(separatedBy: "class=\"point\"").count - 1 == 11 + 9 + 17)
         #expect(html.contains("Best: #11, validation loss 2.5000"))
@@ -71,7 +71,7 @@ struct ReportTests {
         try html.replacingOccurrences(of: "</body>", with: probe).write(to: page, atomically: true, encoding: .utf8)
         let dom = try chromium(["--dump-dom", page.absoluteString])
         // What the page declares: each plot's size, and how many points it draws.
-        let declared = html.components(separatedBy: "<svg ").dropFirst().map { svg -> String in
+        let declared = html.components(separatedBy: "<svg ").dropFirst().filter { $0.contains("class=\"plot\"") }.map { svg -> String in
             func attribute(_ name: String) -> String {
                 svg.components(separatedBy: "\(name)=\"").dropFirst().first?.components(separatedBy: "\"").first ?? "?"
             }
