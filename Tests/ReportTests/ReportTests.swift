@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 import Program
 import Testing
 @testable import Report
@@ -45,6 +46,26 @@ struct ReportTests {
         #expect(html.contains("insert &lt;10&gt;"))           // escaped, in the lineage
         #expect(html.contains("<td>diverged</td><td>1</td>"))
         #expect(!html.contains("demo <&>"))
+    }
+
+    /// The fast coordinate formatter writes what "%.1f" writes (but on exact halves of a
+    /// tenth, where printf's binary rounding may go either way), never more than 0.05 off.
+    @Test func coordinatesAsPrintfWritesThem() {
+        var rng = Xoshiro(seed: 3)
+        let values = [0.0, 0.04, 12.34, 99.96, 719.94, -0.04, -3.26, 300] + (0..<2000).map { _ in Double.random(in: -50...800, using: &rng) }
+        for v in values {
+            let text = Plot.oneDecimal(v), half = abs(abs(v * 10).truncatingRemainder(dividingBy: 1) - 0.5) < 1e-6
+            #expect(half || text == String(format: "%.1f", v), "\(v)")
+            #expect(abs((Double(text) ?? .nan) - v) <= 0.05 + 1e-9, "\(v) → \(text)")
+        }
+    }
+
+    /// A series of thousands of points is one path of dots, each point a stroke.
+    @Test func manyPointsAreOnePath() {
+        let points = (0..<2000).map { (x: Double($0), y: Double($0 % 7)) }
+        let svg = Plot(title: "t", xLabel: "x", yLabel: "y", series: [.init(name: "s", color: "#000", points: points)]).svg()
+        #expect(!svg.contains("<circle class=\"point\"") && svg.contains("data-points=\"2000\""))
+        #expect(svg.components(separatedBy: "h0").count - 1 == 2000)
     }
 
     @Test func ticksAreRoundAndInside() {

@@ -120,4 +120,40 @@ struct RouteTests {
             }
         }
     }
+
+    /// SQLite and PostgreSQL (where $EVOLVE_TEST_POSTGRES names a server) serve the same pages.
+    @Test(arguments: Engine.all) func everyEngineServesTheStudy(engine: Engine) async throws {
+        let f = try ServeFixture(engine: engine)
+        try await app(f).test(.router) { client in
+            for uri in [studyPath, "\(studyPath)/candidate/\(f.ids[7])", "/api/studies/\(Links.component(ServeFixture.name))/candidates?limit=3"] {
+                try await client.execute(uri: uri, method: .get) { r in #expect(r.status == .ok, "\(engine) \(uri): \(r.status)") }
+            }
+        }
+    }
+
+    /// A connection that fails (a PostgreSQL server that restarted) is dropped: the read says
+    /// the store is unavailable, and the next one opens it again.
+    @Test func aFailedConnectionIsOpenedAgain() async throws {
+        let f = try ServeFixture()
+        let state = OpenState()
+        let source = StoreSource(location: "postgres://restarting/db") { _ in
+            try state.open { try openStore(f.path, readOnly: true) }
+        }
+        #expect(try await source.read { try $0.studies().count } == 2 && state.opens == 1)
+        await #expect(throws: Unavailable.self) { try await source.read { _ in throw StoreError(description: "connection reset") } }
+        state.down = true
+        await #expect(throws: Unavailable.self) { try await source.read { try $0.studies().count } }
+        state.down = false
+        #expect(try await source.read { try $0.studies().count } == 2 && state.opens == 3)
+    }
+}
+
+/// Opens a store unless `down`, counting the opens.
+final class OpenState: @unchecked Sendable {
+    var opens = 0, down = false
+    func open(_ make: () throws -> Store) throws -> Store {
+        opens += 1
+        if down { throw StoreError(description: "connection refused") }
+        return try make()
+    }
 }

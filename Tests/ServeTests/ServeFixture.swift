@@ -15,8 +15,8 @@ struct ServeFixture {
     let other: Study
     var ids: [Int64] = []
 
-    init(candidates n: Int = 8) throws {
-        path = temporaryDatabase()
+    init(candidates n: Int = 8, engine: Engine = .sqlite) throws {
+        path = try temporaryDatabase(engine)
         store = try openStore(path)
         study = try store.study(named: ServeFixture.name, space: "name: x\npopulation: 5\n", seed: 1)
         other = try store.study(named: "control", space: "population: 5\n", seed: 2)
@@ -70,9 +70,10 @@ struct ServeFixture {
         return q
     }
 
-    /// The database's bytes (and its WAL's): unchanged by anything the server does.
+    /// The database's bytes (and its WAL's): unchanged by anything the server does (SQLite's; empty for PostgreSQL).
     func fingerprint() throws -> Data {
         var d = Data()
+        guard !isPostgresURL(path) else { return d }
         for f in [path, path + "-wal"] where FileManager.default.fileExists(atPath: f) { d += try Data(contentsOf: URL(fileURLWithPath: f)) }
         return d
     }
