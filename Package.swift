@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
     ],
     // The arrows point one way (docs/architecture.md draws them): the IR and the engine share
     // only Primitives; Model is what the compiler makes and the trainer trains; Config reads
@@ -56,12 +57,15 @@ let package = Package(
                                               .product(name: "Logging", package: "swift-log")]),
         .target(name: "Search", dependencies: ["Program", "Compiler", "Model", "Training", "Config", "Store", "Primitives"]),
         .target(name: "Report", dependencies: ["Store", "Program"]),
+        .target(name: "Serve", dependencies: ["Report", "Store", "Program",
+                                              .product(name: "Hummingbird", package: "hummingbird"),
+                                              .product(name: "Logging", package: "swift-log")]),
         .target(name: "Experiments", dependencies: ["Compiler", "Program", "Model", "Training", "Tensor", "Primitives"]),
         .executableTarget(
             name: "evolve",
             dependencies: [
                 "Primitives", "Tensor", "Model", "Training", "Config", "Program", "Compiler", "Search", "Store", "Report",
-                "Experiments",
+                "Experiments", "Serve",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
@@ -70,7 +74,9 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Config", "Compiler", "Program", "Model", "Tensor", "Primitives", "TestSupport"]),
         .testTarget(name: "ProgramTests", dependencies: ["Program", "Primitives", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Program", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Program", "Primitives", "TestSupport"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Report", "Store", "Program", "TestSupport",
+                                                        .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Program", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Store", "Program", "Training", "Config", "Compiler", "Primitives", "TestSupport",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),

@@ -6,8 +6,8 @@
 #                              dashboard's browser tests), PostgreSQL (the store on both
 #                              engines), iproute2 (the multi-host test's network namespaces),
 #                              and a Python venv under ~/.cache/evolve-venv with torch, numpy,
-#                              safetensors, tokenizers and pyflakes (the export, parity and
-#                              runtime tests)
+#                              safetensors, tokenizers, pyflakes and selenium (the export, parity,
+#                              runtime and dashboard browser tests)
 set -euo pipefail
 packages=(libopenblas-dev libsqlite3-dev)
 [ "${1:-}" = --tests ] && packages+=(chromium chromium-driver postgresql iproute2 python3-venv)
@@ -27,6 +27,6 @@ fi
 if [ "${1:-}" = --tests ]; then
     venv="$HOME/.cache/evolve-venv"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/python" -c "import torch, numpy, safetensors, tokenizers, pyflakes" 2>/dev/null \
-        || "$venv/bin/pip" install -q torch numpy safetensors tokenizers pyflakes
+    "$venv/bin/python" -c "import torch, numpy, safetensors, tokenizers, pyflakes, selenium" 2>/dev/null \
+        || "$venv/bin/pip" install -q torch numpy safetensors tokenizers pyflakes selenium
 fi

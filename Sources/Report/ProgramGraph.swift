@@ -3,58 +3,22 @@ import Program
 
 /// A subprogram's dataflow drawn as SVG, beside another's, with what differs marked — as
 /// Primer's figures show a found block against the vanilla one. Nodes are live states, in
-/// rows by depth (s0 at the top); an edge joins each input to its reader.
+/// rows by depth (s0 at the top); an edge joins each input to its reader. Added nodes are
+/// orange, changed ones yellow, removed ones dashed.
 struct ProgramGraph {
-    /// How a node compares with the other program's.
-    enum Mark { case same, added, removed }
+    typealias Mark = BlockDiff.Mark
 
     let program: Program
     let subprogram: Int
     let marks: [Int: Mark]   // state → mark; states absent are dead (not drawn)
 
-    /// The best program's and its seed's graphs of subprogram k, each node marked: a node of
-    /// `best` is `same` when the seed has a node of the same op (and constant or dim) reading
-    /// the states matched to its inputs. An added node is looked through (it maps to the state
-    /// of its first input), so that everything after an insert still matches; the seed's
-    /// nodes left unmatched are `removed`.
+    /// The found program's and the base's graphs of subprogram k (the base: its seed or its
+    /// parent), each node marked by the structural diff (`BlockDiff`).
     static func pair(best: Program, seed: Program, subprogram k: Int) -> (seed: ProgramGraph, best: ProgramGraph) {
         let b = k < best.subprograms.count ? best.subprograms[k].instructions : []
         let s = k < seed.subprograms.count ? seed.subprograms[k].instructions : []
-        let liveB = live(b), liveS = live(s)
-        // Matching is repeated with the seed's unmatched nodes looked through too (a delete
-        // is an insert seen from the other side), until it settles.
-        var used = Set<Int>(), bestMarks = [Int: Mark]()
-        for pass in 0..<3 {
-            let removed = pass == 0 ? [] : Set(s.indices.filter { liveS.contains($0 + 1) && !used.contains($0) })
-            // An insert reads the state it was spliced after as its later input; look through that one.
-            func through(_ x: Int) -> Int { x > 0 && removed.contains(x - 1) ? through(s[x - 1].inputs.max()!) : x }
-            var map = [0: 0], now = Set<Int>(), marks = [0: Mark.same]
-            for (i, ins) in b.enumerated() where liveB.contains(i + 1) {
-                let inputs = ins.inputs.map { map[$0] ?? -1 }
-                let match = s.indices.first { j in
-                    let theirs = s[j].inputs.map(through)
-                    return !now.contains(j) && liveS.contains(j + 1) && key(s[j]) == key(ins)
-                        && (ins.op.isCommutative ? theirs.sorted() == inputs.sorted() : theirs == inputs)
-                }
-                if let j = match {
-                    now.insert(j); map[i + 1] = j + 1; marks[i + 1] = .same
-                } else {
-                    map[i + 1] = map[ins.inputs.max()!] ?? -1; marks[i + 1] = .added
-                }
-            }
-            let settled = pass > 0 && now == used
-            (used, bestMarks) = (now, marks)
-            if settled { break }
-        }
-        var seedMarks = [0: Mark.same]
-        for j in s.indices where liveS.contains(j + 1) { seedMarks[j + 1] = used.contains(j) ? .same : .removed }
-        return (ProgramGraph(program: seed, subprogram: k, marks: seedMarks), ProgramGraph(program: best, subprogram: k, marks: bestMarks))
-    }
-
-    /// States the output depends on (the output included).
-    static func live(_ body: [Instruction]) -> Set<Int> {
-        let live = Subprogram(body).liveStates
-        return Set(live.indices.filter { live[$0] })
+        let (newMarks, oldMarks) = BlockDiff.marks(new: b, old: s)
+        return (ProgramGraph(program: seed, subprogram: k, marks: oldMarks), ProgramGraph(program: best, subprogram: k, marks: newMarks))
     }
 
     /// The op with its constant and dim: what a node does, apart from what it reads.
@@ -90,6 +54,7 @@ struct ProgramGraph {
                 case .same: ("#f4f4f4", "#999")
                 case .added: ("#fde3d6", "#d0502a")
                 case .removed: ("#e4e4e4", "#777")
+                case .changed: ("#fff3c4", "#b08a00")
             }
             let dash = marks[s] == .removed ? " stroke-dasharray=\"4 3\"" : ""
             out += "<g class=\"node \(marks[s].map { "\($0)" } ?? "same")\"><rect x=\"\(f(p.x))\" y=\"\(f(p.y))\" width=\"\(f(boxW))\" height=\"\(f(boxH))\" rx=\"4\" "

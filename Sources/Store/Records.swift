@@ -168,4 +168,7 @@ public struct Counts: Equatable, Sendable {
     public var queued = 0, running = 0, done = 0, failed = 0
     /// No rows at all (a rung nothing has reached).
     public static let zero = Counts()
+    public init(queued: Int = 0, running: Int = 0, done: Int = 0, failed: Int = 0) {
+        self.queued = queued; self.running = running; self.done = done; self.failed = failed
+    }
 }

@@ -70,6 +70,14 @@ public protocol Store: AnyObject, Sendable {
     func evaluations(_ candidate: Int64) throws -> [Evaluation]
     /// How many rows of each rung are in each state (index 0: the candidates).
     func countsByRung(study: Int64) throws -> [Counts]
+    /// Up to `limit` of the study's candidates with ids above `after`, by id (a page of them).
+    func candidates(study: Int64, after: Int64, limit: Int) throws -> [Candidate]
+    /// Every evaluation of the study's candidates, by candidate, in one read.
+    func evaluations(study: Int64) throws -> [Int64: [Evaluation]]
+    /// When the study's first and last candidates were made; nil before it has any.
+    func madeBetween(study: Int64) throws -> ClosedRange<Date>?
+    /// The store's change mark: one cheap query.
+    func changes() throws -> ChangeMark
 }
 
 extension Store {

@@ -8,7 +8,7 @@ struct Evolve: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evolve",
         abstract: "Search for better transformer architectures, Primer-style, on a CPU.",
-        subcommands: [SearchCommand.self, WorkerCommand.self, Copy.self, StoreBench.self, Status.self, Top.self, Show.self, Export.self, ReportCommand.self, Mutations.self, Scale.self,
+        subcommands: [SearchCommand.self, WorkerCommand.self, Copy.self, StoreBench.self, Status.self, Top.self, Show.self, Export.self, ReportCommand.self, ServeCommand.self, Mutations.self, Scale.self,
                       Reproduce.self, Claims.self, Train.self, Bench.self, DataCommand.self],
         defaultSubcommand: SearchCommand.self)
 }

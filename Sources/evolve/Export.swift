@@ -40,44 +40,48 @@ struct Export: ParsableCommand {
             guard let c = try id.map({ try store.candidate($0) }) ?? store.best(study: s.id!), c.studyId == s.id else {
                 throw CommandError(description: id.map { "no candidate #\($0) in study \(s.name)" } ?? "study \(s.name) has no completed candidate yet")
             }
-            guard c.status == .done else {
-                throw CommandError(description: "#\(c.id!) \(c.failed.map { "failed (\($0))" } ?? "is \(c.status.rawValue)"); only a completed candidate can be exported")
-            }
-            // A result taken from a twin was measured by training the twin: export what was trained.
-            guard let trained = try store.candidate(c.reusedFrom ?? c.id!), trained.completion != nil,
-                  let schedule = trained.scheduleSteps else {
-                throw CommandError(description: "#\(c.id!) has no recorded training (status \(c.status.rawValue)\(c.failed.map { ", \($0)" } ?? ""))")
-            }
-            let bands = try store.evaluations(trained.id!)
-            var program = try Program(text: trained.program)
-            program.name = "\(s.name)-\(c.id!)"
-            if format == .pytorch {
-                let path = output ?? "\(s.name)-\(c.id!).py"
-                try write(try PyTorchExport.source(program, vocabulary: vocabulary, header: ["Candidate #\(c.id!) of study \(s.name), val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "nan")."]), to: path)
-                print(keyValues(["id": "\(c.id!)", "format": "pytorch", "file": path]))
-                return
-            }
-            var recipe = try SearchSpace.recipe(text: s.space)
-            recipe.seed = UInt64(trained.seed)
-            recipe.steps = schedule
-            recipe.replicas = trained.replicas
-            if let last = bands.last, last.steps < schedule { recipe.stopAfter = last.steps }
-            let path = output ?? "\(s.name)-\(c.id!).yaml"
-            let lineage = try store.lineage(c.id!).map { "#\($0.id!)" + ($0.mutation.map { " (\($0))" } ?? " (seed)") }
-            var header = [
-                "Candidate #\(c.id!) of study \(s.name) in \(store.location), generation \(c.generation).",
-                "Recorded val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "none") after "
-                    + "\(recipe.stopAfter ?? schedule) steps of a \(schedule)-step schedule, seed \(trained.seed), "
-                    + "\(trained.replicas ?? 1) replica(s).",
-                "Retrain: evolve train \(path) --corpus …  (the corpus the search used)",
-                "Lineage: " + lineage.joined(separator: " → "),
-            ]
-            if trained.id != c.id { header.insert("Its result was #\(trained.id!)'s (same program); this is #\(trained.id!)'s text and seed.", at: 1) }
-            let body = "program:\n" + indent(program.yaml) + "training:\n" + indent(try YAMLEncoder().encode(recipe))
-            let text = header.map { "# " + $0 }.joined(separator: "\n") + "\n" + body
-            try write(text, to: path)
-            print(keyValues(["id": "\(c.id!)", "val_loss": c.fitness.map { String(format: "%.4f", $0) } ?? "nan", "file": path]))
+            let (path, text) = try Export.file(store, s, c, format, vocabulary: vocabulary)
+            try write(text, to: output ?? path)
+            print(keyValues(["id": "\(c.id!)", "format": format.rawValue, "val_loss": c.fitness.map { String(format: "%.4f", $0) } ?? "nan",
+                             "file": output ?? path]))
         }
+    }
+
+    /// A completed candidate as a file: its default name and its text. The config retrains
+    /// to the recorded loss; the PyTorch module computes the program. `evolve serve` offers both as downloads.
+    static func file(_ store: Store, _ s: Study, _ c: Candidate, _ format: Format, vocabulary: Int = 65) throws -> (name: String, text: String) {
+        guard c.status == .done else {
+            throw CommandError(description: "#\(c.id!) \(c.failed.map { "failed (\($0))" } ?? "is \(c.status.rawValue)"); only a completed candidate can be exported")
+        }
+        // A result taken from a twin was measured by training the twin: export what was trained.
+        guard let trained = try store.candidate(c.reusedFrom ?? c.id!), trained.completion != nil,
+              let schedule = trained.scheduleSteps else {
+            throw CommandError(description: "#\(c.id!) has no recorded training (status \(c.status.rawValue)\(c.failed.map { ", \($0)" } ?? ""))")
+        }
+        var program = try Program(text: trained.program)
+        program.name = "\(s.name)-\(c.id!)"
+        if format == .pytorch {
+            let header = ["Candidate #\(c.id!) of study \(s.name), val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "nan")."]
+            return ("\(s.name)-\(c.id!).py", try PyTorchExport.source(program, vocabulary: vocabulary, header: header))
+        }
+        var recipe = try SearchSpace.recipe(text: s.space)
+        recipe.seed = UInt64(trained.seed)
+        recipe.steps = schedule
+        recipe.replicas = trained.replicas
+        if let last = try store.evaluations(trained.id!).last, last.steps < schedule { recipe.stopAfter = last.steps }
+        let path = "\(s.name)-\(c.id!).yaml"
+        let lineage = try store.lineage(c.id!).map { "#\($0.id!)" + ($0.mutation.map { " (\($0))" } ?? " (seed)") }
+        var header = [
+            "Candidate #\(c.id!) of study \(s.name) in \(store.location), generation \(c.generation).",
+            "Recorded val_loss \(c.fitness.map { String(format: "%.4f", $0) } ?? "none") after "
+                + "\(recipe.stopAfter ?? schedule) steps of a \(schedule)-step schedule, seed \(trained.seed), "
+                + "\(trained.replicas ?? 1) replica(s).",
+            "Retrain: evolve train \(path) --corpus …  (the corpus the search used)",
+            "Lineage: " + lineage.joined(separator: " → "),
+        ]
+        if trained.id != c.id { header.insert("Its result was #\(trained.id!)'s (same program); this is #\(trained.id!)'s text and seed.", at: 1) }
+        let body = "program:\n" + indent(program.yaml) + "training:\n" + indent(try YAMLEncoder().encode(recipe))
+        return (path, header.map { "# " + $0 }.joined(separator: "\n") + "\n" + body)
     }
 }
 

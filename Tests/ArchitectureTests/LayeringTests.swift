@@ -67,3 +67,12 @@ struct LayeringTests {
         }
     }
 }
+
+@Suite("the dashboard reads only")
+struct ServeLayeringTests {
+    /// The server sits on the views and the store alone: no module that trains, searches or
+    /// writes files of its own is within its reach (exports come from the command, as hooks).
+    @Test func serveDeclaresOnlyTheViewsAndTheStore() throws {
+        #expect(try LayeringTests.declared()["Serve"] == ["Report", "Store", "Program"])
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 import Program
 import Testing
 @testable import Report
@@ -38,13 +39,33 @@ struct ReportTests {
     @Test func pageHoldsThePlotsTheBestAndItsLineage() throws {
         let (store, study) = try syntheticStudy(12)
         let html = try StudyReport(store: store, study: study, population: 10).html()
-        #expect(html.components(separatedBy: "<svg").count - 1 == 3)
+        #expect(html.components(separatedBy: "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\"").count - 1 == 3)
         // 11 finite candidates in "fitness over time"; the last 10 completed, less the failed one, in the population.
         #expect(html.components(separatedBy: "class=\"point\"").count - 1 == 11 + 9 + 17)
         #expect(html.contains("Best: #11, validation loss 2.5000"))
         #expect(html.contains("insert &lt;10&gt;"))           // escaped, in the lineage
         #expect(html.contains("<td>diverged</td><td>1</td>"))
         #expect(!html.contains("demo <&>"))
+    }
+
+    /// The fast coordinate formatter writes what "%.1f" writes (but on exact halves of a
+    /// tenth, where printf's binary rounding may go either way), never more than 0.05 off.
+    @Test func coordinatesAsPrintfWritesThem() {
+        var rng = Xoshiro(seed: 3)
+        let values = [0.0, 0.04, 12.34, 99.96, 719.94, -0.04, -3.26, 300] + (0..<2000).map { _ in Double.random(in: -50...800, using: &rng) }
+        for v in values {
+            let text = Plot.oneDecimal(v), half = abs(abs(v * 10).truncatingRemainder(dividingBy: 1) - 0.5) < 1e-6
+            #expect(half || text == String(format: "%.1f", v), "\(v)")
+            #expect(abs((Double(text) ?? .nan) - v) <= 0.05 + 1e-9, "\(v) → \(text)")
+        }
+    }
+
+    /// A series of thousands of points is one path of dots, each point a stroke.
+    @Test func manyPointsAreOnePath() {
+        let points = (0..<2000).map { (x: Double($0), y: Double($0 % 7)) }
+        let svg = Plot(title: "t", xLabel: "x", yLabel: "y", series: [.init(name: "s", color: "#000", points: points)]).svg()
+        #expect(!svg.contains("<circle class=\"point\"") && svg.contains("data-points=\"2000\""))
+        #expect(svg.components(separatedBy: "h0").count - 1 == 2000)
     }
 
     @Test func ticksAreRoundAndInside() {
@@ -71,7 +92,7 @@ struct ReportTests {
         try html.replacingOccurrences(of: "</body>", with: probe).write(to: page, atomically: true, encoding: .utf8)
         let dom = try chromium(["--dump-dom", page.absoluteString])
         // What the page declares: each plot's size, and how many points it draws.
-        let declared = html.components(separatedBy: "<svg ").dropFirst().map { svg -> String in
+        let declared = html.components(separatedBy: "<svg ").dropFirst().filter { $0.contains("class=\"plot\"") }.map { svg -> String in
             func attribute(_ name: String) -> String {
                 svg.components(separatedBy: "\(name)=\"").dropFirst().first?.components(separatedBy: "\"").first ?? "?"
             }
