@@ -63,8 +63,9 @@ extension StudyPage {
     /// The best program and how it came to be.
     func bestSection() -> String {
         guard let b = snapshot.best else { return "" }
-        var html = String(format: "<h2 id=\"best\">Best: %@, validation loss %.4f</h2>\n",
-                          links.a(links.candidate(study.name, b.id!), "#\(b.id!)"), b.fitness!)
+        var html = String(format: "<h2 id=\"best\">Best: %@, validation loss %.4f%@</h2>\n",
+                          links.a(links.candidate(study.name, b.id!), "#\(b.id!)"), b.fitness!,
+                          b.bitsPerByte.map { String(format: " (%.4f bits per byte)", $0) } ?? "")
         html += lineageTable(snapshot.lineage(b.id!), snapshot: snapshot, links: links)
         html += BlockFigure.against(seedOf: b, in: snapshot)
         return html + "<h3>Program</h3>\n<pre class=\"program\">\(escape(b.listing(in: study)))</pre>\n"

@@ -70,7 +70,7 @@ public protocol Store: AnyObject, Sendable {
     func evaluations(_ candidate: Int64) throws -> [Evaluation]
     /// How many rows of each rung are in each state (index 0: the candidates).
     func countsByRung(study: Int64) throws -> [Counts]
-    /// Up to `limit` of the study's candidates with ids above `after`, by id (a page of them).
+    /// Up to `limit` of the study's (rung-0) candidates with ids above `after`, by id (a page of them).
     func candidates(study: Int64, after: Int64, limit: Int) throws -> [Candidate]
     /// Every evaluation of the study's candidates, by candidate, in one read.
     func evaluations(study: Int64) throws -> [Int64: [Evaluation]]

@@ -5,7 +5,7 @@ import Foundation
 extension SQLStore {
     public func candidates(study: Int64, after: Int64, limit: Int) throws -> [Candidate] {
         try read { db in
-            try fetch(Candidate.self, db, where: "studyId = ? AND id > ?", .integer(study), .integer(after), limit: max(0, limit))
+            try fetch(Candidate.self, db, where: "studyId = ? AND rung = 0 AND id > ?", .integer(study), .integer(after), limit: max(0, limit))
         }
     }
 
@@ -21,8 +21,8 @@ extension SQLStore {
 
     public func madeBetween(study: Int64) throws -> ClosedRange<Date>? {
         try read { db in
-            let first = try fetch(Candidate.self, db, where: "studyId = ?", .integer(study), order: "id", limit: 1).first
-            let last = try fetch(Candidate.self, db, where: "studyId = ?", .integer(study), order: "id DESC", limit: 1).first
+            let first = try fetch(Candidate.self, db, where: "studyId = ? AND rung = 0", .integer(study), order: "id", limit: 1).first
+            let last = try fetch(Candidate.self, db, where: "studyId = ? AND rung = 0", .integer(study), order: "id DESC", limit: 1).first
             guard let a = first?.created, let b = last?.created else { return nil }
             return min(a, b)...max(a, b)
         }
