@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, nothing skipped: installs what the tests use (scripts/setup.sh
-# --tests), starts a throwaway PostgreSQL server, runs `swift test`, stops the server.
+# --tests), starts a throwaway PostgreSQL server, builds, runs `swift test`, stops the server.
 # The end-to-end tests train on $EVOLVE_CORPUS, else ../shared/data/tinyshakespeare.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,4 +15,7 @@ scratch=$(mktemp -d /tmp/evolve-tests.XXXXXX)
 trap 'scripts/postgres-cluster.sh stop "$pg" || true; rm -rf "$pg" "$scratch"' EXIT
 export EVOLVE_PYTHON="$HOME/.cache/evolve-venv/bin/python"
 export EVOLVE_CORPUS="${EVOLVE_CORPUS:-$(cd .. && pwd)/shared/data/tinyshakespeare.txt}"
-TMPDIR="$scratch" swift test -c release -Xswiftc -enable-testing "$@"
+# Built first with the caller's TMPDIR: the build's commands name it, so building under the
+# scratch folder would rebuild everything on every run.
+swift build -c release -Xswiftc -enable-testing --build-tests
+TMPDIR="$scratch" swift test -c release -Xswiftc -enable-testing --skip-build "$@"
