@@ -12,6 +12,7 @@ export EVOLVE_TEST_POSTGRES
 # Every temporary file of the run (databases, data folders, checkpoints) goes under one
 # folder, removed at the end: TMPDIR is where the tests' temporaryDirectory points.
 scratch=$(mktemp -d /tmp/evolve-tests.XXXXXX)
+chmod 755 "$scratch"   # the tests' own PostgreSQL servers run as the postgres user inside it
 trap 'scripts/postgres-cluster.sh stop "$pg" || true; rm -rf "$pg" "$scratch"' EXIT
 export EVOLVE_PYTHON="$HOME/.cache/evolve-venv/bin/python"
 export EVOLVE_CORPUS="${EVOLVE_CORPUS:-$(cd .. && pwd)/shared/data/tinyshakespeare.txt}"

@@ -45,7 +45,7 @@ struct BadInputTests {
     func refuses(_ args: [String], _ message: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let r = try runEvolve(args)
         #expect(r.status != 0, "\(args): exit 0\n\(r.output)", sourceLocation: sourceLocation)
-        let lines = r.output.split(separator: "\n").filter { !$0.contains("debug build") && !$0.hasPrefix("step ") }
+        let lines = r.output.split(separator: "\n").filter { !$0.contains("debug build") && !$0.hasPrefix("step ") && !$0.hasPrefix("validation: ") }
         #expect(lines.count == 1 && lines[0].contains(message), "\(args):\n\(r.output)", sourceLocation: sourceLocation)
     }
 

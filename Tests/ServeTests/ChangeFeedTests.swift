@@ -14,10 +14,11 @@ struct ChangeFeedTests {
         var streams = [AsyncStream<FeedEvent>]()
         for _ in 0..<20 { streams.append(await feed.subscribe()) }
         try await Task.sleep(nanoseconds: 1_000_000_000)
-        // Polls at 0, 0.05, 0.15, 0.35, 0.75 s while nothing moves: about 5, for all 20 viewers
-        // (a poll per viewer would be 20 at the first alone).
+        // Polls at 0, 0.05, 0.15, 0.35, 0.75 s while nothing moves: about 5 on a quiet machine
+        // (fewer on a loaded one), for all 20 viewers — a poll per viewer would be 20 at the
+        // first alone. Only that bound is asserted: the rest depends on the clock.
         let idle = await feed.polls
-        #expect(idle >= 2 && idle < 12, "\(idle) polls in 1 s for 20 viewers")
+        #expect(idle < 20, "\(idle) polls in 1 s for 20 viewers")
         // A candidate completes: every viewer hears of it.
         _ = try ServeFixture.complete(f.store, study: f.other, program: try TestSupport.seed("vanilla"), loss: 2.9, number: 1)
         let told = await withTaskGroup(of: Bool.self) { group in
@@ -27,7 +28,8 @@ struct ChangeFeedTests {
                     return false
                 }
             }
-            group.addTask { try? await Task.sleep(nanoseconds: 5_000_000_000); return false }
+            // A bound for a stuck feed, not a timing: on a loaded machine a poll can be late.
+            group.addTask { try? await Task.sleep(nanoseconds: 120_000_000_000); return false }
             var n = 0
             for await ok in group { if ok { n += 1 }; if n == 20 { group.cancelAll(); break } ; if !ok { group.cancelAll(); break } }
             return n
