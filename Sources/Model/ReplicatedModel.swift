@@ -8,6 +8,8 @@ public final class ReplicatedModel {
     public let replicas: [ModelGraph]
     public let rows: [Range<Int>]
     public let batch: Int
+    /// The engine's threads inside each replica: one, when the replicas are the parallelism.
+    public let threadsPerReplica: Int
     /// Seconds spent, over all passes so far, adding the replicas' gradients into replica 0's.
     public var mergeSeconds = 0.0
     /// The last pass's merged gradients, Σ g² per thread slice and tensor (squaredNormParts'
@@ -20,9 +22,9 @@ public final class ReplicatedModel {
         let n = max(1, min(threads, batch))
         rows = (0..<n).map { (batch * $0 / n)..<(batch * ($0 + 1) / n) }
         self.batch = batch
-        // One engine thread inside each replica: the replicas are the parallelism.
-        Threads.set(max(1, threads / n))
-        replicas = rows.map { build($0.count) }
+        threadsPerReplica = max(1, threads / n)
+        let rows = rows
+        replicas = Threads.with(threadsPerReplica) { rows.map { build($0.count) } }
         for r in replicas.dropFirst() { r.graph.shareParameters(with: replicas[0].graph) }
     }
 
@@ -45,14 +47,20 @@ public final class ReplicatedModel {
     /// The primary's prologue (what every replica reads: experts contracted from their
     /// cores, …) on all threads, then every replica's own rows at once.
     public func forward() {
-        Threads.widened(replicas.count) { primary.graph.forwardPrologue() }
-        Threads.concurrently(replicas.count) { replicas[$0].graph.forwardMain() }
+        Threads.with(threadsPerReplica) {
+            Threads.widened(replicas.count) { primary.graph.forwardPrologue() }
+            Threads.concurrently(replicas.count) { replicas[$0].graph.forwardMain() }
+        }
     }
 
     /// Forward and backward over the whole batch; returns the batch's mean loss and leaves
     /// its gradient in the parameters of replica 0.
     @discardableResult
     public func forwardBackward() -> Float {
+        Threads.with(threadsPerReplica) { forwardBackwardOnThreads() }
+    }
+
+    private func forwardBackwardOnThreads() -> Float {
         Threads.widened(replicas.count) { primary.graph.forwardPrologue() }
         Threads.concurrently(replicas.count) { i in
             let m = replicas[i]

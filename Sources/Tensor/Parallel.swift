@@ -4,8 +4,11 @@ import Dispatch
 /// Runs `body` over `0..<n` split into contiguous ranges, on up to `Parallel.width`
 /// threads, when the work is large enough to pay for the hand-off (~5 µs).
 enum Parallel {
-    /// Threads for elementwise and per-head work (the machine's cores by default).
-    nonisolated(unsafe) static var width = 2
+    /// Threads for elementwise and per-head work: bound per task or thread by
+    /// `Threads.with` and handed on to every thread started here. Reductions split by it,
+    /// so it is part of a run's numbers: two models trained at once in one process (the
+    /// tests do) must each keep their own, which a process-wide setting could not.
+    @TaskLocal static var width = 2
 
     /// How many ranges `forEach(n, grain:)` splits into.
     @inline(__always)
@@ -24,9 +27,16 @@ enum Parallel {
             body(0, 0..<n)
             return
         }
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            evolve_flush_denormals()  // worker threads start with the default MXCSR
-            body(c, (n * c / chunks)..<(n * (c + 1) / chunks))
+        onThreads(chunks) { c in body(c, (n * c / chunks)..<(n * (c + 1) / chunks)) }
+    }
+
+    /// body(0..<n), each on its own thread, with the caller's width and denormals flushed
+    /// (worker threads start with the default MXCSR and no width bound).
+    static func onThreads(_ n: Int, _ body: (Int) -> Void) {
+        let width = width
+        DispatchQueue.concurrentPerform(iterations: n) { i in
+            evolve_flush_denormals()
+            $width.withValue(width) { body(i) }
         }
     }
 }
@@ -36,10 +46,7 @@ extension Parallel {
     static func both(_ first: () -> Void, _ second: () -> Void) {
         withoutActuallyEscaping(first) { f in
             withoutActuallyEscaping(second) { s in
-                DispatchQueue.concurrentPerform(iterations: 2) { i in
-                    evolve_flush_denormals()
-                    if i == 0 { f() } else { s() }
-                }
+                onThreads(2) { i in if i == 0 { f() } else { s() } }
             }
         }
     }
@@ -49,29 +56,30 @@ public enum Threads {
     /// Runs body(0..<n) on n threads at once (replicas of a model, one per core).
     public static func concurrently(_ n: Int, _ body: (Int) -> Void) {
         if n == 1 { return body(0) }
-        DispatchQueue.concurrentPerform(iterations: n) { i in
-            evolve_flush_denormals()
-            body(i)
-        }
+        Parallel.onThreads(n, body)
     }
 
-    /// Runs body with the engine's kernels split over n threads, then restores the width:
-    /// for work one replica does for all (the prologue) while the others wait.
+    /// Runs body with the engine's kernels split over at least n threads: for work one
+    /// replica does for all (the prologue) while the others wait.
     public static func widened(_ n: Int, _ body: () -> Void) {
-        let before = Parallel.width
-        Parallel.width = max(before, n)
-        defer { Parallel.width = before }
-        body()
+        Parallel.$width.withValue(max(Parallel.width, n), operation: body)
     }
 
-    /// The engine's threads, for GEMMs (split by rows or columns), elementwise and
-    /// per-head work. BLAS is kept single-threaded inside them.
-    public static func set(_ n: Int) {
+    /// Runs body with the engine's kernels (GEMMs split by rows or columns, elementwise
+    /// and per-head work) on n threads, on this thread and those they start.
+    public static func with<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        prepare()
         evolve_flush_denormals()
-        BLAS.setThreads(1)
-        _ = Gemm.own   // decided now, single-threaded, before any training runs
-        Parallel.width = max(1, n)
+        return try Parallel.$width.withValue(max(1, n), operation: body)
     }
+
+    /// Once per process, before any training: BLAS single-threaded inside the engine's
+    /// threads (its idle workers spun against them), and the GEMM chosen, single-threaded.
+    public static func prepare() { _ = prepared }
+    private static let prepared: Void = {
+        BLAS.setThreads(1)
+        _ = Gemm.own
+    }()
 }
 
 extension Scalar {

@@ -64,7 +64,7 @@ struct Bench: ParsableCommand {
             if search { return try benchSearch() }
             let data = try self.data.map { try Dataset(folder: $0) } ?? syntheticData()
 
-            Threads.set(1)
+            Threads.prepare()
             let gflops1 = sgemmGFLOPs()
 
             let run = try Run(try program.map { try Program.load(path: $0) } ?? cfg.resolvedProgram(file: config ?? "config"),
@@ -109,7 +109,7 @@ extension Bench {
         let programs = try ordered.map { try Program.load(path: folder.appendingPathComponent($0).path) }
         let data = try self.data.map { try Dataset(folder: $0) } ?? syntheticData()
         let r = cfg.recipe
-        Threads.set(1)
+        Threads.prepare()
         let gflops1 = sgemmGFLOPs()
         // Each turn builds one program's model, warms it and times `steps` steps, then frees
         // it: one model resident at a time (eleven at once slowed each other by a third), and

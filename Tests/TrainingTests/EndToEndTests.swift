@@ -15,7 +15,6 @@ struct EndToEndTests {
 
     /// The baseline recipe, 300 steps: the loss must leave the uniform 4.17 far behind.
     @Test func baselineLearns() throws {
-        Threads.set(2)
         let d = try Dataset(path: realCorpus())
         var c = TrainConfig()
         c.recipe.steps = 300

@@ -141,6 +141,26 @@ struct TrainingTests {
         #expect(train(other, d, steps: 20).losses != a.losses)
     }
 
+    /// A run's numbers are its own: the same losses alone as beside a run of other threads
+    /// in the same process. (The engine's per-op threads split reductions; when they were
+    /// one setting of the process, the model built last set them for both, and tests,
+    /// which run side by side, saw resumed runs drift from uninterrupted ones.)
+    @Test func runsBesideOthersKeepTheirNumbers() {
+        let d = Dataset(text: syntheticText())
+        var wide = tinyConfig()
+        wide.recipe.batchSize = 2   // 4 threads over 2 rows: 2 engine threads per replica
+        let configs = [(tinyConfig(), 1), (wide, 4)]
+        let alone = configs.map { train($0.0, d, steps: 12, threads: $0.1).losses }
+        let trainers = configs.map { Trainer(model: model($0.0, d, threads: $0.1), recipe: $0.0.recipe) }
+        let beside = UnsafeMutableBufferPointer<[Float]>.allocate(capacity: 2)
+        defer { beside.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            (beside.baseAddress! + i).initialize(to: trainers[i].train(d, steps: 12).losses)
+        }
+        #expect(beside[0] == alone[0] && beside[1] == alone[1])
+        beside.baseAddress!.deinitialize(count: 2)
+    }
+
     /// The validation loss is the same whatever batch, and however many replicas, the
     /// windows are evaluated in.
     @Test func evaluationIgnoresPaddingAndReplicas() {
