@@ -164,6 +164,9 @@ public func runPython(_ python: String, _ script: String, _ arguments: [String] 
     let p = Process()
     p.executableURL = URL(fileURLWithPath: python)
     p.arguments = ["-c", script] + arguments
+    // No __pycache__ beside the modules it imports from the checkout: one under Sources/
+    // would be a file SwiftPM warns it does not handle, in every later build.
+    p.environment = ProcessInfo.processInfo.environment.merging(["PYTHONDONTWRITEBYTECODE": "1"]) { $1 }
     let pipe = Pipe()
     p.standardOutput = pipe
     p.standardError = pipe
