@@ -3,7 +3,7 @@ import Program
 import Store
 
 /// One candidate: what it is and how it ended, its lineage with each step's change, its
-/// evaluations (bands and the curve beside its parent's), its block against its parent and
+/// evaluations (bands and the curve beside its parent's, rungs), its block against its parent and
 /// its seed, its program, and (served) links to download it as a config or a PyTorch module.
 public struct CandidatePage {
     public let snapshot: StudySnapshot
@@ -28,6 +28,7 @@ public struct CandidatePage {
         }
         html += lineageTable(snapshot.lineage(c.id!), snapshot: snapshot, links: links)
         html += evaluations()
+        html += rungs()
         html += BlockFigure.against(parentOf: c, in: snapshot)
         if c.parentId != nil, snapshot.candidate(c.parentId!)?.parentId != nil { html += BlockFigure.against(seedOf: c, in: snapshot) }
         return html + "<h3>Program</h3>\n<pre class=\"program\">\(escape(c.listing(in: snapshot.study)))</pre>\n"

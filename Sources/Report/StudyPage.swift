@@ -4,7 +4,7 @@ import Store
 
 /// A study's page, drawn from a snapshot: the same HTML in `evolve report`'s file (no links)
 /// and on `evolve serve` (links to candidates, live). Fitness over time with the best so far,
-/// the population now with its Pareto front, the hurdle bands, failures by kind with their
+/// the population now with its Pareto front, the hurdle bands, the ladder's rungs, failures by kind with their
 /// reasons, per-mutation-kind statistics, workers and their leases, the latest candidates,
 /// and the best program with its lineage and its block against its seed.
 public struct StudyPage {
@@ -25,6 +25,7 @@ public struct StudyPage {
         body += fitnessPlot(completed)
         body += populationPlot(completed)
         body += bandsPlot(completed)
+        body += ladderSection()
         body += failureTable()
         body += mutationTable()
         body += workerTable(now: now)

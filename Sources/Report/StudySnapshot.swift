@@ -1,7 +1,7 @@
 import Foundation
 import Store
 
-/// Everything a study's pages draw, read from the store in four queries (not one per
+/// Everything a study's pages draw, read from the store in a few queries (not one per
 /// candidate), so that a page of a study of thousands of candidates is drawn in one pass.
 public struct StudySnapshot: Sendable {
     public let study: Study
@@ -14,10 +14,17 @@ public struct StudySnapshot: Sendable {
     public let counts: Counts
     /// The population size (the space's P), for the "population now" plot.
     public let population: Int
+    /// The ladder of scales as its rows stand; nil where no candidate has a rung job.
+    public let ladder: LadderResults?
+    /// The rung jobs (rows at rung 1 and above), by id.
+    public let jobs: [Candidate]
     private let index: [Int64: Int]
 
-    public init(study: Study, location: String, candidates: [Candidate], evaluations: [Int64: [Evaluation]], population: Int) {
+    public init(study: Study, location: String, candidates: [Candidate], evaluations: [Int64: [Evaluation]], population: Int,
+                jobs: [Candidate] = []) {
         self.study = study; self.location = location; self.evaluations = evaluations; self.population = population
+        self.jobs = jobs.sorted { $0.id! < $1.id! }
+        ladder = jobs.isEmpty ? nil : LadderResults(candidates: candidates, jobs: jobs)
         self.candidates = candidates.sorted { $0.id! < $1.id! }
         completed = candidates.filter { $0.completion != nil }.sorted { $0.completion! < $1.completion! }
         index = Dictionary(uniqueKeysWithValues: self.candidates.enumerated().map { ($0.element.id!, $0.offset) })
@@ -30,7 +37,8 @@ public struct StudySnapshot: Sendable {
 
     public static func read(_ store: Store, study: Study, population: Int) throws -> StudySnapshot {
         StudySnapshot(study: study, location: store.location, candidates: try store.candidates(study: study.id!),
-                      evaluations: try store.evaluations(study: study.id!), population: population)
+                      evaluations: try store.evaluations(study: study.id!), population: population,
+                      jobs: try store.rungJobs(study: study.id!))
     }
 
     public func candidate(_ id: Int64) -> Candidate? { index[id].map { candidates[$0] } }

@@ -89,11 +89,14 @@ extension Dashboard {
         guard let study = try store.existingStudy(named: name) else { throw NotFound(description: "no study '\(name)'") }
         guard let c = try store.candidate(id), c.studyId == study.id else { throw NotFound(description: "no candidate #\(id) in study '\(name)'") }
         var members = try store.lineage(id)
-        members += try Set(members.compactMap(\.reusedFrom)).subtracting(members.map(\.id!)).compactMap { try store.candidate($0) }
+        // The twins whose results they took, and the study's first seed: the ladder's reference.
+        let first = try store.candidates(study: study.id!, after: 0, limit: 1).first?.id
+        members += try Set(members.compactMap(\.reusedFrom) + (first.map { [$0] } ?? [])).subtracting(members.map(\.id!))
+            .compactMap { try store.candidate($0) }
         var bands = [Int64: [Evaluation]]()
         for m in members { bands[m.id!] = try store.evaluations(m.id!) }
         return (StudySnapshot(study: study, location: store.location, candidates: members, evaluations: bands,
-                              population: hooks.population(study)), c)
+                              population: hooks.population(study), jobs: try store.rungJobs(study: study.id!)), c)
     }
 
     static func html(_ status: HTTPResponse.Status, _ body: String) -> Response {

@@ -84,7 +84,12 @@ struct SearchCommand: ParsableCommand {
         if let d = options.data { args += ["--data", d] }
         if let n = forceNewStudy { args += ["--force-new-study", n] }
         let exited = DispatchSemaphore(value: 0)
-        func start(_ w: Int) throws -> Process { try startChild(args, prefix: "w\(w) ") { exited.signal() } }
+        var relays = [LineRelay]()
+        func start(_ w: Int) throws -> Process {
+            let (child, relay) = try startChild(args, prefix: "w\(w) ") { exited.signal() }
+            relays.append(relay)
+            return child
+        }
         // The stop request reaches the children from the first moment: set before they start.
         var children = [Process]()
         let live = NSLock()
@@ -121,7 +126,8 @@ struct SearchCommand: ParsableCommand {
             guard running else { break }
             exited.wait()
         }
-        for c in children { (c.standardOutput as? Pipe)?.fileHandleForReading.readabilityHandler = nil }
+        // Every child's last lines relayed before this process prints its own last line.
+        for r in relays { r.waitForEnd(seconds: 10) }
         guard !stop.requested else { return false }
         if gaveUp > 0 {
             throw DatabaseUnreachable(description: "\(shown): \(gaveUp) worker(s) gave up after "
@@ -136,7 +142,7 @@ struct SearchCommand: ParsableCommand {
 
 /// This executable again with `arguments`, its lines relayed under `prefix`; `exited` is
 /// called when it ends.
-func startChild(_ arguments: [String], prefix: String, exited: @escaping @Sendable () -> Void) throws -> Process {
+func startChild(_ arguments: [String], prefix: String, exited: @escaping @Sendable () -> Void) throws -> (Process, LineRelay) {
     let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
     let p = Process()
     p.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: exe) ? exe : CommandLine.arguments[0])
@@ -144,10 +150,14 @@ func startChild(_ arguments: [String], prefix: String, exited: @escaping @Sendab
     let pipe = Pipe()
     p.standardOutput = pipe
     let lines = LineRelay(prefix: prefix)
-    pipe.fileHandleForReading.readabilityHandler = { lines.take($0.availableData) }
+    pipe.fileHandleForReading.readabilityHandler = { handle in
+        let chunk = handle.availableData
+        if chunk.isEmpty { handle.readabilityHandler = nil }   // the end: it would be called again and again
+        lines.take(chunk)
+    }
     p.terminationHandler = { _ in exited() }
     try p.run()
-    return p
+    return (p, lines)
 }
 
 /// Prints a child's output line by line under a prefix; its closing key=value line is the
@@ -156,11 +166,24 @@ final class LineRelay: @unchecked Sendable {
     private static let printing = NSLock()
     private let prefix: String
     private var pending = Data()
+    /// Signalled once, at the end of the child's output (an empty chunk).
+    private let ended = DispatchSemaphore(value: 0)
 
     init(prefix: String) { self.prefix = prefix }
 
+    /// Waits until the child's output has ended and every line of it is printed (the pipe
+    /// closes when the child exits, but its last chunk may still be on its way here).
+    func waitForEnd(seconds: Double) { _ = ended.wait(timeout: .now() + seconds) }
+
     func take(_ chunk: Data) {
         LineRelay.printing.lock(); defer { LineRelay.printing.unlock() }
+        if chunk.isEmpty {
+            if !pending.isEmpty, !pending.starts(with: Data("completed=".utf8)) { print(prefix + String(decoding: pending, as: UTF8.self)) }
+            pending.removeAll()
+            fflush(stdout)
+            ended.signal()
+            return
+        }
         pending += chunk
         while let nl = pending.firstIndex(of: 10) {
             let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)

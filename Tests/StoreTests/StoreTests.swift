@@ -156,6 +156,23 @@ struct StoreTests {
         }
     }
 
+    /// A write whose COMMIT went unanswered is asked about by its transaction id after a
+    /// reconnection: committed, aborted, or beyond the server's next id (a crash lost it
+    /// before it reached the log, and the server started again below it) — never an error,
+    /// which stopped a worker after a restart.
+    @Test(.enabled(if: Engine.postgresServer != nil)) func unansweredCommitsAreAskedAbout() throws {
+        let db = try PostgresDatabase(target: PostgresURL(try temporaryDatabase(.postgres)), readOnly: false, timeout: 10)
+        let xid = { (c: SQLConnection) in try #require(try c.rows("SELECT txid_current() AS n", []).first?.integer("n")) }
+        let committed = try db.write(xid)
+        var aborted: Int64 = 0
+        struct Abort: Error {}
+        do { try db.write { c in aborted = try xid(c); throw Abort() } } catch is Abort {}
+        let status = { (x: Int64) in try db.read { try ($0 as! PostgresDatabase.Connection).committed(x) } }
+        #expect(try status(committed) == true && status(aborted) == false)
+        // Far ahead: other tests on the same server take ids meanwhile.
+        for ahead in [Int64(1) << 20, 1 << 40] { #expect(try status(committed + ahead) == false) }
+    }
+
     @Test func badPostgresURLsAreOneLineErrors() {
         for (url, why) in [("postgres://host/db", "no user"), ("postgres://u@/db", "no host"), ("postgres://u@h", "no database name"),
                            ("postgres://u:secret@h:99999/db", "port out of range")] {

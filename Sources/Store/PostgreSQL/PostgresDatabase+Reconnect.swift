@@ -108,10 +108,12 @@ extension PostgresDatabase {
 }
 
 extension PostgresDatabase.Connection {
-    /// Whether the transaction `xid` committed: true, false (aborted, or unknown to the
-    /// server), nil while it is still in progress.
+    /// Whether the transaction `xid` committed: true, false (aborted, unknown to the server,
+    /// or beyond its next id: a server that crashed before the commit reached its log starts
+    /// again below it, and txid_status would raise an error), nil while it is still in progress.
     func committed(_ xid: Int64) throws -> Bool? {
-        switch try rows("SELECT txid_status(?) AS s", [.integer(xid)]).first?.text("s") {
+        let sql = "SELECT CASE WHEN ? >= txid_snapshot_xmax(txid_current_snapshot()) THEN 'future' ELSE txid_status(?) END AS s"
+        switch try rows(sql, [.integer(xid), .integer(xid)]).first?.text("s") {
         case "committed": return true
         case "in progress": return nil
         default: return false
