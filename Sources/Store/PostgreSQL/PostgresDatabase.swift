@@ -141,7 +141,10 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         let connection: PostgresConnection
 
         func rows(_ sql: String, _ values: [SQLValue]) throws -> [SQLRow] {
-            try run(sql, values).rows.map { PostgresRowReader(row: $0.makeRandomAccess()) }
+            let rows = try run(sql, values).rows
+            guard let first = rows.first else { return [] }
+            let columns = ColumnIndex(first.map(\.columnName))
+            return rows.map { PostgresRowReader(cells: Array($0), columns: columns) }
         }
 
         @discardableResult func execute(_ sql: String, _ values: [SQLValue]) throws -> Int {
@@ -180,11 +183,9 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     }
 
     struct PostgresRowReader: SQLRow {
-        let row: PostgresRandomAccessRow
-        func cell(_ column: String) -> PostgresCell? {
-            let name = column.lowercased()   // unquoted names are folded to lower case
-            return row.contains(name) ? row[name] : nil
-        }
+        let cells: [PostgresCell]
+        let columns: ColumnIndex
+        func cell(_ column: String) -> PostgresCell? { columns(column).map { cells[$0] } }
         func integer(_ column: String) throws -> Int64? { try cell(column)?.decode(Int64?.self) }
         func real(_ column: String) throws -> Double? { try cell(column)?.decode(Double?.self) }
         func text(_ column: String) throws -> String? { try cell(column)?.decode(String?.self) }

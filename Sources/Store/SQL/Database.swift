@@ -12,6 +12,32 @@ public enum SQLValue: Sendable, Equatable {
     public init(_ x: Date?) { self = x.map(SQLValue.date) ?? .null }
 }
 
+/// A result's column positions by name, made once per result, not searched for per cell:
+/// a search by name, case-insensitive, per cell was most of the time of reading a study of
+/// 10,000 candidates. Names are found as written, else case-folded (PostgreSQL folds
+/// unquoted names to lower case), the folded answer remembered.
+final class ColumnIndex: @unchecked Sendable {
+    private let exact: [String: Int]
+    private let folded: [String: Int]
+    private var asked: [String: Int?] = [:]
+    private let lock = NSLock()
+
+    init(_ names: [String]) {
+        exact = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        folded = Dictionary(names.enumerated().map { ($1.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The position of the column named `name`, nil where the result has none.
+    func callAsFunction(_ name: String) -> Int? {
+        if let i = exact[name] { return i }
+        lock.lock(); defer { lock.unlock() }
+        if let i = asked[name] { return i }
+        let i = folded[name.lowercased()]
+        asked[name] = i
+        return i
+    }
+}
+
 /// One result row, read by column name (engines fold names to lower case).
 public protocol SQLRow {
     func integer(_ column: String) throws -> Int64?

@@ -103,7 +103,10 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         let db: Database
 
         func rows(_ sql: String, _ values: [SQLValue]) throws -> [SQLRow] {
-            try GRDB.Row.fetchAll(db, sql: sql, arguments: StatementArguments(values.map(\.grdb))).map(SQLiteRow.init)
+            let rows = try GRDB.Row.fetchAll(db, sql: sql, arguments: StatementArguments(values.map(\.grdb)))
+            guard let first = rows.first else { return [] }
+            let columns = ColumnIndex(Array(first.columnNames))
+            return rows.map { SQLiteRow(row: $0, columns: columns) }
         }
 
         func execute(_ sql: String, _ values: [SQLValue]) throws -> Int {
@@ -114,12 +117,34 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         func serialize(_ key: LockKey) throws {}
     }
 
+    /// Cells read by position and by their storage class, as GRDB's conversions read them
+    /// (an integral real is an integer, an integer a real; text as UTF-8 from a blob), without
+    /// its generic decoding per cell.
     struct SQLiteRow: SQLRow {
         let row: GRDB.Row
-        func value(_ column: String) -> DatabaseValue { (row[column] as DatabaseValue?) ?? .null }
-        func integer(_ column: String) throws -> Int64? { Int64.fromDatabaseValue(value(column)) }
-        func real(_ column: String) throws -> Double? { Double.fromDatabaseValue(value(column)) }
-        func text(_ column: String) throws -> String? { String.fromDatabaseValue(value(column)) }
+        let columns: ColumnIndex
+        func value(_ column: String) -> DatabaseValue { columns(column).map { row[$0] as DatabaseValue } ?? .null }
+        func integer(_ column: String) throws -> Int64? {
+            switch value(column).storage {
+            case .int64(let x): return x
+            case .double(let x): return Int64(exactly: x)
+            default: return nil
+            }
+        }
+        func real(_ column: String) throws -> Double? {
+            switch value(column).storage {
+            case .double(let x): return x
+            case .int64(let x): return Double(x)
+            default: return nil
+            }
+        }
+        func text(_ column: String) throws -> String? {
+            switch value(column).storage {
+            case .string(let x): return x
+            case .blob(let x): return String(data: x, encoding: .utf8)
+            default: return nil
+            }
+        }
         func date(_ column: String) throws -> Date? { Date.fromDatabaseValue(value(column)) }
     }
 }
