@@ -49,6 +49,19 @@ extension Dashboard {
                 return Curve(study: name, points: s.bestSoFar.map { [$0.x, $0.y] })
             }
         }
+        router.get("/api/studies/:name/ladder") { _, context in
+            let name = try Dashboard.parameter(context, "name")
+            return await self.json { store in
+                let ladder = try store.ladder(study: try Dashboard.study(store, name).id!)
+                let standings = ladder.standings.sorted { $0.key < $1.key }.flatMap { subject, byRung in
+                    byRung.values.sorted { $0.rung < $1.rung }.map { s in
+                        RungStanding(subject: subject, rung: s.rung, losses: s.losses, loss: s.loss, spread: s.spread, bitsPerByte: s.bitsPerByte,
+                                     gain: ladder.gain(subject, rung: s.rung), jobs: s.jobs, reference: s.isReference)
+                    }
+                }
+                return LadderAnswer(study: name, rungs: ladder.rungs, seed: ladder.seed, standings: standings)
+            }
+        }
         router.get("/api/**") { request, _ in Dashboard.error(.notFound, "no API route \(request.uri.path)") }
     }
 
@@ -91,4 +104,9 @@ extension Dashboard {
         let candidate: Candidate, evaluations: [Evaluation], lineage: [Int64], changeAgainstParent: Double?
     }
     struct Curve: Encodable, Sendable { let study: String, points: [[Double]] }
+    struct LadderAnswer: Encodable, Sendable { let study: String, rungs: Int, seed: Int64?, standings: [RungStanding] }
+    struct RungStanding: Encodable, Sendable {
+        let subject: Int64, rung: Int, losses: [Double], loss: Double, spread: Double, bitsPerByte: Double?, gain: Double?
+        let jobs: [Int64], reference: Bool
+    }
 }

@@ -26,7 +26,11 @@ struct ServeCommand: ParsableCommand {
             guard isPostgresURL(path) || FileManager.default.fileExists(atPath: path) else {
                 throw CommandError(description: "\(path): no such database")
             }
-            _ = try openStore(path, readOnly: true).studies()   // a store that cannot be read is refused before listening
+            let store = try openStore(path, readOnly: true)
+            _ = try store.studies()   // a store that cannot be read is refused before listening
+            if ((store as? SQLStore)?.database as? SQLiteDatabase)?.readsACopy == true {
+                FileHandle.standardError.write("evolve: \(path) was written by an older evolve: serving a migrated copy of it as it is now (the file is not written; an older evolve's later writes are not shown)\n".data(using: .utf8)!)
+            }
             if !["127.0.0.1", "localhost", "::1"].contains(host) {
                 FileHandle.standardError.write("evolve: warning: listening on \(host): anyone who can reach port \(port) can read every study in \(path)\n".data(using: .utf8)!)
             }

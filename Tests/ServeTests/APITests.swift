@@ -94,4 +94,42 @@ struct APITests {
             }
         }
     }
+
+    /// The ladder route: every standing at every rung, with its gain over the seed's there;
+    /// one rung for a study without a ladder.
+    @Test func theLadderAnswersItsStandings() async throws {
+        let f = try ServeFixture()
+        let promotion = Promotion(fraction: 0.5, top: 1) { subject, rung in
+            let kind = Ladder.isSeed(subject) ? Ladder.reference : Ladder.promote
+            return (0..<(kind == Ladder.reference ? 2 : 1)).map { k in
+                Candidate(studyId: subject.studyId, program: "p", hash: "\(subject.hash)@\(rung).\(k)", parentId: subject.id,
+                          mutationKind: kind, generation: subject.generation, seed: Int64(k))
+            }
+        }
+        let climb = try f.store.study(named: "climb", space: "name: climb\n", seed: 3)
+        let seed = try f.store.add(Candidate(studyId: climb.id!, program: "p", hash: "S"))
+        let child = try f.store.add(Candidate(studyId: climb.id!, program: "p", hash: "B", parentId: seed.id, generation: 1))
+        try f.store.complete(seed.id!, lease: nil, Outcome(fitness: 2.0), promoting: promotion)
+        try f.store.complete(child.id!, lease: nil, Outcome(fitness: 1.5), promoting: promotion)
+        while let job = try f.store.claim(study: climb.id!, worker: testWorker(1)) {
+            try f.store.complete(job.id!, lease: job.lease, Outcome(fitness: job.subject == child.id ? 1.7 : (job.seed == 0 ? 1.9 : 1.95)), promoting: promotion)
+        }
+        let app = Application(router: Dashboard(source: StoreSource(location: f.path), hooks: ServeFixture.hooks).router())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/api/studies/climb/ladder", method: .get) { r in
+                let answer = try json(r), standings = answer["standings"] as? [[String: Any]] ?? []
+                #expect((answer["rungs"] as? NSNumber)?.intValue == 2 && (answer["seed"] as? NSNumber)?.int64Value == seed.id)
+                let mine = try #require(standings.first { ($0["subject"] as? NSNumber)?.int64Value == child.id && ($0["rung"] as? NSNumber)?.intValue == 1 })
+                #expect(abs(((mine["gain"] as? NSNumber)?.doubleValue ?? 0) - 0.225) < 1e-9 && (mine["reference"] as? Bool) == false, "\(mine)")
+                let reference = try #require(standings.first { ($0["subject"] as? NSNumber)?.int64Value == seed.id && ($0["rung"] as? NSNumber)?.intValue == 1 })
+                #expect((reference["losses"] as? [NSNumber])?.map(\.doubleValue) == [1.9, 1.95] && (reference["reference"] as? Bool) == true)
+            }
+            try await client.execute(uri: "/api/studies/\(Links.component(ServeFixture.name))/ladder", method: .get) { r in
+                let answer = try json(r), standings = answer["standings"] as? [[String: Any]] ?? []
+                #expect((answer["rungs"] as? NSNumber)?.intValue == 1 && standings.count == f.ids.count
+                        && standings.allSatisfy { ($0["rung"] as? NSNumber)?.intValue == 0 }, "\(answer)")
+            }
+            try await client.execute(uri: "/api/studies/nothing/ladder", method: .get) { r in #expect(r.status == .notFound) }
+        }
+    }
 }

@@ -173,6 +173,34 @@ struct StoreTests {
         for ahead in [Int64(1) << 20, 1 << 40] { #expect(try status(committed + ahead) == false) }
     }
 
+    /// A database written by an older evolve, at every older schema: the commands that only
+    /// read it (status, top, report, serve) read a migrated copy, and the file is not written.
+    /// (They read columns later migrations added; they failed on the 4-hour study's file.)
+    @Test(arguments: ["v1", "v2", "v3", "v4", "v5", "v6"]) func olderSchemasAreReadFromACopy(_ version: String) throws {
+        let path = temporaryDatabase()
+        let queue = try DatabaseQueue(path: path)
+        try SQLiteSchema.migrator.migrate(queue, upTo: version)
+        try queue.write { db in
+            try db.execute(sql: "INSERT INTO study (name, space, seed, created) VALUES ('old', 'name: old', 1, '2026-01-01 00:00:00.000')")
+            try db.execute(sql: """
+                INSERT INTO candidate (studyId, program, hash, generation, seed, status, fitness, fitnessKind, completion, created)
+                VALUES (1, 'p', 'h', 0, 1, 'done', 2.5, 'finite', 1, '2026-01-01 00:00:00.000')
+                """)
+        }
+        try queue.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let store = try openStore(path, readOnly: true)
+        let study = try #require(try store.studies().first)
+        let fitnesses = try store.candidates(study: study.id!).map(\.fitness)
+        #expect(study.name == "old" && fitnesses == [2.5])
+        #expect(try store.best(study: study.id!)?.fitness == 2.5)
+        #expect(((store as? SQLStore)?.database as? SQLiteDatabase)?.readsACopy == true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "the older file was written")
+        let current = temporaryDatabase()
+        _ = try openStore(current).study(named: "new", space: "", seed: 1)
+        #expect(((try openStore(current, readOnly: true) as? SQLStore)?.database as? SQLiteDatabase)?.readsACopy == false)
+    }
+
     @Test func badPostgresURLsAreOneLineErrors() {
         for (url, why) in [("postgres://host/db", "no user"), ("postgres://u@/db", "no host"), ("postgres://u@h", "no database name"),
                            ("postgres://u:secret@h:99999/db", "port out of range")] {

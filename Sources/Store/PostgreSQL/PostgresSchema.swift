@@ -56,7 +56,16 @@ enum PostgresSchema {
             guard applied.isSubset(of: known) else {
                 throw StoreError(description: "\(db.location) was written by a newer evolve (its schema has migrations this build does not know); nothing was changed")
             }
-            guard migrate else { return !applied.isEmpty }
+            guard migrate else {
+                // Read-only: the columns this build reads must be there (a server's database
+                // cannot be copied aside and migrated as a SQLite file is).
+                let missing = migrations.map(\.0).filter { !applied.contains($0) }
+                if !applied.isEmpty, !missing.isEmpty {
+                    throw StoreError(description: "\(db.location) was written by an older evolve (it lacks migrations \(missing.joined(separator: ", "))): "
+                        + "run any command of this build that writes to it once (evolve worker, evolve search) to migrate it; nothing was changed")
+                }
+                return !applied.isEmpty
+            }
             if tables.isEmpty { try c.execute("CREATE TABLE evolve_migrations (identifier TEXT PRIMARY KEY)", []) }
             for (name, statements) in migrations where !applied.contains(name) {
                 for s in statements { try c.execute(s, []) }

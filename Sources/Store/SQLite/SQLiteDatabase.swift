@@ -9,6 +9,9 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     public var location: String { path }
     public let readOnly: Bool
     let pool: any DatabaseWriter
+    /// Where a database of an older schema opened read-only is read from: a copy, migrated
+    /// (the file itself is never written), removed when the store closes.
+    private var copy: String?
 
     /// SQLite's clock (the one machine's), in GRDB's text form of a date, so that stored and
     /// computed times compare as text.
@@ -36,7 +39,8 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             if exists { try SQLiteDatabase.checkOwner(path) }
             if readOnly {
                 config.readonly = true
-                pool = try DatabaseQueue(path: path, configuration: config)
+                let file = try DatabaseQueue(path: path, configuration: config)
+                (pool, copy) = try SQLiteDatabase.current(file, path)
             } else {
                 try? FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
                                                          withIntermediateDirectories: true)
@@ -57,6 +61,30 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             throw SQLiteDatabase.explain(error, path)
         }
     }
+
+    deinit { if let copy { try? FileManager.default.removeItem(atPath: copy) } }
+
+    /// A read-only database as this build reads it: itself when its schema is current; else
+    /// (written by an older evolve, before columns this build reads) a copy of it as it
+    /// stands now, migrated, and that copy's path. Readers then see the database as it was
+    /// when opened: fine for the commands that read (status, top, report, …); `serve` says so.
+    static func current(_ file: DatabaseQueue, _ path: String) throws -> (any DatabaseWriter, String?) {
+        let migrator = SQLiteSchema.migrator
+        guard try !file.read({ try migrator.hasCompletedMigrations($0) }) else { return (file, nil) }
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-migrated-\(UUID()).db").path
+        do {
+            let writable = try DatabaseQueue(path: copy)
+            try file.backup(to: writable)
+            try migrator.migrate(writable)
+            return (writable, copy)
+        } catch {
+            try? FileManager.default.removeItem(atPath: copy)
+            throw error
+        }
+    }
+
+    /// Whether this store reads a migrated copy of an older database (see `current`).
+    public var readsACopy: Bool { copy != nil }
 
     /// Refuses a non-empty file that is not evolve's, reading it without writing: evolve's
     /// own mark, or (databases from before the mark) evolve's tables and migrations.
