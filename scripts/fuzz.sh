@@ -15,7 +15,7 @@ mkdir -p "$EVOLVE_FUZZ_OUT"
 rm -f "$EVOLVE_FUZZ_OUT"/in-progress.*
 swift build -c release -Xswiftc -enable-testing --build-tests >/dev/null
 status=0
-swift test -c release -Xswiftc -enable-testing --skip-build --filter FuzzTests 2>&1 | grep -E "^fuzz:|✔|✘" || status=$?
+swift test -c release -Xswiftc -enable-testing --skip-build --filter FuzzTests 2>&1 | grep -E "^fuzz:|✔|✘|↳" || status=$?
 # A crash leaves the input it was on behind (a hang moved it already).
 if [ -f "$EVOLVE_FUZZ_OUT/in-progress.txt" ]; then
     saved="$EVOLVE_FUZZ_OUT/crash-seed$EVOLVE_FUZZ_SEED-$(date +%s).txt"

@@ -201,6 +201,24 @@ struct StoreTests {
         #expect(((try openStore(current, readOnly: true) as? SQLStore)?.database as? SQLiteDatabase)?.readsACopy == false)
     }
 
+    /// Thousands of rows are decoded on two threads: the same records in the same order as
+    /// one by one, on either side of the threshold.
+    @Test(arguments: Engine.all) func thousandsOfRowsDecodeInOrder(_ engine: Engine) throws {
+        let store = try openStore(try temporaryDatabase(engine))
+        for (name, n) in [("few", 4095), ("many", 5001)] {
+            let study = try store.study(named: name, space: "", seed: 1)
+            try store.database.write { c in
+                try c.execute("""
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+                    INSERT INTO candidate (studyId, program, hash, generation, seed, status, created, rung)
+                    SELECT ?, 'p', 'h' || i, i % 7, i, 'queued', ?, 0 FROM n
+                    """, [.integer(Int64(n)), .integer(study.id!), .date(Date())])
+            }
+            let all = try store.candidates(study: study.id!)
+            #expect(all.map(\.hash) == (1...n).map { "h\($0)" } && all.map(\.generation) == (1...n).map { $0 % 7 })
+        }
+    }
+
     @Test func badPostgresURLsAreOneLineErrors() {
         for (url, why) in [("postgres://host/db", "no user"), ("postgres://u@/db", "no host"), ("postgres://u@h", "no database name"),
                            ("postgres://u:secret@h:99999/db", "port out of range")] {

@@ -9,6 +9,29 @@ protocol Row {
     init(row: SQLRow) throws
 }
 
+extension Row {
+    /// Records from rows, decoded on two threads when there are thousands of them: a study's
+    /// page reads every candidate and band, and decoding them was half of its time.
+    static func decode(_ rows: [SQLRow]) throws -> [Self] {
+        let parts = rows.count >= 4096 ? 2 : 1
+        guard parts > 1 else { return try rows.map(Self.init(row:)) }
+        var decoded = [[Self]](repeating: [], count: parts)
+        var failure: Error?
+        let failing = NSLock()
+        decoded.withUnsafeMutableBufferPointer { out in
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                do {
+                    out[p] = try rows[(rows.count * p / parts)..<(rows.count * (p + 1) / parts)].map(Self.init(row:))
+                } catch {
+                    failing.lock(); failure = failure ?? error; failing.unlock()
+                }
+            }
+        }
+        if let failure { throw failure }
+        return decoded.flatMap { $0 }
+    }
+}
+
 /// A record with its row id (nil before it is inserted).
 protocol Identified { var id: Int64? { get } }
 extension Study: Identified {}

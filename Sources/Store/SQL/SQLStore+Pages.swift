@@ -15,7 +15,7 @@ extension SQLStore {
                 SELECT e.* FROM evaluation e JOIN candidate c ON c.id = e.candidateId
                 WHERE c.studyId = ? ORDER BY e.candidateId, e.band
                 """, .integer(study))
-            return Dictionary(grouping: try rows.map(Evaluation.init(row:)), by: \.candidateId)
+            return Dictionary(grouping: try Evaluation.decode(rows), by: \.candidateId)
         }
     }
 

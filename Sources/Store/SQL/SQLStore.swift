@@ -44,8 +44,8 @@ public final class SQLStore: Store, @unchecked Sendable {
     /// The records matching `condition`, in `order`, the first `limit` of them (all without one).
     func fetch<R: Row>(_ type: R.Type, _ db: SQLConnection, where condition: String, _ values: SQLValue...,
                        order: String = "id", limit: Int? = nil) throws -> [R] {
-        try db.rows("SELECT * FROM \(R.table) WHERE \(condition) ORDER BY \(order)\(limit == nil ? "" : " LIMIT ?")",
-                    values + (limit.map { [SQLValue($0)] } ?? [])).map(R.init(row:))
+        try R.decode(db.rows("SELECT * FROM \(R.table) WHERE \(condition) ORDER BY \(order)\(limit == nil ? "" : " LIMIT ?")",
+                             values + (limit.map { [SQLValue($0)] } ?? [])))
     }
 
     // MARK: - Studies
