@@ -6,6 +6,7 @@ import Tensor
 
 public struct CompileError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = oneLine(description) }
 }
 
 /// Program → executable model. The program is validated first (shapes are known), then

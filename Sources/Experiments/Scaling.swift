@@ -111,4 +111,5 @@ public struct Scaling: Sendable {
 
 public struct ScalingError: Error, CustomStringConvertible {
     public let description: String
+    init(description: String) { self.description = oneLine(description) }
 }

@@ -24,5 +24,6 @@ public enum TextFile {
 
 public struct FileError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// One line: a path with a line break in it (a seed named in a YAML file may hold one) is written with \n.
+    public init(_ description: String) { self.description = oneLine(description) }
 }

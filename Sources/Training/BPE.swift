@@ -1,9 +1,10 @@
 import Foundation
+import Program
 
 /// An error from building, training or reading a `BPE`; its description is one line.
 public struct BPEError: Error, CustomStringConvertible, Sendable {
     public let description: String
-    init(_ description: String) { self.description = description }
+    init(_ description: String) { self.description = oneLine(description) }
 }
 
 /// A byte-level BPE tokenizer in GPT-2's scheme, giving the same ids as Hugging Face `tokenizers`

@@ -31,6 +31,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
 public enum Checkpoint {
     public struct CheckpointError: Error, CustomStringConvertible {
         public let description: String
+        init(description: String) { self.description = oneLine(description) }
     }
 
     /// The folder as one path, without a trailing slash (`ckpt/` and `ckpt` are one folder).

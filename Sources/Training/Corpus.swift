@@ -1,12 +1,13 @@
 import Crypto
 import Foundation
+import Program
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
 public struct CorpusError: Error, CustomStringConvertible {
     public let description: String
-    public init(description: String) { self.description = description }
+    public init(description: String) { self.description = oneLine(description) }
 }
 
 /// Where the training text comes from: `--corpus PATH`, else `EVOLVE_CORPUS`, else a cached

@@ -1,4 +1,5 @@
 import Foundation
+import Program
 
 /// The safetensors format (Hugging Face's): an 8-byte little-endian header length N, N bytes
 /// of JSON naming each tensor's dtype, shape and byte range (`data_offsets`, relative to the
@@ -14,6 +15,7 @@ public enum Safetensors {
 
     public struct FormatError: Error, CustomStringConvertible {
         public let description: String
+        init(description: String) { self.description = oneLine(description) }
     }
 
     /// Writes `tensors` (in this order) with `metadata` (string → string) to `path`.

@@ -16,6 +16,7 @@ struct Evolve: ParsableCommand {
 /// A user-facing failure: printed as one line, exit code 1.
 struct CommandError: Error, CustomStringConvertible {
     let description: String
+    init(description: String) { self.description = oneLine(description) }
 }
 
 /// Runs `body`, turning any error into one line on standard error and exit status 1 (75
