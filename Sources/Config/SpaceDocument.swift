@@ -30,10 +30,13 @@ public struct SpaceDocument: StrictMapping {
     public var ladder: [Rung] = []
     /// The fraction of a rung's completed subjects that climb to the next: 0 < F ≤ 1.
     public var promote = 0.25
+    /// Training seeds of each seed program's reference jobs at every rung above 0.
+    public var referenceSeeds = 2
 
     public enum Keys: String, CodingKey, CaseIterable {
         case name, seeds, genes, ops, mutations, choices, population, tournament, hurdles
         case budget, constraint, objective, selection, training, seed, corpus, data, ladder, promote
+        case referenceSeeds = "reference_seeds"
     }
 
     /// The forms `objective:` takes, for the refusal of any other.
@@ -70,6 +73,8 @@ public struct SpaceDocument: StrictMapping {
             promote = f
         }
         if c.contains(.promote) && ladder.isEmpty { throw FileProblem(c.codingPath, "promote: needs a ladder: to climb") }
+        referenceSeeds = try c.integer(.referenceSeeds, 2, in: 1...16)
+        if c.contains(.referenceSeeds) && ladder.isEmpty { throw FileProblem(c.codingPath, "reference_seeds: needs a ladder: (the seeds' jobs at its rungs)") }
     }
 
     /// `mutations: {KIND: WEIGHT}`, each kind a mutation's, each weight in [0, 1e6].

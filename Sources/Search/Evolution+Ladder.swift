@@ -4,10 +4,6 @@ import Program
 import Store
 
 extension Evolution {
-    /// Training seeds of each seed program's reference jobs at every rung above 0: the
-    /// baseline a gain there is measured against, with its spread.
-    public static let referenceSeeds = 2
-
     /// What a completion sends up the space's ladder; nil without one.
     var promotion: Promotion? {
         guard !space.ladder.isEmpty else { return nil }
@@ -22,7 +18,7 @@ extension Evolution {
         guard let program = try? Program(text: subject.program) else { return [] }
         let p = space.program(program, rung: rung)
         let seed = Ladder.isSeed(subject)
-        let count = seed ? Evolution.referenceSeeds : 1
+        let count = seed ? space.referenceSeeds : 1
         return (0..<count).map { k in
             var rng = Xoshiro(seed: space.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: subject.id!) &* 0xBF58_476D_1CE4_E5B9
                               &+ UInt64(rung << 8 + k))

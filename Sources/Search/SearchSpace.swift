@@ -78,6 +78,9 @@ public struct SearchSpace: Sendable {
     public var ladder: [Rung] = []
     /// The fraction of a rung's completed subjects that climb to the next one.
     public var promote = 0.25
+    /// Training seeds of each seed program's reference jobs at every rung above 0: the
+    /// baseline a gain there is measured against, with its spread (`reference_seeds:`).
+    public var referenceSeeds = 2
 
     public static func load(path: String) throws -> SearchSpace {
         let text: String
@@ -106,6 +109,7 @@ public struct SearchSpace: Sendable {
         space.selection = try file.selection()
         space.ladder = try file.ladder(seeds: space.seeds)
         space.promote = d.promote
+        space.referenceSeeds = d.referenceSeeds
         return space
     }
 

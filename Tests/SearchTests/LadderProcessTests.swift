@@ -12,18 +12,19 @@ struct LadderProcessTests {
 
     /// What every finished ladder study holds: its candidates and rung jobs each completed
     /// once, nothing queued or running, and each seed's reference jobs at every rung that
-    /// has jobs, exactly `referenceSeeds` of them.
+    /// has jobs, exactly the space's `reference_seeds` of them (3 in tiny-ladder.yaml).
     func checkFinished(_ db: String, candidates n: Int) throws -> (SQLStore, Study) {
         let store = try openStore(db, readOnly: true)
         let s = try #require(try store.studies().first)
         let all = try store.candidates(study: s.id!), jobs = try store.rungJobs(study: s.id!)
         #expect(all.count == n && (all + jobs).allSatisfy { $0.completion != nil }, "\((all + jobs).map(\.status))")
         #expect(Set((all + jobs).compactMap(\.completion)).count == all.count + jobs.count)
-        let seed = try #require(all.first)
+        let seed = try #require(all.first), count = try SearchSpace.load(path: space).referenceSeeds
+        #expect(count == 3)
         for rung in Set(jobs.map(\.rung)) {
             let references = jobs.filter { $0.rung == rung && $0.mutationKind == Ladder.reference }
-            #expect(references.count == Evolution.referenceSeeds && references.allSatisfy { $0.subject == seed.id }, "rung \(rung)")
-            #expect(Set(references.map(\.seed)).count == Evolution.referenceSeeds, "reference jobs share a training seed")
+            #expect(references.count == count && references.allSatisfy { $0.subject == seed.id }, "rung \(rung)")
+            #expect(Set(references.map(\.seed)).count == count, "reference jobs share a training seed")
             // One job per subject and rung, each trained in one band, recorded once.
             let promoted = jobs.filter { $0.rung == rung && $0.mutationKind == Ladder.promote }.compactMap(\.subject)
             #expect(Set(promoted).count == promoted.count && !promoted.contains(seed.id!))

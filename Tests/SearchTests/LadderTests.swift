@@ -59,6 +59,10 @@ struct LadderTests {
         ("ladder: [{d_model: 64, budget: {steps: 10}}]\npromote: 1.5", "promote must be a number F with 0 < F ≤ 1"),
         ("ladder: [{d_model: 64, budget: {steps: 10}}]\npromote: .nan", "'promote' must be a finite number"),
         ("promote: 0.5", "promote: needs a ladder: to climb"),
+        ("reference_seeds: 3", "reference_seeds: needs a ladder:"),
+        ("ladder: [{d_model: 64, budget: {steps: 10}}]\nreference_seeds: 0", "reference_seeds must be an integer from 1 to 16"),
+        ("ladder: [{d_model: 64, budget: {steps: 10}}]\nreference_seeds: 17", "reference_seeds must be an integer from 1 to 16"),
+        ("ladder: [{d_model: 64, budget: {steps: 10}}]\nreference_seeds: 1.5", "reference_seeds must be an integer from 1 to 16"),
     ])
     func badLadders(_ extra: String, _ message: String) throws {
         do {
