@@ -61,10 +61,13 @@ struct ClusterTests {
         }
         defer { net.remove() }
         let corpus = try realCorpus(), n = 14, lease = 6
-        // The tiny space with longer training, so that a cut and a kill land mid-candidate.
+        // The tiny space with longer training and no hurdle, so that a cut and a kill land
+        // mid-candidate: with the hurdle, a candidate stopped at it took about a second, and a
+        // worker could finish its share without ever holding one for a second (2 runs in 7).
         let space = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-hosts-\(UUID()).yaml").path
         try String(contentsOfFile: tiny, encoding: .utf8)
-            .replacingOccurrences(of: "budget: {steps: 100}", with: "budget: {steps: 4000}")
+            .replacingOccurrences(of: "budget: {steps: 100}", with: "budget: {steps: 6000}")
+            .replacingOccurrences(of: "hurdles: 1 ", with: "hurdles: 0 ")
             .replacingOccurrences(of: "seeds/vanilla.program", with: packageRoot.appendingPathComponent("search-spaces/seeds/vanilla.program").path)
             .write(toFile: space, atomically: true, encoding: .utf8)
         let db = try temporaryDatabase(.postgres)
