@@ -8,13 +8,7 @@ import TestSupport
 /// store (no training): a seed with its two reference jobs at rung 1, a child promoted there.
 @Suite("report: ladder")
 struct LadderPageTests {
-    static let promotion = Promotion(fraction: 0.5, top: 1) { subject, rung in
-        let kind = Ladder.isSeed(subject) ? Ladder.reference : Ladder.promote
-        return (0..<(kind == Ladder.reference ? 2 : 1)).map { k in
-            Candidate(studyId: subject.studyId, program: "p", hash: "\(subject.hash)@\(rung).\(k)", parentId: subject.id,
-                      mutationKind: kind, generation: subject.generation, seed: Int64(k))
-        }
-    }
+    static let promotion = testPromotion(top: 1)
 
     func page(_ store: Store, _ study: Study) throws -> (StudySnapshot, String) {
         let snapshot = try StudySnapshot.read(store, study: study, population: 10)

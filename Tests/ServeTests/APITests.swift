@@ -99,13 +99,7 @@ struct APITests {
     /// one rung for a study without a ladder.
     @Test func theLadderAnswersItsStandings() async throws {
         let f = try ServeFixture()
-        let promotion = Promotion(fraction: 0.5, top: 1) { subject, rung in
-            let kind = Ladder.isSeed(subject) ? Ladder.reference : Ladder.promote
-            return (0..<(kind == Ladder.reference ? 2 : 1)).map { k in
-                Candidate(studyId: subject.studyId, program: "p", hash: "\(subject.hash)@\(rung).\(k)", parentId: subject.id,
-                          mutationKind: kind, generation: subject.generation, seed: Int64(k))
-            }
-        }
+        let promotion = testPromotion(top: 1)
         let climb = try f.store.study(named: "climb", space: "name: climb\n", seed: 3)
         let seed = try f.store.add(Candidate(studyId: climb.id!, program: "p", hash: "S"))
         let child = try f.store.add(Candidate(studyId: climb.id!, program: "p", hash: "B", parentId: seed.id, generation: 1))

@@ -7,15 +7,8 @@ import TestSupport
 /// the store with chosen losses, and exactly the rung jobs the rule names are queued.
 @Suite("ladder store")
 struct LadderStoreTests {
-    /// Promotion as the search asks for it: a seed's jobs are two reference jobs, any other
-    /// subject's one promoted job; nothing climbs past rung 2.
-    static let promotion = Promotion(fraction: 0.5, top: 2) { subject, rung in
-        let kind = Ladder.isSeed(subject) ? Ladder.reference : Ladder.promote
-        return (0..<(kind == Ladder.reference ? 2 : 1)).map { k in
-            Candidate(studyId: subject.studyId, program: "p", hash: "\(subject.hash)@\(rung).\(k)", parentId: subject.id,
-                      mutationKind: kind, generation: subject.generation, seed: Int64(k))
-        }
-    }
+    /// Nothing climbs past rung 2.
+    static let promotion = testPromotion(top: 2)
 
     /// The rung jobs of a study as "subject/rung/kind", in the order queued.
     func queued(_ store: SQLStore, _ study: Int64, _ names: [Int64: String]) throws -> [String] {

@@ -98,6 +98,18 @@ public func temporaryDatabase() -> String {
 /// A worker identity for store tests: `test:N:0`, no process behind it.
 public func testWorker(_ n: Int) -> Worker { Worker(host: "test", pid: Int32(n), start: 0) }
 
+/// Promotion as a search asks for it, without a search: the best half of a rung climbs, up to
+/// rung `top`; a seed's jobs are two reference jobs, any other subject's one promoted job.
+public func testPromotion(top: Int) -> Promotion {
+    Promotion(fraction: 0.5, top: top) { subject, rung in
+        let kind = Ladder.isSeed(subject) ? Ladder.reference : Ladder.promote
+        return (0..<(kind == Ladder.reference ? 2 : 1)).map { k in
+            Candidate(studyId: subject.studyId, program: "p", hash: "\(subject.hash)@\(rung).\(k)", parentId: subject.id,
+                      mutationKind: kind, generation: subject.generation, seed: Int64(k))
+        }
+    }
+}
+
 /// A program compiled over `threads` replicas with a recipe's batch, init and seed.
 public func replicated(_ p: Program, vocabulary: Int, recipe r: Recipe, threads: Int) throws -> ReplicatedModel {
     try Compiler(p, vocabulary: vocabulary)
