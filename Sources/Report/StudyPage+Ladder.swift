@@ -17,11 +17,10 @@ extension StudyPage {
             let rows = rung == 0 ? snapshot.candidates : jobs.filter { $0.rung == rung }
             let count = { (s: CandidateStatus) in rows.filter { $0.status == s }.count }
             let promoted = jobs.filter { $0.rung == rung + 1 && $0.mutationKind == Ladder.promote }.count
-            let best = ladder.standings.keys.filter { $0 != ladder.seed }.compactMap { s in ladder.gain(s, rung: rung).map { (s, $0) } }
-                .max { ($0.1, -$0.0) < ($1.1, -$1.0) }
+            let best = ladder.best(rung: rung)
             html += "<tr><td>\(rung)</td><td>\(count(.done) + count(.failed)) (\(count(.failed)) failed)</td><td>\(count(.running))</td>"
                 + "<td>\(count(.queued))</td><td>\(promoted)</td><td>\(referenceText(ladder, rung: rung))</td>"
-                + "<td>\(best.map { links.a(links.candidate(study.name, $0.0), "#\($0.0)") + String(format: " %+.4f", $0.1) } ?? "")</td></tr>\n"
+                + "<td>\(best.map { links.a(links.candidate(study.name, $0.subject), "#\($0.subject)") + String(format: " %+.4f", $0.gain) } ?? "")</td></tr>\n"
         }
         html += "</table>\n"
         html += climbersTable(ladder)

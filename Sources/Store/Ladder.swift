@@ -126,6 +126,12 @@ public struct LadderResults: Sendable {
         return r.loss - s.loss
     }
 
+    /// The subject with the largest gain at `rung` (the seed aside; the lower id on a tie), and that gain.
+    public func best(rung: Int) -> (subject: Int64, gain: Double)? {
+        standings.keys.filter { $0 != seed }.compactMap { s in gain(s, rung: rung).map { (subject: s, gain: $0) } }
+            .max { ($0.gain, -$0.subject) < ($1.gain, -$1.subject) }
+    }
+
     /// The highest rung where the subject finished with a finite loss, and that loss. A seed's
     /// reference jobs are the baseline of their rung, not a climb: they do not count.
     /// A twin reaches what the candidate whose result it took reached.

@@ -25,10 +25,8 @@ func printLadder(_ store: Store, _ study: Study, rungs: Int) throws {
     for rung in 0..<rungs {
         let c = rung < counts.count ? counts[rung] : Counts.zero
         let promoted = jobs.filter { $0.rung == rung + 1 && $0.mutationKind == Ladder.promote }.count
-        let subjects = ladder.standings.keys.filter { $0 != ladder.seed && ladder.gain($0, rung: rung) != nil }
-        let best = subjects.max { (ladder.gain($0, rung: rung)!, -$0) < (ladder.gain($1, rung: rung)!, -$1) }
         print("  rung \(rung): \(c.done + c.failed) completed (\(c.failed) failed), \(c.running) running, \(c.queued) queued, "
-              + "\(promoted) promoted" + (best.map { ", best #\($0) \(gainText(ladder, $0, rung: rung))" } ?? ""))
+              + "\(promoted) promoted" + (ladder.best(rung: rung).map { ", best #\($0.subject) \(gainText(ladder, $0.subject, rung: rung))" } ?? ""))
     }
 }
 

@@ -177,20 +177,15 @@ final class LineRelay: @unchecked Sendable {
 
     func take(_ chunk: Data) {
         LineRelay.printing.lock(); defer { LineRelay.printing.unlock() }
-        if chunk.isEmpty {
-            if !pending.isEmpty, !pending.starts(with: Data("completed=".utf8)) { print(prefix + String(decoding: pending, as: UTF8.self)) }
-            pending.removeAll()
-            fflush(stdout)
-            ended.signal()
-            return
-        }
-        pending += chunk
+        // At the end (an empty chunk) an unterminated last line is ended, and printed like any other.
+        pending += chunk.isEmpty && !pending.isEmpty ? Data([10]) : chunk
         while let nl = pending.firstIndex(of: 10) {
             let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
             pending.removeSubrange(pending.startIndex...nl)
             if !line.hasPrefix("completed=") { print(prefix + line) }
         }
         fflush(stdout)
+        if chunk.isEmpty { ended.signal() }
     }
 }
 

@@ -40,7 +40,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             if readOnly {
                 config.readonly = true
                 let file = try DatabaseQueue(path: path, configuration: config)
-                (pool, copy) = try SQLiteDatabase.current(file, path)
+                (pool, copy) = try SQLiteDatabase.current(file)
             } else {
                 try? FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
                                                          withIntermediateDirectories: true)
@@ -68,7 +68,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     /// (written by an older evolve, before columns this build reads) a copy of it as it
     /// stands now, migrated, and that copy's path. Readers then see the database as it was
     /// when opened: fine for the commands that read (status, top, report, …); `serve` says so.
-    static func current(_ file: DatabaseQueue, _ path: String) throws -> (any DatabaseWriter, String?) {
+    static func current(_ file: DatabaseQueue) throws -> (any DatabaseWriter, String?) {
         let migrator = SQLiteSchema.migrator
         guard try !file.read({ try migrator.hasCompletedMigrations($0) }) else { return (file, nil) }
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-migrated-\(UUID()).db").path
