@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "Compiler", dependencies: ["Program", "Model", "Tensor", "Primitives"],
                 resources: [.copy("Resources/runtime.py")], swiftSettings: optimised),
         .target(name: "Training", dependencies: ["Compiler", "Program", "Model", "Tensor", "Primitives", .product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: optimised),
+                resources: [.copy("Resources/trainer.py")], swiftSettings: optimised),
         .target(name: "Config", dependencies: ["Program", "Training", "Primitives", .product(name: "Yams", package: "Yams")]),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
                                               .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -19,6 +19,11 @@ public final class Evolution {
     public let data: Dataset
     public let worker = Worker.current
     public let threads: Int
+    /// Who trains this worker's jobs (evolve's engine, or PyTorch's: a GPU host's).
+    public var engine: TrainingEngine = .evolve
+    /// The rungs whose jobs this worker takes (nil: all); without rung 0 it makes no children
+    /// and only trains the jobs promotions queue.
+    public var rungs: [Int]?
     /// Called with one line per finished candidate.
     public var report: (String) -> Void = { print($0) }
     /// Called after every training step of the current candidate.
@@ -63,7 +68,7 @@ public final class Evolution {
             // Before every claim: a candidate whose holder died goes back to the queue now,
             // not when someone restarts the search.
             try requeueDeadWorkers()
-            guard let c = try store.claim(study: study.id!, worker: worker) ?? makeChild(limit: target) else {
+            guard let c = try store.claim(study: study.id!, worker: worker, rungs: rungs) ?? makeChild(limit: target) else {
                 // Nothing to start, but candidates of this target may still be training
                 // elsewhere: wait for them, since a holder that vanishes lets its lease lapse
                 // and its candidate comes back to the queue for someone to finish.
@@ -112,10 +117,15 @@ public final class Evolution {
 
     /// Whether candidates or rung jobs still run in other processes (a rung job's completion
     /// may queue more) while the study has no more than `target` candidates (more: someone
-    /// works toward a larger target, and this worker is done).
+    /// works toward a larger target, and this worker is done). A worker of some rungs only
+    /// also waits while jobs of other rungs are queued, or rung 0 has candidates still to
+    /// make: their completions may promote.
     func othersStillWorking(toward target: Int) throws -> Bool {
-        let rungs = try store.countsByRung(study: study.id!), c = rungs[0]
-        return rungs.contains { $0.running > 0 } && c.queued + c.running + c.done + c.failed <= target
+        let counts = try store.countsByRung(study: study.id!), c = counts[0]
+        let made = c.queued + c.running + c.done + c.failed
+        guard made <= target else { return false }
+        guard let rungs else { return counts.contains { $0.running > 0 } }
+        return counts.contains { $0.running > 0 || $0.queued > 0 } || (!rungs.contains(0) && made < target)
     }
 
     /// Candidates left running by workers that are gone (dead processes of this host at
@@ -130,7 +140,8 @@ public final class Evolution {
     /// The next candidate, unless the study has `limit` already: a seed while the
     /// population fills, then a mutated tournament winner.
     func makeChild(limit: Int) throws -> Candidate? {
-        try store.makeCandidate(study: study.id!, limit: limit, recent: space.population, worker: worker) { number, completed in
+        guard rungs?.contains(0) ?? true else { return nil }
+        return try store.makeCandidate(study: study.id!, limit: limit, recent: space.population, worker: worker) { number, completed in
             var rng = Xoshiro(seed: space.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(number))
             let trainSeed = Int64(rng.below(1 << 31))
             if number < space.seeds.count {
@@ -181,7 +192,7 @@ public final class Evolution {
         recipe.stopAfter = nil   // the budget and the hurdles decide how far a candidate trains
         let run: Run
         do {
-            run = try Run(try Program(text: c.program), recipe: recipe, data: data, threads: threads, causality: .allow)
+            run = try Run(try Program(text: c.program), recipe: recipe, data: data, threads: threads, causality: .allow, engine: engine)
         } catch {
             return Outcome(fitness: .infinity, failure: Failure(.compile, "\(error)"))
         }
@@ -199,7 +210,7 @@ public final class Evolution {
             return Date().timeIntervalSince(t0) / 3
         }
         // Built before the clock starts (a seconds budget has built it already): training time is training.
-        var outcome = Outcome(fitness: .infinity, fingerprint: fingerprint, replicas: run.model.replicas.count, scheduleSteps: steps)
+        var outcome = Outcome(fitness: .infinity, fingerprint: fingerprint, replicas: run.replicas, scheduleSteps: steps)
         let start = Date()
         do {
             try train(c, run, steps: steps, into: &outcome)

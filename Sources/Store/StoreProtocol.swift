@@ -32,8 +32,9 @@ public protocol Store: AnyObject, Sendable {
     /// population), and runs outside any transaction; nil once the study has `limit`.
     func makeCandidate(study: Int64, limit: Int, recent: Int, worker: Worker,
                        _ make: (_ number: Int, _ completed: [Candidate]) throws -> Candidate) throws -> Candidate?
-    /// The oldest queued candidate, now running under `worker` with a fresh lease token; nil if none.
-    func claim(study: Int64, worker: Worker) throws -> Candidate?
+    /// The oldest queued candidate (of `rungs` only, where given), now running under `worker`
+    /// with a fresh lease token; nil if none.
+    func claim(study: Int64, worker: Worker, rungs: [Int]?) throws -> Candidate?
     /// Renews a lease (by the database's clock); false if it has been lost.
     @discardableResult func heartbeat(_ id: Int64, lease: Int64) throws -> Bool
     /// A running candidate back to the queue; with `lease`, only while that lease holds it.
@@ -81,6 +82,9 @@ public protocol Store: AnyObject, Sendable {
 }
 
 extension Store {
+    /// The oldest queued candidate of any rung (`claim(study:worker:rungs:)`).
+    public func claim(study: Int64, worker: Worker) throws -> Candidate? { try claim(study: study, worker: worker, rungs: nil) }
+
     public func study(named name: String, space: String, seed: Int64) throws -> Study {
         try study(named: name, space: space, seed: seed, corpusSha256: nil, corpusPath: nil, seeds: nil)
     }

@@ -19,6 +19,8 @@ public final class Run {
     public let threads: Int
     public let compiler: Compiler
     public let cost: Cost
+    /// Who trains it: evolve's engine, or PyTorch in a child process (`Run+Torch.swift`).
+    public let engine: TrainingEngine
 
     /// Whether a program that reads later tokens may train.
     public enum Causality { case refuse, allow }
@@ -26,12 +28,13 @@ public final class Run {
     /// Prepares a run; throws before the model is built: a program that does not validate
     /// (`CompileError`), data too short for its context, a model too large for memory, and
     /// (unless `causality` allows it) a program that reads later tokens (`NoncausalError`).
-    public init(_ program: Program, recipe: Recipe, data: Dataset, threads: Int, causality: Causality = .refuse) throws {
+    public init(_ program: Program, recipe: Recipe, data: Dataset, threads: Int, causality: Causality = .refuse,
+                engine: TrainingEngine = .evolve) throws {
         try data.check(context: program.genes.context, trainFraction: recipe.trainFraction)
         compiler = try Compiler(program, vocabulary: data.tokenizer.vocabularySize)
         try compiler.checkMemory(batch: recipe.batchSize)
         cost = try program.cost(vocabulary: data.tokenizer.vocabularySize)
-        self.program = program; self.recipe = recipe; self.data = data; self.threads = threads
+        self.program = program; self.recipe = recipe; self.data = data; self.threads = threads; self.engine = engine
         if causality == .refuse, let why = noncausal { throw NoncausalError(description: why) }
     }
 
@@ -64,14 +67,24 @@ public final class Run {
     /// with this context and limit: a study's candidates are measured on the same text).
     public private(set) lazy var validation = data.validationSet(context: program.genes.context, limit: recipe.validationTokens)
 
+    /// The replicas the batch's rows are split over (`ReplicatedModel`), known before the model is built.
+    public var replicas: Int { max(1, min(recipe.replicas ?? threads, recipe.batchSize)) }
+
     /// Tokens of one step (every replica's rows).
     public var tokensPerStep: Int { recipe.batchSize * program.genes.context }
 
     /// Trains a `schedule`-step schedule (default: the recipe's), evaluating at each of
-    /// `marks` and at the end; see `Trainer.train` for the hooks and `resume`.
+    /// `marks` and at the end, with the run's engine; see `Trainer.train` for the hooks and
+    /// `resume` (evolve's engine only: PyTorch's trainer keeps no checkpoints).
     public func train(schedule: Int? = nil, marks: [Int] = [], resume: TrainingState? = nil,
                       hooks: TrainingHooks = TrainingHooks()) throws -> TrainResult {
-        try trainer.train(data, schedule: schedule, marks: marks, resume: resume, validation: validation, hooks: hooks)
+        switch engine {
+        case .evolve:
+            return try trainer.train(data, schedule: schedule, marks: marks, resume: resume, validation: validation, hooks: hooks)
+        case .pytorch(let torch):
+            precondition(resume == nil && hooks.save == nil, "PyTorch's trainer neither resumes nor saves checkpoints")
+            return try trainInTorch(torch, schedule: schedule, marks: marks, hooks: hooks)
+        }
     }
 
     /// Throws the one-line error of a run that diverged; the jobs that cannot record a

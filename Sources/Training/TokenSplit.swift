@@ -27,6 +27,9 @@ public final class TokenSplit: @unchecked Sendable {
     }
 
     public let count: Int
+    /// The file a mapped split reads, with its width; nil for ids in memory (another
+    /// process, PyTorch's trainer, maps the same file).
+    public private(set) var file: (path: String, width: Width)?
     private enum Storage { case ids([Int32]), mapped(UnsafeRawPointer, bytes: Int, Width) }
     private let storage: Storage
 
@@ -52,6 +55,7 @@ public final class TokenSplit: @unchecked Sendable {
             throw CorpusError(description: "\(path): cannot map the token file")
         }
         storage = .mapped(UnsafeRawPointer(p), bytes: bytes, width)
+        file = (path, width)
     }
 
     deinit {

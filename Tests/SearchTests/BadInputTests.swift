@@ -154,6 +154,26 @@ struct BadInputTests {
         try refuses(["search", tiny, "--db", db, "--corpus", real, "--reconnect", "inf"], "--reconnect must be 0 or more seconds")
         try refuses(["worker", "--db", temporaryDatabase(), "--corpus", real], "no such database")
         try refuses(["search", tiny, "--db", db, "--workers=-1", "--corpus", real], "--workers must be 0 or more")
+        // The engine and the rungs a worker is given, each a family.
+        let noTorch = try file("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n", "sh")
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: noTorch)
+        try refuses(["worker", "--db", db, "--corpus", real, "--engine", "pytorch", "--python", noTorch],
+                    "--engine pytorch: \(noTorch) cannot train on cpu: ModuleNotFoundError: No module named 'torch'")
+        for python in ["/nonexistent/python", FileManager.default.temporaryDirectory.path, real] {
+            try refuses(["worker", "--db", db, "--corpus", real, "--engine", "pytorch", "--python", python], "is not an executable Python")
+        }
+        for device in ["tpu", "CUDA", "", "cuda0"] {
+            try refuses(["worker", "--db", db, "--corpus", real, "--engine", "pytorch", "--device", device], "--device \(device): expected cpu, cuda or cuda:N")
+        }
+        try refuses(["worker", "--db", db, "--corpus", real, "--device", "cpu"], "--device and --python go with --engine pytorch")
+        let jax = try runEvolve(["worker", "--db", db, "--corpus", real, "--engine", "jax"])   // argument parser's own error
+        #expect(jax.status != 0 && jax.output.hasPrefix("Error: The value 'jax' is invalid for '--engine <engine>'"), "\(jax.output)")
+        for (rungs, word) in [("1", "1"), ("0,1", "1"), ("x", "x"), ("0,,0", ""), (" ", " "), ("-1", "-1"), ("99999999999999999999", "99999999999999999999")] {
+            try refuses(["worker", "--db", db, "--corpus", real, "--rungs=\(rungs)"], "--rungs \(rungs): '\(word)' is not a rung of study tiny (0 to 0)")
+        }
+        // None of them made or claimed a candidate.
+        let untouched = try openStore(db, readOnly: true)
+        #expect(try untouched.candidates(study: try #require(try untouched.studies().first).id!).isEmpty)
         try refuses(["copy", temporaryDatabase(), temporaryDatabase()], "no such database, or no study in it")
         try refuses(["copy", db, db + "2", "--study", "nope"], "has no study 'nope' (it has: tiny)")
         #expect(try runEvolve(["copy", db, db + "2"]).status == 0)

@@ -85,6 +85,50 @@ struct LadderProcessTests {
         // Its line is printed by the worker that completed it, once.
         #expect(output.text.components(separatedBy: "#\(killed.id!) rung \(killed.rung) of #").count == 2, "\(output.text)")
     }
+
+    /// Hosts with GPUs take the upper rungs: rung 0 by a worker of evolve's engine (`--rungs
+    /// 0`), rungs 1 and 2 by one of PyTorch's (`--engine pytorch --rungs 1,2`), which is
+    /// killed with SIGKILL on a rung job; a second PyTorch worker trains that job again, and
+    /// it is recorded once. Each job was trained by a worker of its rungs.
+    @Test(.enabled(if: pythonChecksRun, "needs a Python with torch and numpy (EVOLVE_PYTHON)"))
+    func pytorchWorkersTakeTheUpperRungs() throws {
+        let python = try requirePythonWithTorch(), corpus = try realCorpus(), db = temporaryDatabase()
+        let made = try runEvolve(["search", space, "--db", db, "--candidates", "6", "--workers", "0", "--corpus", corpus])
+        #expect(made.status == 0, "\(made.output)")
+        func start(_ extra: [String]) throws -> (Process, OutputBuffer) {
+            let (p, out) = try startEvolve(["worker", "--db", db, "--corpus", corpus, "--threads", "1"] + extra)
+            let output = OutputBuffer()
+            out.fileHandleForReading.readabilityHandler = { output.append($0.availableData) }
+            return (p, output)
+        }
+        let torch = ["--engine", "pytorch", "--python", python, "--rungs", "1,2"]
+        let (cpu, cpuOut) = try start(["--rungs", "0"]), (first, firstOut) = try start(torch)
+        var victim: Candidate?
+        let deadline = Date().addingTimeInterval(300)
+        while victim == nil && Date() < deadline && first.isRunning {
+            usleep(20_000)
+            guard let store = try? openStore(db, readOnly: true), let s = try? store.studies().first,
+                  let job = try? store.rungJobs(study: s.id!).first(where: { $0.status == .running }),
+                  job.worker?.pid == first.processIdentifier else { continue }
+            if kill(first.processIdentifier, SIGKILL) == 0 { victim = job }
+        }
+        let killed = try #require(victim, "the PyTorch worker was not seen training a rung job\n\(firstOut.text)")
+        let (second, secondOut) = try start(torch)
+        cpu.waitUntilExit(); second.waitUntilExit()
+        let texts = "evolve's worker:\n\(cpuOut.text)\nPyTorch's, killed:\n\(firstOut.text)\nPyTorch's:\n\(secondOut.text)"
+        #expect(cpu.terminationStatus == 0 && second.terminationStatus == 0, "\(texts)")
+        let (store, s) = try checkFinished(db, candidates: 6)
+        // Each job's line is printed once, by a PyTorch worker; the killed job's by the second.
+        for job in try store.rungJobs(study: s.id!) {
+            let line = "#\(job.id!) rung \(job.rung) of #"
+            #expect(!cpuOut.text.contains(line), "\(line) trained by evolve's engine\n\(texts)")
+            #expect((firstOut.text + secondOut.text).components(separatedBy: line).count == 2, "\(line)\n\(texts)")
+        }
+        #expect(secondOut.text.contains("#\(killed.id!) rung \(killed.rung) of #"), "\(texts)")
+        #expect(!(firstOut.text + secondOut.text).contains(" gen "), "a PyTorch worker trained a rung 0 candidate\n\(texts)")
+        let again = try #require(try store.candidate(killed.id!))
+        #expect(again.lease != killed.lease && again.completion != nil, "the job was not claimed again")
+    }
 }
 
 /// A child's output gathered while it runs.

@@ -133,11 +133,13 @@ public final class SQLStore: Store, @unchecked Sendable {
         }
     }
 
-    public func claim(study: Int64, worker: Worker) throws -> Candidate? {
-        try write { db in
+    public func claim(study: Int64, worker: Worker, rungs: [Int]?) throws -> Candidate? {
+        // Rungs are small numbers a worker was given; written into the statement as integers.
+        let only = rungs.map { " AND rung IN (\($0.map(String.init).joined(separator: ", ")))" } ?? ""
+        return try write { db in
             guard let c = try db.rows("""
                 UPDATE candidate SET status = 'running', worker = ?, heartbeat = \(dialect.now), lease = \(dialect.nextLease)
-                WHERE id = (SELECT id FROM candidate WHERE studyId = ? AND status = 'queued' ORDER BY id LIMIT 1\(dialect.skipLocked))
+                WHERE id = (SELECT id FROM candidate WHERE studyId = ? AND status = 'queued'\(only) ORDER BY id LIMIT 1\(dialect.skipLocked))
                   AND status = 'queued'
                 RETURNING *
                 """, .text(worker.description), .integer(study)).first.map(Candidate.init(row:)) else { return nil }

@@ -1,0 +1,74 @@
+import Foundation
+import Program
+import Testing
+import TestSupport
+@testable import Training
+
+/// PyTorch's engine (`--engine pytorch`): the same run trained by both engines lands in the
+/// other's seed-to-seed spread, and its child process answers to the hooks as evolve's loop
+/// does — a mark that ends the run, a stop, a step hook that throws.
+@Suite("PyTorch engine", .serialized)
+struct TorchEngineTests {
+    /// A small vanilla block, the recipe at a few hundred steps, on tinyshakespeare.
+    func run(_ engine: TrainingEngine, seed: UInt64, steps: Int = 300) throws -> Run {
+        var p = try Program.load(path: packageRoot.appendingPathComponent("search-spaces/seeds/vanilla.program").path)
+        p.genes.layers = 2; p.genes.dModel = 64; p.genes.context = 32
+        var recipe = Recipe()
+        recipe.steps = steps; recipe.batchSize = 8; recipe.warmupSteps = 20; recipe.learningRate = 3e-3
+        recipe.seed = seed; recipe.validationTokens = 16384
+        return try Run(p, recipe: recipe, data: try Dataset(path: try realCorpus()), threads: 1, engine: engine)
+    }
+
+    func torch() throws -> TrainingEngine {
+        .pytorch(try TorchEngine(python: try requirePythonWithTorch(), device: "cpu", threads: 1))
+    }
+
+    @Test(.enabled(if: pythonChecksRun, "needs a Python with torch and numpy (EVOLVE_PYTHON)"))
+    func bothEnginesLandInEachOthersSpread() throws {
+        let torch = try torch()
+        var ours = [Double](), theirs = [Double]()
+        for seed: UInt64 in [1, 2, 3] {
+            ours.append(try run(.evolve, seed: seed).train().valLoss)
+            let r = try run(torch, seed: seed).train()
+            #expect(r.steps == 300 && r.curve.count == 1 && r.valBitsPerByte.isFinite, "\(r.steps) steps, \(r.curve)")
+            theirs.append(r.valLoss)
+        }
+        let (a, b) = (mean(ours), mean(theirs))
+        // Seeds move this run's loss by a few hundredths; a recipe that differs (no weight
+        // decay, another schedule, other validation windows) moves it by tenths.
+        let spread = max(sd(ours), sd(theirs), 0.01)
+        print("evolve \(ours) PyTorch \(theirs): means \(a) \(b), spread \(spread)")
+        #expect(abs(a - b) <= 3 * spread, "evolve \(ours) against PyTorch \(theirs)")
+        #expect(ours.allSatisfy { $0 < 2.9 } && theirs.allSatisfy { $0 < 2.9 }, "not trained: \(ours) \(theirs)")
+    }
+
+    @Test(.enabled(if: pythonChecksRun, "needs a Python with torch and numpy (EVOLVE_PYTHON)"))
+    func theChildAnswersToTheHooks() throws {
+        let torch = try torch()
+        // A mark that says stop ends the run there, after its evaluation.
+        var hooks = TrainingHooks(), seen = [Int]()
+        hooks.step = { step, _, _, _, _ in seen.append(step) }
+        hooks.mark = { step, _ in step < 10 }
+        let r = try run(torch, seed: 1, steps: 40).train(marks: [5, 10, 20], hooks: hooks)
+        #expect(r.curve.map(\.step) == [5, 10] && r.steps == 10 && seen == Array(1...10), "\(r.curve) \(seen)")
+        #expect(r.valLoss == r.curve.last?.loss)
+
+        // A stop asked for throws TrainingStopped; a step hook's error comes through as it is.
+        var stops = TrainingHooks(), steps = 0
+        stops.step = { _, _, _, _, _ in steps += 1 }
+        stops.stop = { steps >= 3 }
+        #expect(throws: TrainingStopped.self) { try run(torch, seed: 1, steps: 1000).train(hooks: stops) }
+        struct Lost: Error {}
+        var throwing = TrainingHooks()
+        throwing.step = { step, _, _, _, _ in if step == 2 { throw Lost() } }
+        let t0 = Date()
+        #expect(throws: Lost.self) { try run(torch, seed: 1, steps: 100_000).train(hooks: throwing) }
+        #expect(Date().timeIntervalSince(t0) < 120, "the child was not stopped")
+    }
+
+    func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
+    func sd(_ x: [Double]) -> Double {
+        let m = mean(x)
+        return (x.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(x.count - 1)).squareRoot()
+    }
+}
