@@ -56,6 +56,14 @@ public enum PyTorchExport {
                 + (0..<k).map { "\"g\($0)\": \(w.tensor(.altupGain, [1]))" }
             layers += (0..<g.layers).map { "        self.h\($0).altup = Params({\(scalars.joined(separator: ", "))})" }
         }
+        // MPO experts' shared central cores lose their gradient at a step with mpo_mask's probability.
+        let gradientMask = g.mpo > 0 && g.mpoMask > 0 ? """
+
+
+                # The shared central cores of MPO experts: a training step drops each one's gradient
+                # with this probability (evolve's mpo_mask).
+                GRADIENT_MASK = {"central": \(py(g.mpoMask))}
+            """ : ""
         return """
         class Model(ExportedModel):
             \"\"\"Token and learned position embeddings, \(g.layers) × \(block) on the residual stream\(k > 1 ? " (AltUp, \(k) copies)" : ""), a final
@@ -65,8 +73,7 @@ public enum PyTorchExport {
 
             # Parameters AdamW decays, as evolve decays them (matrices, not gains, shifts or
             # depthwise filters).
-            DECAYED = {\(w.decayed.map { "\"\($0)\"" }.joined(separator: ", "))}
-
+            DECAYED = {\(w.decayed.map { "\"\($0)\"" }.joined(separator: ", "))}\(gradientMask)
             def __init__(self):
                 super().__init__()
                 self.wte = nn.Parameter(\(w.tensor(.embedding, [w.vocabulary, g.dModel])))

@@ -66,6 +66,27 @@ struct TorchEngineTests {
         #expect(Date().timeIntervalSince(t0) < 120, "the child was not stopped")
     }
 
+    /// Every router, MPO experts and MPO's gradient mask, and AltUp train in PyTorch's engine
+    /// from the exported module (a few steps each, two replicas' row groups).
+    @Test(.enabled(if: pythonChecksRun, "needs a Python with torch and numpy (EVOLVE_PYTHON)"))
+    func routedAndMaskedProgramsTrain() throws {
+        let torch = try torch()
+        var programs = try OpExamples.routed()
+        var masked = programs.last!
+        masked.genes.mpoMask = 0.5
+        masked.name += "-masked"
+        var altup = try Program.load(path: packageRoot.appendingPathComponent("search-spaces/seeds/altup-recycled-k2.program").path)
+        altup.genes.layers = 2; altup.genes.dModel = 64; altup.genes.context = 32
+        programs += [masked, altup]
+        var recipe = Recipe()
+        recipe.steps = 8; recipe.batchSize = 4; recipe.warmupSteps = 2; recipe.replicas = 2; recipe.validationTokens = 1024
+        let data = try Dataset(path: try syntheticCorpusFile())
+        for p in programs {
+            let r = try Run(p, recipe: recipe, data: data, threads: 2, causality: .allow, engine: torch).train()
+            #expect(r.steps == 8 && r.valLoss.isFinite && r.losses.allSatisfy(\.isFinite), "\(p.name): \(r.losses) \(r.valLoss)")
+        }
+    }
+
     func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
     func sd(_ x: [Double]) -> Double {
         let m = mean(x)

@@ -178,6 +178,7 @@ class ExportedModel(nn.Module):
     (the subclass names the decayed kinds in DECAYED), and loading evolve's weights."""
 
     DECAYED = frozenset()
+    GRADIENT_MASK = {}  # name suffix -> probability that a step drops that parameter's gradient
 
     def parameter_groups(self, weight_decay):
         named = list(self.named_parameters())

@@ -5,7 +5,8 @@
 JOB.json (written by evolve's TorchTrainer) names the exported module, the token files, the
 recipe, the schedule, the marks and the validation windows. The run follows evolve's
 trainer: AdamW on the module's parameter groups, warm-up then cosine, clipping, batches of
-random windows split into the replicas' row groups, a validation loss at every mark over
+random windows split into the replicas' row groups, MPO's central cores' gradients dropped
+with the module's GRADIENT_MASK probability, a validation loss at every mark over
 the same windows evolve scores. It talks over its standard streams, a line each:
 
     step=N loss=X          after every step (evolve beats the lease and shows progress)
@@ -99,6 +100,7 @@ def main():
                             betas=(r["beta1"], r["beta2"]), eps=1e-8)
     generator = np.random.default_rng(job["seed"] + 0x5EED)
     marks, total = set(job["marks"]), job["steps"]
+    masked = [(n, p) for n, p in model.named_parameters() if n.rsplit(".", 1)[-1] in model.GRADIENT_MASK]
     model.train()
     for it in range(total):
         for g in opt.param_groups:
@@ -110,6 +112,9 @@ def main():
             print(f"diverged={it + 1} loss={value}", flush=True)
             return
         loss.backward()
+        for name, p in masked:  # dropped before clipping, as evolve drops them
+            if generator.random() < model.GRADIENT_MASK[name.rsplit(".", 1)[-1]] and p.grad is not None:
+                p.grad.zero_()
         torch.nn.utils.clip_grad_norm_(model.parameters(), r["grad_clip"])
         opt.step()
         opt.zero_grad(set_to_none=True)
