@@ -44,7 +44,8 @@ extension Run {
                 evaluating += Date().timeIntervalSince(lastLine)
                 result.curve.append((step, loss))
                 let goOn = try hooks.mark?(step, loss) ?? true
-                input.fileHandleForWriting.write(Data((goOn ? "go\n" : "stop\n").utf8))
+                // A child that died meanwhile ends the line loop (its exit status says why).
+                _ = writeToChild(input.fileHandleForWriting.fileDescriptor, goOn ? "go\n" : "stop\n")
             } else if let step = fields["diverged"].flatMap(Int.init) {
                 result.losses.append(fields["loss"].flatMap(Float.init) ?? .nan)
                 result.divergedAt = step
@@ -98,6 +99,24 @@ extension Run {
         try JSONSerialization.data(withJSONObject: job, options: [.sortedKeys]).write(to: file)
         return file
     }
+}
+
+/// Writes `text` to a child's pipe; false if it could not (the child is gone). SIGPIPE is
+/// blocked in this thread for the write, and one it raised is taken back, so a child that died
+/// gives EPIPE here instead of ending the worker.
+private func writeToChild(_ fd: Int32, _ text: String) -> Bool {
+    var pipeSignal = sigset_t(), before = sigset_t()
+    sigemptyset(&pipeSignal)
+    sigaddset(&pipeSignal, SIGPIPE)
+    pthread_sigmask(SIG_BLOCK, &pipeSignal, &before)
+    defer { pthread_sigmask(SIG_SETMASK, &before, nil) }
+    let bytes = Array(text.utf8)
+    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    if written < 0 && errno == EPIPE {
+        var now = timespec()
+        _ = sigtimedwait(&pipeSignal, nil, &now)
+    }
+    return written == bytes.count
 }
 
 /// "step=3 loss=4.1" as ["step": "3", "loss": "4.1"].

@@ -87,6 +87,30 @@ struct TorchEngineTests {
         }
     }
 
+    /// A trainer that dies: its exit is a one-line error naming the program, even where it
+    /// died before reading the answer to its mark (the answer meets a closed pipe: EPIPE, not
+    /// a SIGPIPE that would end the worker). `--python` here is a script standing in for it.
+    @Test func aDeadTrainerIsAnError() throws {
+        let fake = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-fake-python-\(UUID())").path
+        try """
+            #!/bin/sh
+            [ "$1" = "-c" ] && exit 0          # the engine's probe
+            exec 0<&-                          # no reader left on its stdin
+            echo "step=1 loss=4.0"; sleep 0.2; echo "mark=1 val_loss=3.9"; sleep 0.2
+            echo "Traceback: it broke" >&2; exit 3
+            """.write(toFile: fake, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake)
+        defer { try? FileManager.default.removeItem(atPath: fake) }
+        let engine = TrainingEngine.pytorch(try TorchEngine(python: fake, device: "cpu", threads: 1))
+        var hooks = TrainingHooks(), marks = 0
+        hooks.mark = { _, _ in marks += 1; return true }
+        #expect(throws: TorchError.self) { try run(engine, seed: 1, steps: 5).train(marks: [1], hooks: hooks) }
+        do { _ = try run(engine, seed: 1, steps: 5).train(marks: [1], hooks: hooks) } catch let e as TorchError {
+            #expect(e.description == "vanilla: PyTorch's trainer failed: Traceback: it broke", "\(e)")
+        }
+        #expect(marks == 2)
+    }
+
     func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
     func sd(_ x: [Double]) -> Double {
         let m = mean(x)
