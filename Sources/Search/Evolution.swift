@@ -118,14 +118,16 @@ public final class Evolution {
     /// Whether candidates or rung jobs still run in other processes (a rung job's completion
     /// may queue more) while the study has no more than `target` candidates (more: someone
     /// works toward a larger target, and this worker is done). A worker of some rungs only
-    /// also waits while jobs of other rungs are queued, or rung 0 has candidates still to
-    /// make: their completions may promote.
+    /// waits while jobs below its highest rung are queued or running, or rung 0 has
+    /// candidates still to make: their completions may promote into its rungs.
     func othersStillWorking(toward target: Int) throws -> Bool {
         let counts = try store.countsByRung(study: study.id!), c = counts[0]
         let made = c.queued + c.running + c.done + c.failed
         guard made <= target else { return false }
-        guard let rungs else { return counts.contains { $0.running > 0 } }
-        return counts.contains { $0.running > 0 || $0.queued > 0 } || (!rungs.contains(0) && made < target)
+        guard let rungs, let top = rungs.max() else { return counts.contains { $0.running > 0 } }
+        // Only jobs below its highest rung can promote into its rungs (a job climbs one rung).
+        let feeding = counts.indices.contains { $0 < top && (counts[$0].running > 0 || counts[$0].queued > 0) }
+        return feeding || (!rungs.contains(0) && made < target)
     }
 
     /// Candidates left running by workers that are gone (dead processes of this host at
@@ -216,6 +218,10 @@ public final class Evolution {
             try train(c, run, steps: steps, into: &outcome)
         } catch is TrainingStopped {
             throw Interruption.stopped
+        } catch let e as TorchError {
+            // Recorded as this job's failure: left running, it would take down every worker that claims it next.
+            outcome.failure = Failure(.engine, e.description)
+            outcome.fitness = .infinity
         }
         outcome.trainSeconds = Date().timeIntervalSince(start)
         return outcome

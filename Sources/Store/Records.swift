@@ -38,6 +38,8 @@ public struct Failure: Codable, Sendable, Equatable, CustomStringConvertible {
         case diverged
         /// The causality probe saw an output depend on a later token.
         case leaksFuture = "leaks_future"
+        /// The engine could not train it (PyTorch's trainer exited: out of memory, an exception).
+        case engine
     }
 
     public var kind: Kind

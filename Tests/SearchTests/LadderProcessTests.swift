@@ -129,6 +129,34 @@ struct LadderProcessTests {
         let again = try #require(try store.candidate(killed.id!))
         #expect(again.lease != killed.lease && again.completion != nil, "the job was not claimed again")
     }
+
+    /// Workers of some rungs only, without a GPU worker's help: one of rung 0 ends when rung 0
+    /// is done, leaving the rung jobs queued (nothing below it can give it work); a PyTorch
+    /// worker whose trainer dies on every job records each as failed (kind `engine`, the
+    /// trainer's last line) and ends, instead of dying and leaving the job to kill the next.
+    @Test func rungWorkersEndAndRecordEngineFailures() throws {
+        let corpus = try realCorpus(), db = temporaryDatabase()
+        #expect(try runEvolve(["search", space, "--db", db, "--candidates", "4", "--workers", "0", "--corpus", corpus]).status == 0)
+        let bottom = try runEvolve(["worker", "--db", db, "--corpus", corpus, "--rungs", "0", "--threads", "2"])
+        #expect(bottom.status == 0, "\(bottom.output)")
+        var store = try openStore(db, readOnly: true)
+        let s = try #require(try store.studies().first)
+        #expect(try store.candidates(study: s.id!).allSatisfy { $0.completion != nil })
+        #expect(try store.rungJobs(study: s.id!).contains { $0.status == .queued }, "no rung job was queued")
+
+        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-broken-python-\(UUID())").path
+        try "#!/bin/sh\n[ \"$1\" = \"-c\" ] && exit 0\necho 'RuntimeError: CUDA out of memory' >&2\nexit 1\n"
+            .write(toFile: broken, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: broken)
+        defer { try? FileManager.default.removeItem(atPath: broken) }
+        let top = try runEvolve(["worker", "--db", db, "--corpus", corpus, "--engine", "pytorch", "--python", broken, "--rungs", "1,2"])
+        #expect(top.status == 0, "\(top.output)")
+        store = try openStore(db, readOnly: true)
+        let jobs = try store.rungJobs(study: s.id!)
+        #expect(!jobs.isEmpty && jobs.allSatisfy { $0.status == .failed && $0.failure == .engine }, "\(jobs.map { ($0.id!, $0.status, $0.failure) })")
+        #expect(jobs.allSatisfy { $0.failed?.reason.hasSuffix("PyTorch's trainer failed: RuntimeError: CUDA out of memory") == true },
+                "\(jobs.compactMap(\.failed?.reason))")
+    }
 }
 
 /// A child's output gathered while it runs.
