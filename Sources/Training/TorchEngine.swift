@@ -17,7 +17,8 @@ public struct TorchEngine: Sendable {
     public let device: String
     public let threads: Int
 
-    /// $EVOLVE_PYTHON, else the project's virtual environment (`scripts/setup.sh`).
+    /// $EVOLVE_PYTHON, else the project's virtual environment (`scripts/setup.sh`): the Python
+    /// evolve runs for PyTorch and for Hugging Face `tokenizers`.
     public static var defaultPython: String {
         ProcessInfo.processInfo.environment["EVOLVE_PYTHON"]
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/evolve-venv/bin/python").path

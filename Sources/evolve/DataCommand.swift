@@ -151,8 +151,7 @@ extension DataCommand {
                 let (_, tokenizer) = try Dataset.tokenizer(folder)
                 guard tokenizer.bpe != nil else { throw CommandError(description: "\(folder): not a BPE folder") }
                 let body = try DataPrepare.text(DataPrepare.sources([text]))
-                let python = self.python ?? ProcessInfo.processInfo.environment["EVOLVE_PYTHON"]
-                    ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/evolve-venv/bin/python").path
+                let python = self.python ?? TorchEngine.defaultPython
                 var ours = [Double](), theirs = [Double](), same = true
                 for _ in 0..<rounds {
                     var ids = [Int32]()

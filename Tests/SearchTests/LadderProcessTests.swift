@@ -91,7 +91,7 @@ struct LadderProcessTests {
     /// killed with SIGKILL on a rung job; a second PyTorch worker trains that job again, and
     /// it is recorded once. Each job was trained by a worker of its rungs.
     @Test(.enabled(if: pythonChecksRun, "needs a Python with torch and numpy (EVOLVE_PYTHON)"))
-    func pytorchWorkersTakeTheUpperRungs() throws {
+    func pytorchWorkersTakeTheUpperRungs() async throws {
         let python = try requirePythonWithTorch(), corpus = try realCorpus(), db = temporaryDatabase()
         let made = try runEvolve(["search", space, "--db", db, "--candidates", "6", "--workers", "0", "--corpus", corpus])
         #expect(made.status == 0, "\(made.output)")
@@ -106,7 +106,7 @@ struct LadderProcessTests {
         var victim: Candidate?
         let deadline = Date().addingTimeInterval(300)
         while victim == nil && Date() < deadline && first.isRunning {
-            usleep(20_000)
+            try await Task.sleep(nanoseconds: 20_000_000)
             guard let store = try? openStore(db, readOnly: true), let s = try? store.studies().first,
                   let job = try? store.rungJobs(study: s.id!).first(where: { $0.status == .running }),
                   job.worker?.pid == first.processIdentifier else { continue }
@@ -114,7 +114,7 @@ struct LadderProcessTests {
         }
         let killed = try #require(victim, "the PyTorch worker was not seen training a rung job\n\(firstOut.text)")
         let (second, secondOut) = try start(torch)
-        cpu.waitUntilExit(); second.waitUntilExit()
+        await exited(cpu); await exited(second)
         let texts = "evolve's worker:\n\(cpuOut.text)\nPyTorch's, killed:\n\(firstOut.text)\nPyTorch's:\n\(secondOut.text)"
         #expect(cpu.terminationStatus == 0 && second.terminationStatus == 0, "\(texts)")
         let (store, s) = try checkFinished(db, candidates: 6)

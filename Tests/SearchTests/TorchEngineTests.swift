@@ -24,15 +24,14 @@ struct TorchEngineTests {
     }
 
     @Test(.enabled(if: pythonChecksRun, "needs a Python with torch and numpy (EVOLVE_PYTHON)"))
-    func bothEnginesLandInEachOthersSpread() throws {
+    func bothEnginesLandInEachOthersSpread() async throws {
         let torch = try torch()
-        var ours = [Double](), theirs = [Double]()
-        for seed: UInt64 in [1, 2, 3] {
-            ours.append(try run(.evolve, seed: seed).train().valLoss)
-            let r = try run(torch, seed: seed).train()
-            #expect(r.steps == 300 && r.curve.count == 1 && r.valBitsPerByte.isFinite, "\(r.steps) steps, \(r.curve)")
-            theirs.append(r.valLoss)
+        let (ours, results) = try await onItsOwnThread {
+            try ([UInt64](arrayLiteral: 1, 2, 3).map { try run(.evolve, seed: $0).train().valLoss },
+                 [UInt64](arrayLiteral: 1, 2, 3).map { try run(torch, seed: $0).train() })
         }
+        for r in results { #expect(r.steps == 300 && r.curve.count == 1 && r.valBitsPerByte.isFinite, "\(r.steps) steps, \(r.curve)") }
+        let theirs = results.map(\.valLoss)
         let (a, b) = (mean(ours), mean(theirs))
         // Seeds move this run's loss by a few hundredths; a recipe that differs (no weight
         // decay, another schedule, other validation windows) moves it by tenths.
@@ -43,33 +42,37 @@ struct TorchEngineTests {
     }
 
     @Test(.enabled(if: pythonChecksRun, "needs a Python with torch and numpy (EVOLVE_PYTHON)"))
-    func theChildAnswersToTheHooks() throws {
+    func theChildAnswersToTheHooks() async throws {
         let torch = try torch()
-        // A mark that says stop ends the run there, after its evaluation.
-        var hooks = TrainingHooks(), seen = [Int]()
-        hooks.step = { step, _, _, _, _ in seen.append(step) }
-        hooks.mark = { step, _ in step < 10 }
-        let r = try run(torch, seed: 1, steps: 40).train(marks: [5, 10, 20], hooks: hooks)
+        struct Lost: Error {}
+        let (r, seen, stopped, lost, seconds) = try await onItsOwnThread {
+            // A mark that says stop ends the run there, after its evaluation.
+            var hooks = TrainingHooks(), seen = [Int]()
+            hooks.step = { step, _, _, _, _ in seen.append(step) }
+            hooks.mark = { step, _ in step < 10 }
+            let r = try run(torch, seed: 1, steps: 40).train(marks: [5, 10, 20], hooks: hooks)
+            // A stop asked for throws TrainingStopped; a step hook's error comes through as it is.
+            var stops = TrainingHooks(), steps = 0
+            stops.step = { _, _, _, _, _ in steps += 1 }
+            stops.stop = { steps >= 3 }
+            let stopped = Result { try run(torch, seed: 1, steps: 1000).train(hooks: stops) }
+            var throwing = TrainingHooks()
+            throwing.step = { step, _, _, _, _ in if step == 2 { throw Lost() } }
+            let t0 = Date()
+            let lost = Result { try run(torch, seed: 1, steps: 100_000).train(hooks: throwing) }
+            return (r, seen, stopped, lost, Date().timeIntervalSince(t0))
+        }
         #expect(r.curve.map(\.step) == [5, 10] && r.steps == 10 && seen == Array(1...10), "\(r.curve) \(seen)")
         #expect(r.valLoss == r.curve.last?.loss)
-
-        // A stop asked for throws TrainingStopped; a step hook's error comes through as it is.
-        var stops = TrainingHooks(), steps = 0
-        stops.step = { _, _, _, _, _ in steps += 1 }
-        stops.stop = { steps >= 3 }
-        #expect(throws: TrainingStopped.self) { try run(torch, seed: 1, steps: 1000).train(hooks: stops) }
-        struct Lost: Error {}
-        var throwing = TrainingHooks()
-        throwing.step = { step, _, _, _, _ in if step == 2 { throw Lost() } }
-        let t0 = Date()
-        #expect(throws: Lost.self) { try run(torch, seed: 1, steps: 100_000).train(hooks: throwing) }
-        #expect(Date().timeIntervalSince(t0) < 120, "the child was not stopped")
+        #expect(throws: TrainingStopped.self) { try stopped.get() }
+        #expect(throws: Lost.self) { try lost.get() }
+        #expect(seconds < 120, "the child was not stopped")
     }
 
     /// Every router, MPO experts and MPO's gradient mask, and AltUp train in PyTorch's engine
     /// from the exported module (a few steps each, two replicas' row groups).
     @Test(.enabled(if: pythonChecksRun, "needs a Python with torch and numpy (EVOLVE_PYTHON)"))
-    func routedAndMaskedProgramsTrain() throws {
+    func routedAndMaskedProgramsTrain() async throws {
         let torch = try torch()
         var programs = try OpExamples.routed()
         var masked = programs.last!
@@ -81,8 +84,11 @@ struct TorchEngineTests {
         var recipe = Recipe()
         recipe.steps = 8; recipe.batchSize = 4; recipe.warmupSteps = 2; recipe.replicas = 2; recipe.validationTokens = 1024
         let data = try Dataset(path: try syntheticCorpusFile())
-        for p in programs {
-            let r = try Run(p, recipe: recipe, data: data, threads: 2, causality: .allow, engine: torch).train()
+        let (all, r) = (programs, recipe)
+        let results = try await onItsOwnThread {
+            try all.map { try Run($0, recipe: r, data: data, threads: 2, causality: .allow, engine: torch).train() }
+        }
+        for (p, r) in zip(programs, results) {
             #expect(r.steps == 8 && r.valLoss.isFinite && r.losses.allSatisfy(\.isFinite), "\(p.name): \(r.losses) \(r.valLoss)")
         }
     }

@@ -190,3 +190,16 @@ public func runPython(_ python: String, _ script: String, _ arguments: [String] 
 
 /// Whether this is CI (`CI` set), where every check must run: nothing CI needs may be missing.
 public var runningInCI: Bool { ProcessInfo.processInfo.environment["CI"] != nil }
+
+/// Runs blocking work (a training, a child process waited on) on a thread of its own instead
+/// of one of Swift concurrency's few pool threads: tests run side by side, and the dashboard
+/// tests serve pages from that pool in this process. Expectations go outside `body`.
+public func onItsOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { done in Thread { done.resume(with: Result { try body() }) }.start() }
+}
+
+/// Waits for a child process to end without holding a pool thread.
+public func exited(_ p: Process) async {
+    while p.isRunning { try? await Task.sleep(nanoseconds: 50_000_000) }
+    p.waitUntilExit()
+}
