@@ -16,10 +16,14 @@ public final class ReplicatedModel {
     /// layout), summed while merging; nil with one replica.
     public private(set) var mergedSquares: [[Double]]?
 
+    /// The replicas a batch of `batch` rows is split over with `threads` threads: one per
+    /// thread, at most one per row.
+    public static func count(batch: Int, threads: Int) -> Int { max(1, min(threads, batch)) }
+
     /// `build(b)` builds one replica for b rows; it must build the same parameters every
     /// call (replicas then take replica 0's values, so its initialisation is the one kept).
     public init(batch: Int, threads: Int, build: (Int) -> ModelGraph) {
-        let n = max(1, min(threads, batch))
+        let n = ReplicatedModel.count(batch: batch, threads: threads)
         rows = (0..<n).map { (batch * $0 / n)..<(batch * ($0 + 1) / n) }
         self.batch = batch
         threadsPerReplica = max(1, threads / n)

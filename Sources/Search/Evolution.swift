@@ -221,7 +221,6 @@ public final class Evolution {
         } catch let e as TorchError {
             // Recorded as this job's failure: left running, it would take down every worker that claims it next.
             outcome.failure = Failure(.engine, e.description)
-            outcome.fitness = .infinity
         }
         outcome.trainSeconds = Date().timeIntervalSince(start)
         return outcome

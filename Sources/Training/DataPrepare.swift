@@ -184,7 +184,7 @@ extension DataPrepare {
             try json.write(to: URL(fileURLWithPath: "\(output)/tokenizer.json"), options: .atomic)
             tokenizerSha = sha256Hex(json)
         }
-        let meta = DataMeta(tokenizer: tokenizer.name, vocabularySize: tokenizer.vocabularySize, dtype: width == .uint16 ? "uint16" : "uint32",
+        let meta = DataMeta(tokenizer: tokenizer.name, vocabularySize: tokenizer.vocabularySize, dtype: width.dtype,
                             split: "by lines: the last \(valFraction) of the text's bytes, from the start of a line, is validation",
                             train: files[0], val: files[1],
                             sources: sources.map { DataMeta.Source(path: $0.path, bytes: $0.data.count, sha256: sha256Hex($0.data)) },

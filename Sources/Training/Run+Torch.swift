@@ -60,13 +60,7 @@ extension Run {
             let why = text.split(separator: "\n").last.map(String.init) ?? "exit status \(p.terminationStatus)"
             throw TorchError(description: "\(program.name): PyTorch's trainer failed: \(why)")
         }
-        result.seconds = elapsed()
-        result.steps = result.losses.count
-        result.tokensPerSecond = Double(result.steps) * tokensPerStep / max(result.seconds, 1e-9)
-        let tail = result.losses.suffix(50)
-        result.trainLoss = tail.reduce(0.0) { $0 + Double($1) } / Double(max(tail.count, 1))
-        result.valLoss = result.divergedAt == nil ? result.curve.last?.loss ?? .nan : .nan
-        result.valBitsPerByte = validation.bitsPerByte(result.valLoss)
+        result.summarise(seconds: elapsed(), tokensPerStep: tokensPerStep, validation: validation)
         return result
     }
 
@@ -81,10 +75,10 @@ extension Run {
         let startsFile = folder.appendingPathComponent("validation-starts.bin")
         try starts.write(to: startsFile)
         func split(_ s: TokenSplit, _ name: String) throws -> [String: Any] {
-            if let f = s.file { return ["path": f.path, "dtype": f.width == .uint16 ? "uint16" : "uint32"] }
+            if let f = s.file { return ["path": f.path, "dtype": f.width.dtype] }
             let path = folder.appendingPathComponent("\(name).bin")
             try TokenSplit.Width.uint32.bytes(s.ids(0..<s.count)).write(to: path)
-            return ["path": path.path, "dtype": "uint32"]
+            return ["path": path.path, "dtype": TokenSplit.Width.uint32.dtype]
         }
         let r = recipe
         let job: [String: Any] = [

@@ -68,7 +68,7 @@ public final class Run {
     public private(set) lazy var validation = data.validationSet(context: program.genes.context, limit: recipe.validationTokens)
 
     /// The replicas the batch's rows are split over (`ReplicatedModel`), known before the model is built.
-    public var replicas: Int { max(1, min(recipe.replicas ?? threads, recipe.batchSize)) }
+    public var replicas: Int { ReplicatedModel.count(batch: recipe.batchSize, threads: recipe.replicas ?? threads) }
 
     /// Tokens of one step (every replica's rows).
     public var tokensPerStep: Int { recipe.batchSize * program.genes.context }

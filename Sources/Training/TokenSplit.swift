@@ -15,6 +15,9 @@ public final class TokenSplit: @unchecked Sendable {
         /// The narrowest width that holds `vocabulary` ids.
         public init(vocabulary: Int) { self = vocabulary <= 1 << 16 ? .uint16 : .uint32 }
 
+        /// Its name in meta.json and numpy: "uint16" or "uint32".
+        public var dtype: String { self == .uint16 ? "uint16" : "uint32" }
+
         /// `ids` as a token file's bytes: little-endian, this width each (what `mapping` reads).
         public func bytes(_ ids: [Int32]) -> Data {
             var out = Data(capacity: ids.count * rawValue)

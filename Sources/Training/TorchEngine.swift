@@ -36,7 +36,7 @@ public struct TorchEngine: Sendable {
             if d.type == "cuda" and not torch.cuda.is_available(): sys.exit("torch " + torch.__version__ + " sees no CUDA device")
             torch.zeros(1, device=d)
             """
-        let (status, _, errors) = try TorchEngine.run(python, ["-c", probe, device])
+        let (status, errors) = try TorchEngine.run(python, ["-c", probe, device])
         guard status == 0 else {
             let why = errors.split(separator: "\n").last.map(String.init) ?? "exit status \(status)"
             throw TorchError(description: "--engine pytorch: \(python) cannot train on \(device): \(why)")
@@ -44,22 +44,21 @@ public struct TorchEngine: Sendable {
         self.python = python; self.device = device; self.threads = threads
     }
 
-    /// Runs `python` to its end: status, standard output and standard error.
-    static func run(_ python: String, _ arguments: [String]) throws -> (Int32, String, String) {
+    /// Runs `python` to its end: its status and standard error (standard output is dropped).
+    static func run(_ python: String, _ arguments: [String]) throws -> (Int32, String) {
         var folder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: python, isDirectory: &folder), !folder.boolValue,
               FileManager.default.isExecutableFile(atPath: python) else {
             throw TorchError(description: "--engine pytorch: \(python) is not an executable Python (set --python or EVOLVE_PYTHON)")
         }
-        let p = Process(), out = Pipe(), err = Pipe()
+        let p = Process(), err = Pipe()
         p.executableURL = URL(fileURLWithPath: python)
         p.arguments = arguments
-        p.standardOutput = out; p.standardError = err
+        p.standardOutput = FileHandle.nullDevice; p.standardError = err
         try p.run()
         let errors = err.fileHandleForReading.readDataToEndOfFile()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+        return (p.terminationStatus, String(decoding: errors, as: UTF8.self))
     }
 
     /// The trainer's Python source (`Resources/trainer.py`).

@@ -17,6 +17,19 @@ public struct TrainResult: Sendable {
     public var divergedAt: Int?
     /// The validation loss at each mark reached (the last is `valLoss`).
     public var curve: [(step: Int, loss: Double)] = []
+
+    /// The figures every engine derives the same way from the losses and the curve, once
+    /// training has ended: `seconds` of training for the steps after `first`, each of
+    /// `tokensPerStep` tokens; the validation loss of the last mark, in bits per byte too.
+    mutating func summarise(seconds: Double, from first: Int = 0, tokensPerStep: Double, validation: ValidationSet) {
+        self.seconds = seconds
+        steps = losses.count
+        tokensPerSecond = Double(steps - first) * tokensPerStep / max(seconds, 1e-9)
+        let tail = losses.suffix(50)
+        trainLoss = tail.reduce(0.0) { $0 + Double($1) } / Double(max(tail.count, 1))
+        valLoss = divergedAt == nil ? curve.last?.loss ?? .nan : .nan
+        valBitsPerByte = validation.bitsPerByte(valLoss)
+    }
 }
 
 /// What a job adds to the training loop (`Trainer.train`): progress and heartbeats after
@@ -142,18 +155,13 @@ public final class Trainer {
             }
             if !goOn { break }
         }
-        result.seconds = elapsed()
-        result.steps = result.losses.count
-        result.tokensPerSecond = Double(result.steps - first) * tokensPerStep / max(result.seconds, 1e-9)
-        let tail = result.losses.suffix(50)
-        result.trainLoss = tail.reduce(0.0) { $0 + Double($1) } / Double(max(tail.count, 1))
+        let seconds = elapsed()
         if first >= total, result.divergedAt == nil {
             // A resumed run that had already ended: its end is still saved and evaluated.
             try hooks.save?(state(schedule: schedule, losses: result.losses))
             result.curve.append((first, evaluate(model, on: validation)))
         }
-        result.valLoss = result.divergedAt == nil ? result.curve.last?.loss ?? .nan : .nan
-        result.valBitsPerByte = validation.bitsPerByte(result.valLoss)
+        result.summarise(seconds: seconds, from: first, tokensPerStep: tokensPerStep, validation: validation)
         return result
     }
 
