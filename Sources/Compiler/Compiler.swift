@@ -70,7 +70,10 @@ public struct Compiler {
     }
 
     /// The model over `threads` replicas (or `replicas`, where a recipe fixes the count).
-    public func replicated(batch: Int, initStd: Double, seed: UInt64, threads: Int, replicas: Int? = nil) -> ReplicatedModel {
-        ReplicatedModel(batch: batch, threads: replicas ?? threads) { build(batch: $0, initStd: initStd, seed: seed) }
+    public func replicated(batch: Int, initStd: Double, seed: UInt64, threads: Int, replicas: Int? = nil,
+                           precision: Precision = .float32) -> ReplicatedModel {
+        ReplicatedModel(batch: batch, threads: replicas ?? threads, precision: precision) {
+            build(batch: $0, initStd: initStd, seed: seed)
+        }
     }
 }

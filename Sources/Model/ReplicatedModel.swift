@@ -10,6 +10,8 @@ public final class ReplicatedModel {
     public let batch: Int
     /// The engine's threads inside each replica: one, when the replicas are the parallelism.
     public let threadsPerReplica: Int
+    /// What the replicas' products multiply in (`Precision`), forward and backward.
+    public let precision: Precision
     /// Seconds spent, over all passes so far, adding the replicas' gradients into replica 0's.
     public var mergeSeconds = 0.0
     /// The last pass's merged gradients, Σ g² per thread slice and tensor (squaredNormParts'
@@ -22,11 +24,12 @@ public final class ReplicatedModel {
 
     /// `build(b)` builds one replica for b rows; it must build the same parameters every
     /// call (replicas then take replica 0's values, so its initialisation is the one kept).
-    public init(batch: Int, threads: Int, build: (Int) -> ModelGraph) {
+    public init(batch: Int, threads: Int, precision: Precision = .float32, build: (Int) -> ModelGraph) {
         let n = ReplicatedModel.count(batch: batch, threads: threads)
         rows = (0..<n).map { (batch * $0 / n)..<(batch * ($0 + 1) / n) }
         self.batch = batch
         threadsPerReplica = max(1, threads / n)
+        self.precision = precision
         let rows = rows
         replicas = Threads.with(threadsPerReplica) { rows.map { build($0.count) } }
         for r in replicas.dropFirst() { r.graph.shareParameters(with: replicas[0].graph) }
@@ -51,7 +54,7 @@ public final class ReplicatedModel {
     /// The primary's prologue (what every replica reads: experts contracted from their
     /// cores, …) on all threads, then every replica's own rows at once.
     public func forward() {
-        Threads.with(threadsPerReplica) {
+        Threads.with(threadsPerReplica, precision: precision) {
             Threads.widened(replicas.count) { primary.graph.forwardPrologue() }
             Threads.concurrently(replicas.count) { replicas[$0].graph.forwardMain() }
         }
@@ -61,7 +64,7 @@ public final class ReplicatedModel {
     /// its gradient in the parameters of replica 0.
     @discardableResult
     public func forwardBackward() -> Float {
-        Threads.with(threadsPerReplica) { forwardBackwardOnThreads() }
+        Threads.with(threadsPerReplica, precision: precision) { forwardBackwardOnThreads() }
     }
 
     private func forwardBackwardOnThreads() -> Float {

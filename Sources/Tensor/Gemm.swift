@@ -35,6 +35,43 @@ public enum Gemm {
         return best
     }
 
+    /// A product in `Precision.bfloat16`: on AMX tiles where the CPU has them, else the
+    /// operands rounded to bfloat16 and multiplied in float32 (the same numbers, up to the
+    /// order of the float32 sums). Products at most 8 columns wide (a router's scores) stay
+    /// float32 in both: they are a sliver of the work and decide routing.
+    static func bfloat16(
+        _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+        _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
+        _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
+        guard n > 8, k > 0 else {
+            return Parallel.$precision.withValue(.float32) { Float.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) }
+        }
+        if Precision.amx {
+            return evolve_bgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
+                                b, Int32(ldb), beta, c, Int32(ldc))
+        }
+        rounded(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    /// `bfloat16`'s products without AMX: op(A) and op(B) rounded as the tiles' packing
+    /// rounds them, then the float32 product.
+    static func rounded(
+        _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+        _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
+        _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
+        Parallel.$precision.withValue(.float32) {
+            let (ar, ac) = transA ? (k, m) : (m, k), (br, bc) = transB ? (n, k) : (k, n)
+            var ra = [Float](repeating: 0, count: ar * ac), rb = [Float](repeating: 0, count: br * bc)
+            evolve_round_bf16(a, Int32(ar), Int32(ac), Int32(lda), &ra)
+            evolve_round_bf16(b, Int32(br), Int32(bc), Int32(ldb), &rb)
+            Float.gemm(transA, transB, m, n, k, alpha, ra, ac, rb, bc, beta, c, ldc)
+        }
+    }
+
     private static func decide() -> Bool {
         guard evolve_sgemm_width() > 0 else { return false }
         if let forced = getenv("EVOLVE_GEMM").map({ String(cString: $0) }), !forced.isEmpty {

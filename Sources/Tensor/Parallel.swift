@@ -10,6 +10,10 @@ enum Parallel {
     /// tests do) must each keep their own, which a process-wide setting could not.
     @TaskLocal static var width = 2
 
+    /// What the products multiply in, bound with the width and handed on the same way: a
+    /// model's precision is part of its run's numbers, and two models in one process may differ.
+    @TaskLocal static var precision = Precision.float32
+
     /// How many ranges `forEach(n, grain:)` splits into.
     @inline(__always)
     static func chunks(_ n: Int, grain: Int) -> Int { max(1, min(width, n / max(grain, 1))) }
@@ -33,10 +37,10 @@ enum Parallel {
     /// body(0..<n), each on its own thread, with the caller's width and denormals flushed
     /// (worker threads start with the default MXCSR and no width bound).
     static func onThreads(_ n: Int, _ body: (Int) -> Void) {
-        let width = width
+        let width = width, precision = precision
         DispatchQueue.concurrentPerform(iterations: n) { i in
             evolve_flush_denormals()
-            $width.withValue(width) { body(i) }
+            $width.withValue(width) { $precision.withValue(precision) { body(i) } }
         }
     }
 }
@@ -66,11 +70,14 @@ public enum Threads {
     }
 
     /// Runs body with the engine's kernels (GEMMs split by rows or columns, elementwise
-    /// and per-head work) on n threads, on this thread and those they start.
-    public static func with<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+    /// and per-head work) on n threads, its products in `precision`, on this thread and
+    /// those they start.
+    public static func with<R>(_ n: Int, precision: Precision = .float32, _ body: () throws -> R) rethrows -> R {
         prepare()
         evolve_flush_denormals()
-        return try Parallel.$width.withValue(max(1, n), operation: body)
+        return try Parallel.$precision.withValue(precision) {
+            try Parallel.$width.withValue(max(1, n), operation: body)
+        }
     }
 
     /// Once per process, before any training: BLAS single-threaded inside the engine's

@@ -35,6 +35,9 @@ extension Float: Scalar {
         _ b: UnsafePointer<Float>, _ ldb: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
     ) {
+        if Parallel.precision == .bfloat16 {
+            return Gemm.bfloat16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        }
         if Gemm.own {
             return evolve_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
                                 b, Int32(ldb), beta, c, Int32(ldc))

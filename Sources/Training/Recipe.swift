@@ -1,5 +1,6 @@
 import Foundation
 import Primitives
+import Tensor
 
 /// How a model is trained: the optimiser, schedule and batches.
 public struct Recipe: Codable, Sendable, Equatable {
@@ -25,6 +26,9 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Validation scores the whole split while it holds at most this many predicted tokens,
     /// else a fixed sample of windows this large (`ValidationSet`).
     public var validationTokens = 262_144
+    /// What the model's products multiply in (`Precision`): float32, or bfloat16 operands
+    /// with float32 sums (AMX tiles where the CPU has them). Part of a run's numbers.
+    public var precision = Precision.float32
 
     public init() {}
 
@@ -34,7 +38,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         case batchSize = "batch_size", learningRate = "learning_rate"
         case minLearningRate = "min_learning_rate", warmupSteps = "warmup_steps"
         case weightDecay = "weight_decay", gradClip = "grad_clip", initStd = "init_std"
-        case trainFraction = "train_fraction", validationTokens = "validation_tokens"
+        case trainFraction = "train_fraction", validationTokens = "validation_tokens", precision
     }
 
     /// A file gives only the keys it changes; the rest keep the nanoGPT CPU recipe.
@@ -45,7 +49,8 @@ public struct Recipe: Codable, Sendable, Equatable {
             .init(.minLearningRate, \.minLearningRate), .init(.warmupSteps, \.warmupSteps), .init(.beta1, \.beta1),
             .init(.beta2, \.beta2), .init(.weightDecay, \.weightDecay), .init(.gradClip, \.gradClip), .init(.initStd, \.initStd),
             .init(.seed, \.seed), .init(.tokenizer, \.tokenizer), .init(.trainFraction, \.trainFraction),
-            .init(.replicas, \.replicas), .init(.stopAfter, \.stopAfter), .init(.validationTokens, \.validationTokens)]
+            .init(.replicas, \.replicas), .init(.stopAfter, \.stopAfter), .init(.validationTokens, \.validationTokens),
+            .init(.precision, \.precision)]
         try decoder.read(fields, into: &self)
     }
 }

@@ -58,7 +58,8 @@ public final class Run {
     /// The model over the run's replicas, and the trainer of the recipe; built at first use.
     public private(set) lazy var trainer: Trainer = {
         Trainer(model: compiler.replicated(batch: recipe.batchSize, initStd: recipe.initStd, seed: recipe.seed,
-                                           threads: threads, replicas: recipe.replicas), recipe: recipe)
+                                           threads: threads, replicas: recipe.replicas,
+                                           precision: recipe.precision), recipe: recipe)
     }()
 
     public var model: ReplicatedModel { trainer.model }

@@ -113,7 +113,8 @@ public func testPromotion(top: Int) -> Promotion {
 /// A program compiled over `threads` replicas with a recipe's batch, init and seed.
 public func replicated(_ p: Program, vocabulary: Int, recipe r: Recipe, threads: Int) throws -> ReplicatedModel {
     try Compiler(p, vocabulary: vocabulary)
-        .replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas)
+        .replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas,
+                    precision: r.precision)
 }
 
 /// The engines the store's tests run on: SQLite always, PostgreSQL where

@@ -21,3 +21,15 @@ int evolve_sgemm_limit_width(int limit);
 // multiple of 4 (attention's padded blocks), in AVX-512: only where evolve_sgemm_width() is 512.
 void evolve_tile_product(int m, int n, int k, const float *a, long ai, long ak,
                          const float *b, long ldb, float *c, long ldc, int accumulate);
+
+// C = alpha · op(A) · op(B) + beta · C as evolve_sgemm, with op(A) and op(B) rounded to
+// bfloat16 and multiplied on AMX tiles, accumulating in float32. Only where
+// evolve_bgemm_available() (which also asks Linux for the tile state, once per process).
+void evolve_bgemm(int transA, int transB, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb,
+                  float beta, float *c, int ldc);
+int evolve_bgemm_available(void);
+
+// dst[rows×cols] (contiguous) = src's rows × cols (row stride ld), each rounded to the
+// nearest bfloat16 as evolve_bgemm rounds: the same products on a CPU without AMX.
+void evolve_round_bf16(const float *src, int rows, int cols, int ld, float *dst);

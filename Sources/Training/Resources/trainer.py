@@ -54,18 +54,25 @@ def row_groups(batch, replicas):
     return [(batch * i // n, batch * (i + 1) // n) for i in range(n)]
 
 
-def batch_loss(model, x, y, groups):
+def products(device, recipe):
+    """precision: bfloat16 as autocast: products in bfloat16 with float32 sums, as evolve's, but
+    autocast also hands their results on in bfloat16 where evolve keeps float32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=recipe.get("precision") == "bfloat16")
+
+
+def batch_loss(model, x, y, groups, autocast):
     """The mean over the row groups of each group's cross-entropy plus its routing terms."""
     total = 0.0
     for lo, hi in groups:
-        _, loss = model(x[lo:hi], y[lo:hi])
+        with autocast:
+            _, loss = model(x[lo:hi], y[lo:hi])
         if model.aux_loss is not None:
             loss = loss + model.aux_loss
         total = total + loss * ((hi - lo) / x.shape[0])
     return total
 
 
-def validation_loss(model, ids, starts, context, batch, groups, device):
+def validation_loss(model, ids, starts, context, batch, groups, device, autocast):
     """Mean cross-entropy over the windows evolve scores, `batch` at a time in the same row
     groups, the last batch padded with the first window (its losses not counted)."""
     model.eval()
@@ -78,7 +85,9 @@ def validation_loss(model, ids, starts, context, batch, groups, device):
             x, y = w[:, :-1], w[:, 1:]
             losses = []
             for lo, hi in groups:
-                logits, _ = model(x[lo:hi])
+                with autocast:
+                    logits, _ = model(x[lo:hi])
+                logits = logits.float()
                 losses.append(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[lo:hi].reshape(-1), reduction="none"))
             total += torch.cat(losses)[:used * context].double().sum().item()
     model.train()
@@ -106,7 +115,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = learning_rate(it, job["schedule"], r)
         w = windows(train, generator.integers(0, len(train) - context, size=batch), context + 1, device)
-        loss = batch_loss(model, w[:, :-1], w[:, 1:], groups)
+        loss = batch_loss(model, w[:, :-1], w[:, 1:], groups, products(device, r))
         value = loss.item()
         if not math.isfinite(value):
             print(f"diverged={it + 1} loss={value}", flush=True)
@@ -120,7 +129,7 @@ def main():
         opt.zero_grad(set_to_none=True)
         print(f"step={it + 1} loss={value!r}", flush=True)
         if it + 1 in marks:
-            v = validation_loss(model, val, starts, context, batch, groups, device)
+            v = validation_loss(model, val, starts, context, batch, groups, device, products(device, r))
             print(f"mark={it + 1} val_loss={v!r}", flush=True)
             if sys.stdin.readline().strip() != "go":
                 break

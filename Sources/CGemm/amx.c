@@ -1,0 +1,212 @@
+// bf16 products on Intel AMX tiles with float32 accumulation (Sapphire Rapids and later):
+// the operands are rounded to bfloat16 (nearest even) while they are packed, the tiles
+// multiply-accumulate in float32, and C stays float32. A TDPBF16PS does 16×16×32
+// multiply-adds in one instruction, ~8x what the AVX-512 FMA kernel does per cycle, so
+// packing and conversion, not arithmetic, are what cost here.
+//
+// Layouts (one 32×32 block of C is four 16×16 float tiles, tmm0–3):
+//   A panel, 32 rows of op(A):   [k/32][32 rows][32 k]            (a tile = 16 rows × 64 bytes)
+//   B panel, 32 columns of op(B): [k/32][16 pairs of k][32 cols][2] (VNNI: rows k and k+1 side by side)
+// k is zero-padded to a multiple of 32, rows and columns to 32; partial blocks of C go
+// through a buffer.
+#include "cgemm.h"
+#include <cpuid.h>
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+static inline int min_i(int a, int b) { return a < b ? a : b; }
+
+static int amx = -1;
+
+// AMX-TILE, AMX-BF16 and AVX512-BF16 in CPUID, and the kernel's permission to use the tile
+// state (Linux 5.16+: a process asks once; every thread may then configure tiles).
+int evolve_bgemm_available(void) {
+    if (amx >= 0) return amx;
+    unsigned a, b, c, d;
+    int ok = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 22)) && (d & (1u << 24))
+          && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
+    amx = ok && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+    return amx;
+}
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+static _Thread_local int configured;
+
+// Eight tiles of 16 rows × 64 bytes, set once per thread.
+__attribute__((target("amx-tile")))
+static void configure(void) {
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) { cfg.rows[t] = 16; cfg.colsb[t] = 64; }
+    _tile_loadconfig(&cfg);
+    configured = 1;
+}
+
+// Interleaves two rows of 16 bf16 ([r0 | r1] in one vector) as r0[0] r1[0] r0[1] r1[1] ….
+static const short pairs[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+
+// 32 floats from p (n of them real, the rest 0) as 32 bf16, rounded to nearest even.
+__attribute__((target("avx512f,avx512bw,avx512bf16")))
+static inline __m512i bf16x32(const float *p, int n) {
+    __mmask16 lo = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+    __mmask16 hi = n >= 32 ? 0xFFFF : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+    return (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, p + 16), _mm512_maskz_loadu_ps(lo, p));
+}
+
+// One float as bf16, rounded to nearest even (NaN kept a NaN).
+static inline uint16_t bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7FFFFFFF) > 0x7F800000) return (uint16_t)((u >> 16) | 0x40);
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+void evolve_round_bf16(const float *src, int rows, int cols, int ld, float *dst) {
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            uint32_t u = (uint32_t)bf16(src[(size_t)i * ld + j]) << 16;
+            memcpy(dst + (size_t)i * cols + j, &u, 4);
+        }
+}
+
+// Each of 32 vectors v0 … v31 (v = src + r·ld, 32 bf16 over k, n of them real: the rest 0)
+// as [k/32][32 rows][32 k]: an A panel from rows that hold k contiguously. Rows past `rows` are 0.
+__attribute__((target("avx512f,avx512bw,avx512bf16")))
+static void pack_rows(const float *src, int ld, int rows, int k, int kp, uint16_t *dst) {
+    for (int r = 0; r < 32; r++)
+        for (int kb = 0; kb < kp; kb += 32) {
+            uint16_t *d = dst + (size_t)kb * 32 + r * 32;
+            if (r >= rows) { memset(d, 0, 64); continue; }
+            _mm512_storeu_si512(d, bf16x32(src + (size_t)r * ld + kb, min_i(32, k - kb)));
+        }
+}
+
+// Rows p of src (p < k, each `cols` ≤ 32 values wide, the rest 0) as [k/32][16 pairs][32][2]:
+// a B panel from rows that hold the columns contiguously (rows k and k+1 side by side).
+__attribute__((target("avx512f,avx512bw,avx512bf16")))
+static void pack_pairs(const float *src, int ld, int cols, int k, int kp, uint16_t *dst) {
+    const __m512i order = _mm512_loadu_si512(pairs);
+    __mmask16 lo = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+    __mmask16 hi = cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+    for (int p = 0; p < kp; p += 2) {
+        uint16_t *d = dst + (size_t)p * 32;   // pair p/2: 32 columns × 2
+        if (p >= k) { memset(d, 0, 128); continue; }
+        const float *r0 = src + (size_t)p * ld, *r1 = r0 + ld;
+        int second = p + 1 < k;
+        for (int h = 0; h < 2; h++) {
+            __mmask16 m = h ? hi : lo;
+            __m512 x0 = _mm512_maskz_loadu_ps(m, r0 + 16 * h);
+            __m512 x1 = second ? _mm512_maskz_loadu_ps(m, r1 + 16 * h) : _mm512_setzero_ps();
+            __m512i both = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
+            _mm512_storeu_si512(d + 32 * h, _mm512_permutexvar_epi16(order, both));
+        }
+    }
+}
+
+// The two panels differ by a transpose of 32-bit words (a pair of k) in each 32-wide block of
+// k: an A block is [32 rows][16 pairs], a B block [16 pairs][32 columns]. A transposed operand
+// is packed the other way and turned here, in L1, instead of read a column at a time.
+static void turn(const uint16_t *src, int kp, int rows, int cols, uint16_t *dst) {
+    for (int kb = 0; kb < kp; kb += 32) {
+        const uint32_t *s = (const uint32_t *)(src + (size_t)kb * 32);
+        uint32_t *d = (uint32_t *)(dst + (size_t)kb * 32);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) d[c * rows + r] = s[r * cols + c];
+    }
+}
+
+static _Thread_local uint16_t *buf_t;
+static _Thread_local size_t cap_t;
+static uint16_t *room(uint16_t **buf, size_t *cap, size_t need);
+
+// Rows i0 … i0+rows-1 of op(A) (rows ≤ 32) into an A panel of kp/32 blocks.
+static void pack_a(const float *a, int lda, int trans, int i0, int rows, int k, int kp, uint16_t *dst) {
+    if (!trans) return pack_rows(a + (size_t)i0 * lda, lda, rows, k, kp, dst);
+    // op(A)[i, p] = a[p·lda + i]: a's rows pair up along k as a B panel's do.
+    uint16_t *t = room(&buf_t, &cap_t, (size_t)kp * 32);
+    pack_pairs(a + i0, lda, rows, k, kp, t);
+    turn(t, kp, 16, 32, dst);
+}
+
+// Columns j0 … j0+cols-1 of op(B) (cols ≤ 32) into a B panel of kp/32 blocks.
+static void pack_b(const float *b, int ldb, int trans, int j0, int cols, int k, int kp, uint16_t *dst) {
+    if (!trans) return pack_pairs(b + j0, ldb, cols, k, kp, dst);
+    // op(B)[p, j] = b[j·ldb + p]: b's rows hold k contiguously, as an A panel's do.
+    uint16_t *t = room(&buf_t, &cap_t, (size_t)kp * 32);
+    pack_rows(b + (size_t)j0 * ldb, ldb, cols, k, kp, t);
+    turn(t, kp, 32, 16, dst);
+}
+
+// C[32×32 block] = alpha · (A panel · B panel) + beta · C, for the rows × cols that exist.
+__attribute__((target("amx-tile,amx-bf16")))
+static void block(const uint16_t *ap, const uint16_t *bp, int kp, float *c, int ldc, float alpha, float beta,
+                  int rows, int cols) {
+    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+    for (int kb = 0; kb < kp; kb += 32, ap += 1024, bp += 1024) {
+        _tile_loadd(4, ap, 64);
+        _tile_loadd(5, ap + 512, 64);
+        _tile_loadd(6, bp, 128);
+        _tile_loadd(7, bp + 32, 128);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    if (rows == 32 && cols == 32 && alpha == 1 && beta == 0) {
+        long s = (long)ldc * 4;
+        _tile_stored(0, c, s); _tile_stored(1, c + 16, s);
+        _tile_stored(2, c + (size_t)16 * ldc, s); _tile_stored(3, c + (size_t)16 * ldc + 16, s);
+        return;
+    }
+    float buf[32 * 32];
+    _tile_stored(0, buf, 128); _tile_stored(1, buf + 16, 128);
+    _tile_stored(2, buf + 512, 128); _tile_stored(3, buf + 528, 128);
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            float *cij = c + (size_t)i * ldc + j, v = alpha * buf[i * 32 + j];
+            *cij = beta == 0 ? v : v + beta * *cij;
+        }
+}
+
+static _Thread_local uint16_t *buf_a, *buf_b;
+static _Thread_local size_t cap_a, cap_b;
+
+static uint16_t *room(uint16_t **buf, size_t *cap, size_t need) {
+    if (need > *cap) { free(*buf); *buf = aligned_alloc(64, (need * 2 + 63) / 64 * 64); *cap = need; }
+    return *buf;
+}
+
+void evolve_bgemm(int transA, int transB, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb,
+                  float beta, float *c, int ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (n <= 8 || k <= 0 || alpha == 0)   // narrow (a router's scores) or nothing to multiply
+        return evolve_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (!configured) configure();
+    int kp = (k + 31) / 32 * 32, panels = (n + 31) / 32;
+    uint16_t *pa = room(&buf_a, &cap_a, (size_t)kp * 32);
+    uint16_t *pb = room(&buf_b, &cap_b, (size_t)kp * 32 * panels);
+    for (int jp = 0; jp < panels; jp++)
+        pack_b(b, ldb, transB, jp * 32, min_i(32, n - jp * 32), k, kp, pb + (size_t)jp * kp * 32);
+    for (int i0 = 0; i0 < m; i0 += 32) {
+        int rows = min_i(32, m - i0);
+        pack_a(a, lda, transA, i0, rows, k, kp, pa);
+        for (int jp = 0; jp < panels; jp++)
+            block(pa, pb + (size_t)jp * kp * 32, kp, c + (size_t)i0 * ldc + jp * 32, ldc, alpha, beta,
+                  rows, min_i(32, n - jp * 32));
+    }
+}
