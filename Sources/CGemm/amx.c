@@ -152,10 +152,19 @@ static void pack_b(const float *b, int ldb, int trans, int j0, int cols, int k, 
 }
 
 // C[32×32 block] = alpha · (A panel · B panel) + beta · C, for the rows × cols that exist.
+// A whole block with alpha 1 and beta 0 or 1 (a product, or a gradient added to) starts its
+// tiles from zero or from C and is stored straight back; any other goes through a buffer.
 __attribute__((target("amx-tile,amx-bf16")))
 static void block(const uint16_t *ap, const uint16_t *bp, int kp, float *c, int ldc, float alpha, float beta,
                   int rows, int cols) {
-    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+    int direct = rows == 32 && cols == 32 && alpha == 1 && (beta == 0 || beta == 1);
+    long s = (long)ldc * 4;
+    float *c1 = c + 16, *c2 = c + (size_t)16 * ldc, *c3 = c2 + 16;
+    if (direct && beta == 1) {
+        _tile_loadd(0, c, s); _tile_loadd(1, c1, s); _tile_loadd(2, c2, s); _tile_loadd(3, c3, s);
+    } else {
+        _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+    }
     for (int kb = 0; kb < kp; kb += 32, ap += 1024, bp += 1024) {
         _tile_loadd(4, ap, 64);
         _tile_loadd(5, ap + 512, 64);
@@ -166,10 +175,8 @@ static void block(const uint16_t *ap, const uint16_t *bp, int kp, float *c, int 
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
     }
-    if (rows == 32 && cols == 32 && alpha == 1 && beta == 0) {
-        long s = (long)ldc * 4;
-        _tile_stored(0, c, s); _tile_stored(1, c + 16, s);
-        _tile_stored(2, c + (size_t)16 * ldc, s); _tile_stored(3, c + (size_t)16 * ldc + 16, s);
+    if (direct) {
+        _tile_stored(0, c, s); _tile_stored(1, c1, s); _tile_stored(2, c2, s); _tile_stored(3, c3, s);
         return;
     }
     float buf[32 * 32];

@@ -16,4 +16,7 @@ public enum Precision: String, Codable, Sendable, CaseIterable {
 
     /// What runs a `bfloat16` product here, for benchmarks and results headers.
     public static var bfloat16Engine: String { amx ? "amx-bf16" : "rounded-fp32" }
+
+    /// `float32`, `bfloat16-amx` or `bfloat16-rounded`: the precision and what runs it here.
+    public var label: String { self == .float32 ? "float32" : Self.amx ? "bfloat16-amx" : "bfloat16-rounded" }
 }

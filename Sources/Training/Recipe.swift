@@ -27,8 +27,14 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// else a fixed sample of windows this large (`ValidationSet`).
     public var validationTokens = 262_144
     /// What the model's products multiply in (`Precision`): float32, or bfloat16 operands
-    /// with float32 sums (AMX tiles where the CPU has them). Part of a run's numbers.
-    public var precision = Precision.float32
+    /// with float32 sums. Unset, each machine takes its fastest (`products`). Part of a run's numbers.
+    public var precision: Precision?
+
+    /// The precision this machine runs: the recipe's, else bfloat16 where the CPU multiplies it
+    /// on AMX tiles and float32 elsewhere (bfloat16 without AMX is rounded float32: slower).
+    /// On the recipe, bfloat16's validation loss lands inside float32's seed spread
+    /// (docs/performance.md); it is what makes the default on AMX machines.
+    public var products: Precision { precision ?? (Precision.amx ? .bfloat16 : .float32) }
 
     public init() {}
 

@@ -59,7 +59,7 @@ public final class Run {
     public private(set) lazy var trainer: Trainer = {
         Trainer(model: compiler.replicated(batch: recipe.batchSize, initStd: recipe.initStd, seed: recipe.seed,
                                            threads: threads, replicas: recipe.replicas,
-                                           precision: recipe.precision), recipe: recipe)
+                                           precision: recipe.products), recipe: recipe)
     }()
 
     public var model: ReplicatedModel { trainer.model }

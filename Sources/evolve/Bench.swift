@@ -81,6 +81,7 @@ struct Bench: ParsableCommand {
             let tokens = Double(run.tokensPerStep)
             print(keyValues([
                 "model": run.program.name, "blas_core": BLAS.coreName, "gemm": Gemm.name, "threads": "\(threads)",
+                "precision": run.recipe.products.label,
                 "sgemm_gflops_1thread": String(format: "%.1f", gflops1),
                 "params": "\(model.parameterCount)",
                 "graph_mb": String(format: "%.1f", Double(model.replicas.reduce(0) { $0 + $1.graph.allocatedBytes }) / 1e6),

@@ -22,6 +22,9 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Random seed for initialisation and batches (default: the config's).")
     var seed: UInt64?
 
+    @Option(help: "What the products multiply in: float32 or bfloat16 (default: the config's, else bfloat16 where the CPU has AMX and float32 elsewhere).")
+    var precision: Precision?
+
     @Flag(help: "Train a program even when it reads later tokens (the causality probe fails); it warns instead of refusing.")
     var allowNoncausal = false
 
@@ -66,14 +69,14 @@ struct Train: ParsableCommand {
             hooks.step = progress.update
             hooks.saveEvery = saveEvery ?? saved?.saveEvery
             let files = try SavedRun(program: program, config: config, configText: try configText(), steps: steps, seed: seed,
-                                     threads: threads, saveEvery: hooks.saveEvery).files(carrying: saved)
+                                     precision: r.products, threads: threads, saveEvery: hooks.saveEvery).files(carrying: saved)
             if let folder { hooks.save = { try Checkpoint.save(run.trainer, $0, files: files, to: folder) } }
             let result = try run.train(resume: resumed, hooks: hooks)
             progress.finish()
             try run.checkFinite(result)
             print(keyValues([
                 "program": program.name, "hash": program.hash, "flops_per_token": "\(run.cost.flopsPerToken)",
-                "steps": "\(result.steps)", "seed": "\(r.seed)", "params": "\(run.model.parameterCount)",
+                "steps": "\(result.steps)", "seed": "\(r.seed)", "precision": r.products.label, "params": "\(run.model.parameterCount)",
                 "train_loss": String(format: "%.4f", result.trainLoss),
                 "val_loss": String(format: "%.6f", result.valLoss),
                 "val_bpb": String(format: "%.6f", result.valBitsPerByte),
@@ -99,23 +102,28 @@ struct Train: ParsableCommand {
         // --config's recipe replaces the file's (a found program retrained with the baseline recipe).
         if let path = self.config { config = try TrainConfig.load(path: path) }
         if let steps, steps <= 0 { throw CommandError(description: "--steps must be positive") }
-        config.recipe.override(steps: steps, seed: seed)
+        config.recipe.override(steps: steps, seed: seed, precision: precision)
         return (program, config)
     }
 }
 
 /// What a checkpoint folder keeps of the command that made it, to resume it: the program's
-/// text, the config's text and the overrides (steps, seed, threads) in `run.json`.
+/// text, the config's text and the overrides (steps, seed, threads) in `run.json`, with the
+/// precision the run took (a machine's default may differ on the machine that resumes it).
 struct SavedRun: Codable {
     var steps: Int?
     var seed: UInt64?
+    /// Absent from runs saved before bfloat16 existed: they ran float32.
+    var precision: Precision?
     var threads: Int
     var saveEvery: Int?
     var program: String
     var config: String?
 
-    init(program: Program, config: TrainConfig, configText: String?, steps: Int?, seed: UInt64?, threads: Int, saveEvery: Int?) {
+    init(program: Program, config: TrainConfig, configText: String?, steps: Int?, seed: UInt64?, precision: Precision,
+         threads: Int, saveEvery: Int?) {
         self.program = program.text; self.config = configText; self.steps = steps; self.seed = seed; self.threads = threads
+        self.precision = precision
         self.saveEvery = saveEvery
     }
 
@@ -142,18 +150,22 @@ struct SavedRun: Codable {
     func programAndConfig() throws -> (Program, TrainConfig) {
         let p = try Program(text: program)
         var config = try self.config.map { try TrainConfig.parse($0, file: "the checkpoint's config.yaml") } ?? TrainConfig()
-        config.recipe.override(steps: steps, seed: seed)
+        config.recipe.override(steps: steps, seed: seed, precision: precision ?? .float32)
         return (p, config)
     }
 }
 
 extension Recipe {
-    /// The command line's --steps and --seed over a recipe (a shorter run drops a stop point past its end).
-    mutating func override(steps: Int?, seed: UInt64?) {
+    /// The command line's --steps, --seed and --precision over a recipe (a shorter run drops a
+    /// stop point past its end).
+    mutating func override(steps: Int?, seed: UInt64?, precision: Precision? = nil) {
         if let steps {
             self.steps = steps
             if let stop = stopAfter, stop > steps { stopAfter = nil }
         }
         if let seed { self.seed = seed }
+        if let precision { self.precision = precision }
     }
 }
+
+extension Precision: ExpressibleByArgument {}

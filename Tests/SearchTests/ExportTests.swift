@@ -3,7 +3,8 @@ import Testing
 import TestSupport
 
 /// A program carried into PyTorch: `evolve export --format pytorch` on a trained checkpoint,
-/// run by scripts/pytorch_check.py on the same weights, gives evolve's validation loss.
+/// run by scripts/pytorch_check.py on the same weights, gives evolve's validation loss. In
+/// float32: PyTorch evaluates in float32, and bfloat16 products move a loss by ~1e-3.
 @Suite("export to PyTorch", .serialized)
 struct ExportTests {
     static let seeds = ["vanilla", "primer-ez", "relu", "squared-relu", "mdha", "switch-moe", "hash-ffn", "avgk-sffn", "avgk-sffn-g32",
@@ -15,7 +16,7 @@ struct ExportTests {
         let corpus = try syntheticCorpusFile()   // a short validation split: PyTorch evaluates it quickly
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-export-\(UUID())").path
         let program = packageRoot.appendingPathComponent("search-spaces/seeds/\(name).program").path
-        let trained = try runEvolve(["train", program, "--steps", "15", "--corpus", corpus, "--save", dir])
+        let trained = try runEvolve(["train", program, "--steps", "15", "--precision", "float32", "--corpus", corpus, "--save", dir])
         #expect(trained.status == 0, "\(trained.output)")
         let module = dir + "/model.py"
         let exported = try runEvolve(["export", dir, "--format", "pytorch", "--output", module])

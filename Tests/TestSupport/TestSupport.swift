@@ -114,7 +114,7 @@ public func testPromotion(top: Int) -> Promotion {
 public func replicated(_ p: Program, vocabulary: Int, recipe r: Recipe, threads: Int) throws -> ReplicatedModel {
     try Compiler(p, vocabulary: vocabulary)
         .replicated(batch: r.batchSize, initStd: r.initStd, seed: r.seed, threads: threads, replicas: r.replicas,
-                    precision: r.precision)
+                    precision: r.products)
 }
 
 /// The engines the store's tests run on: SQLite always, PostgreSQL where

@@ -235,7 +235,7 @@ struct TrainingTests {
         #expect(error("training:\n  steps: 10.5\n") == "x.yaml: training: 'steps' has the wrong type or value")
         #expect(error("model:\n  layers: .nan\n") == "x.yaml: model: 'layers' must be a finite number, found nan")
         #expect(error("program:\n  name: p\n  subprograms:\n  - [FOO s0]\n") == "x.yaml: program: subprograms[0][0]: unknown op 'FOO'")
-        #expect(error("training:\n  stepz: 5\n") == "x.yaml: training: unknown key 'stepz' (known: batch_size, beta1, beta2, grad_clip, init_std, learning_rate, min_learning_rate, replicas, seed, steps, stop_after, tokenizer, train_fraction, validation_tokens, warmup_steps, weight_decay)")
+        #expect(error("training:\n  stepz: 5\n") == "x.yaml: training: unknown key 'stepz' (known: batch_size, beta1, beta2, grad_clip, init_std, learning_rate, min_learning_rate, precision, replicas, seed, steps, stop_after, tokenizer, train_fraction, validation_tokens, warmup_steps, weight_decay)")
     }
 
     @Test func corpusErrors() throws {
