@@ -1,4 +1,23 @@
+import CGemm
 import Primitives
+
+/// GELU over Float in AVX-512 C (16 lanes; Swift's loops are compiled for AVX2's 8): its
+/// erf and exp are most of a dense step's elementwise time. `enabled`, bound per task and read
+/// when a kernel is built (as `AttentionReference`), turns it off for the tests that compare
+/// both forms.
+enum WideGELU {
+    @TaskLocal static var enabled = true
+    static let available = evolve_sgemm_width() == 512
+    /// Whether GELU over S runs the C form, for a kernel built now.
+    static func applies<S: Scalar>(_: S.Type) -> Bool { S.self == Float.self && available && enabled }
+}
+
+@inline(__always) private func floats<S>(_ p: UnsafePointer<S>) -> UnsafePointer<Float> {
+    UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+}
+@inline(__always) private func floats<S>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+}
 
 @inline(__always) func sigmoid<S: Scalar>(_ x: S) -> S { 1 / (1 + S.exp(-x)) }
 @inline(__always) func signum<S: Scalar>(_ x: S) -> S { x > 0 ? 1 : (x < 0 ? -1 : 0) }
@@ -14,7 +33,13 @@ import Primitives
 // that vectorises (a loop around a switch, or a call per element, does not).
 // x, y: [n]
 @_specialize(where S == Float)
-func unaryForward<S: Scalar>(_ op: UnaryOp, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ n: Int) {
+func unaryForward<S: Scalar>(_ op: UnaryOp, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ n: Int,
+                             wide: Bool = WideGELU.applies(S.self)) {
+    if op == .gelu, wide {
+        return Parallel.forEach(n, grain: 8192) { r in
+            evolve_gelu_forward(floats(x) + r.lowerBound, floats(y) + r.lowerBound, r.count)
+        }
+    }
     Parallel.forEach(n, grain: 8192) { r in
         switch op {
         case .negate: for i in r { let x = x[i]; y[i] = -x }
@@ -48,8 +73,14 @@ func unaryForward<S: Scalar>(_ op: UnaryOp, _ x: UnsafePointer<S>, _ y: UnsafeMu
 @_specialize(where S == Float)
 func unaryBackward<S: Scalar>(
     _ op: UnaryOp, _ x: UnsafePointer<S>, _ y: UnsafePointer<S>, _ dy: UnsafePointer<S>,
-    _ dx: UnsafeMutablePointer<S>, _ accumulate: Bool, _ n: Int
+    _ dx: UnsafeMutablePointer<S>, _ accumulate: Bool, _ n: Int, wide: Bool = WideGELU.applies(S.self)
 ) {
+    if op == .gelu, wide {
+        return Parallel.forEach(n, grain: 8192) { r in
+            evolve_gelu_backward(floats(x) + r.lowerBound, floats(dy) + r.lowerBound, floats(dx) + r.lowerBound,
+                                 r.count, accumulate ? 1 : 0)
+        }
+    }
     Parallel.forEach(n, grain: 8192) { r in
         @inline(__always) func each(_ derivative: (Int) -> S) {
             if accumulate {
@@ -90,6 +121,8 @@ final class UnaryKernel<S: Scalar>: Kernel {
     let op: UnaryOp
     let x: Tensor<S>, y: Tensor<S>
     let slots: IndexTensor?
+    /// GELU in AVX-512 C (`WideGELU`), decided when the kernel is built.
+    let wide = WideGELU.applies(S.self)
     init(_ op: UnaryOp, _ x: Tensor<S>, _ y: Tensor<S>, slots: IndexTensor? = nil) {
         self.op = op; self.x = x; self.y = y; self.slots = slots
     }
@@ -106,15 +139,15 @@ final class UnaryKernel<S: Scalar>: Kernel {
 
     @_specialize(where S == Float)
     func forward() {
-        guard slots != nil else { return unaryForward(op, x.value, y.value, x.count) }
-        for s in spans() { unaryForward(op, x.value + s.start, y.value + s.start, s.used) }
+        guard slots != nil else { return unaryForward(op, x.value, y.value, x.count, wide: wide) }
+        for s in spans() { unaryForward(op, x.value + s.start, y.value + s.start, s.used, wide: wide) }
     }
 
     @_specialize(where S == Float)
     func backward() {
         guard let dy = y.incomingGrad(), let (dx, acc) = x.gradTarget() else { return }
-        guard slots != nil else { return unaryBackward(op, x.value, y.value, dy, dx, acc, x.count) }
-        for s in spans() { unaryBackward(op, x.value + s.start, y.value + s.start, dy + s.start, dx + s.start, acc, s.used) }
+        guard slots != nil else { return unaryBackward(op, x.value, y.value, dy, dx, acc, x.count, wide: wide) }
+        for s in spans() { unaryBackward(op, x.value + s.start, y.value + s.start, dy + s.start, dx + s.start, acc, s.used, wide: wide) }
     }
 }
 
