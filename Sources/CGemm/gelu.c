@@ -69,3 +69,8 @@ void evolve_gelu_backward(const float *x, const float *dy, float *dx, long n, in
         _mm512_mask_storeu_ps(dx + i, m, g);
     }
 }
+
+int evolve_gelu_wide(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}

@@ -38,3 +38,5 @@ void evolve_round_bf16(const float *src, int rows, int cols, int ld, float *dst)
 // time, in AVX-512 (only where evolve_sgemm_width() is 512): the Swift kernel's formulas.
 void evolve_gelu_forward(const float *x, float *y, long n);
 void evolve_gelu_backward(const float *x, const float *dy, float *dx, long n, int accumulate);
+// Whether the CPU has AVX-512F for the two above (whatever width the GEMM was limited to).
+int evolve_gelu_wide(void);

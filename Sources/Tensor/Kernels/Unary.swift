@@ -7,7 +7,7 @@ import Primitives
 /// both forms.
 enum WideGELU {
     @TaskLocal static var enabled = true
-    static let available = evolve_sgemm_width() == 512
+    static let available = evolve_gelu_wide() != 0
     /// Whether GELU over S runs the C form, for a kernel built now.
     static func applies<S: Scalar>(_: S.Type) -> Bool { S.self == Float.self && available && enabled }
 }
