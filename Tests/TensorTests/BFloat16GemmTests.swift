@@ -44,12 +44,7 @@ struct BFloat16GemmTests {
         var rng = Xoshiro(seed: seed)
         for (m, n, k) in shapes {
             for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (-2, 0.25), (1, 1)] {
-                let pad = 3
-                let (ra, ca) = t.0 ? (k, m) : (m, k), (rb, cb) = t.1 ? (n, k) : (k, n)
-                let lda = ca + pad, ldb = cb + pad, ldc = n + pad
-                let a = (0..<(ra * lda)).map { _ in Float(rng.normal()) }
-                let b = (0..<(rb * ldb)).map { _ in Float(rng.normal()) }
-                let c0 = (0..<(m * ldc)).map { _ in beta == 0 ? Float.nan : Float(rng.normal()) }
+                let (a, lda, b, ldb, c0, ldc) = operands(t, m, n, k, beta: beta, &rng)
                 var c = c0
                 product(t.0, t.1, m, n, k, alpha, a, lda, b, ldb, beta, &c, ldc)
                 var worst = 0.0

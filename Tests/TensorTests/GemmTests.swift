@@ -23,12 +23,7 @@ struct GemmTests {
                       (384, 4, 128), (128, 4, 384), (3, 1, 5), (37, 8, 19), (9, 3, 8)]   // narrow: a router's
         for (m, n, k) in shapes {
             for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (-2, 0.25)] {
-                let pad = 3
-                let (ra, ca) = t.0 ? (k, m) : (m, k), (rb, cb) = t.1 ? (n, k) : (k, n)
-                let lda = ca + pad, ldb = cb + pad, ldc = n + pad
-                let a = (0..<(ra * lda)).map { _ in Float(rng.normal()) }
-                let b = (0..<(rb * ldb)).map { _ in Float(rng.normal()) }
-                let c0 = (0..<(m * ldc)).map { _ in beta == 0 ? Float.nan : Float(rng.normal()) }
+                let (a, lda, b, ldb, c0, ldc) = operands(t, m, n, k, beta: beta, &rng)
                 var ours = c0, theirs = c0
                 evolve_sgemm(t.0 ? 1 : 0, t.1 ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, &ours, Int32(ldc))
                 cblas_sgemm(CblasRowMajor, t.0 ? CblasTrans : CblasNoTrans, t.1 ? CblasTrans : CblasNoTrans,
@@ -53,4 +48,17 @@ struct GemmTests {
         #expect(t.blas > 0 && t.blas.isFinite)
         #expect(Gemm.name.hasPrefix(Gemm.own ? "evolve-avx" : "openblas-"))
     }
+}
+
+/// Random op(A)[m×k] and op(B)[k×n] stored as `t` says, and a C [m×n], each with rows 3 wider
+/// than the matrix (leading dimensions past the edge); C is NaN where beta 0 must not read it.
+func operands(_ t: (Bool, Bool), _ m: Int, _ n: Int, _ k: Int, beta: Float, _ rng: inout Xoshiro)
+    -> (a: [Float], lda: Int, b: [Float], ldb: Int, c: [Float], ldc: Int) {
+    let pad = 3
+    let (ra, ca) = t.0 ? (k, m) : (m, k), (rb, cb) = t.1 ? (n, k) : (k, n)
+    let lda = ca + pad, ldb = cb + pad, ldc = n + pad
+    let a = (0..<(ra * lda)).map { _ in Float(rng.normal()) }
+    let b = (0..<(rb * ldb)).map { _ in Float(rng.normal()) }
+    let c = (0..<(m * ldc)).map { _ in beta == 0 ? Float.nan : Float(rng.normal()) }
+    return (a, lda, b, ldb, c, ldc)
 }
