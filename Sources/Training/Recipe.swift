@@ -36,6 +36,13 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// (docs/performance.md); it is what makes the default on AMX machines.
     public var products: Precision { precision ?? (Precision.amx ? .bfloat16 : .float32) }
 
+    /// The precision an engine runs: evolve's `products`; PyTorch's trainer float32 unless the
+    /// recipe names bfloat16 (its autocast on a CPU is no faster, so no machine default).
+    public func products(on engine: TrainingEngine) -> Precision {
+        if case .pytorch = engine { return precision ?? .float32 }
+        return products
+    }
+
     public init() {}
 
     public enum CodingKeys: String, CodingKey, CaseIterable {

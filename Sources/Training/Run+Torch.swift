@@ -88,9 +88,7 @@ extension Run {
             "schedule": schedule, "steps": total, "marks": Array(Set(marks.filter { $0 < total } + [total])).sorted(),
             "recipe": ["batch_size": r.batchSize, "learning_rate": r.learningRate, "min_learning_rate": r.minLearningRate,
                        "warmup_steps": r.warmupSteps, "beta1": r.beta1, "beta2": r.beta2, "weight_decay": r.weightDecay,
-                       "grad_clip": r.gradClip,
-                       // bfloat16 only where the recipe names it: a machine's default is evolve's engine's
-                       "precision": (r.precision ?? .float32).rawValue] as [String: Any]]
+                       "grad_clip": r.gradClip, "precision": r.products(on: .pytorch(torch)).rawValue] as [String: Any]]
         let file = folder.appendingPathComponent("job.json")
         try JSONSerialization.data(withJSONObject: job, options: [.sortedKeys]).write(to: file)
         return file
