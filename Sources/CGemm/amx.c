@@ -21,6 +21,8 @@
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
 
+#define NB 2048   // columns of op(B) packed at once
+
 static inline int min_i(int a, int b) { return a < b ? a : b; }
 
 static int amx = -1;
@@ -67,11 +69,13 @@ static inline __m512i bf16x32(const float *p, int n) {
     return (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, p + 16), _mm512_maskz_loadu_ps(lo, p));
 }
 
-// One float as bf16, rounded to nearest even (NaN kept a NaN).
+// One float as bf16, rounded to nearest even (NaN kept a NaN, a denormal flushed to a signed
+// zero: VCVTNE2PS2BF16 treats denormal inputs as zero, and this must round as it does).
 static inline uint16_t bf16(float x) {
     uint32_t u;
     memcpy(&u, &x, 4);
     if ((u & 0x7FFFFFFF) > 0x7F800000) return (uint16_t)((u >> 16) | 0x40);
+    if ((u & 0x7F800000) == 0) return (uint16_t)((u >> 16) & 0x8000);
     return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
 }
 
@@ -204,16 +208,21 @@ void evolve_bgemm(int transA, int transB, int m, int n, int k, float alpha,
     if (n <= 8 || k <= 0 || alpha == 0)   // narrow (a router's scores) or nothing to multiply
         return evolve_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     if (!configured) configure();
-    int kp = (k + 31) / 32 * 32, panels = (n + 31) / 32;
+    int kp = (k + 31) / 32 * 32;
     uint16_t *pa = room(&buf_a, &cap_a, (size_t)kp * 32);
-    uint16_t *pb = room(&buf_b, &cap_b, (size_t)kp * 32 * panels);
-    for (int jp = 0; jp < panels; jp++)
-        pack_b(b, ldb, transB, jp * 32, min_i(32, n - jp * 32), k, kp, pb + (size_t)jp * kp * 32);
-    for (int i0 = 0; i0 < m; i0 += 32) {
-        int rows = min_i(32, m - i0);
-        pack_a(a, lda, transA, i0, rows, k, kp, pa);
+    uint16_t *pb = room(&buf_b, &cap_b, (size_t)kp * 32 * ((min_i(n, NB) + 31) / 32));
+    // op(B) NB columns at a time (a vocabulary's 50k would pack to tens of MB); op(A)'s panels
+    // are packed again for each slice, which the model's products (n ≤ NB but the logits) never do.
+    for (int j0 = 0; j0 < n; j0 += NB) {
+        int cols = min_i(NB, n - j0), panels = (cols + 31) / 32;
         for (int jp = 0; jp < panels; jp++)
-            block(pa, pb + (size_t)jp * kp * 32, kp, c + (size_t)i0 * ldc + jp * 32, ldc, alpha, beta,
-                  rows, min_i(32, n - jp * 32));
+            pack_b(b, ldb, transB, j0 + jp * 32, min_i(32, cols - jp * 32), k, kp, pb + (size_t)jp * kp * 32);
+        for (int i0 = 0; i0 < m; i0 += 32) {
+            int rows = min_i(32, m - i0);
+            pack_a(a, lda, transA, i0, rows, k, kp, pa);
+            for (int jp = 0; jp < panels; jp++)
+                block(pa, pb + (size_t)jp * kp * 32, kp, c + (size_t)i0 * ldc + j0 + jp * 32, ldc, alpha, beta,
+                      rows, min_i(32, cols - jp * 32));
+        }
     }
 }

@@ -70,12 +70,12 @@ public enum Threads {
     }
 
     /// Runs body with the engine's kernels (GEMMs split by rows or columns, elementwise
-    /// and per-head work) on n threads, its products in `precision`, on this thread and
-    /// those they start.
-    public static func with<R>(_ n: Int, precision: Precision = .float32, _ body: () throws -> R) rethrows -> R {
+    /// and per-head work) on n threads, its products in `precision` (unset: as already bound),
+    /// on this thread and those they start.
+    public static func with<R>(_ n: Int, precision: Precision? = nil, _ body: () throws -> R) rethrows -> R {
         prepare()
         evolve_flush_denormals()
-        return try Parallel.$precision.withValue(precision) {
+        return try Parallel.$precision.withValue(precision ?? Parallel.precision) {
             try Parallel.$width.withValue(max(1, n), operation: body)
         }
     }
@@ -107,6 +107,10 @@ extension Scalar {
                 gemm(transA, transB, r.count, n, k, alpha, a + (transA ? r.lowerBound : r.lowerBound * lda), lda,
                      b, ldb, beta, c + r.lowerBound * ldc, ldc)
             }
+        } else if Parallel.precision == .bfloat16 && n / chunks <= 8 {
+            // a chunk that narrow would be multiplied in float32 (Gemm.bfloat16's rule is per
+            // product): keep the product whole
+            gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         } else {
             Parallel.forEach(n, grain: n / chunks) { r in
                 gemm(transA, transB, m, r.count, k, alpha, a, lda, b + (transB ? r.lowerBound * ldb : r.lowerBound), ldb,

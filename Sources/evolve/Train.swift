@@ -46,6 +46,7 @@ struct Train: ParsableCommand {
             if let n = saveEvery, n < 1 { throw CommandError(description: "--save-every must be at least 1") }
             if saveEvery != nil && save == nil && resume == nil { throw CommandError(description: "--save-every needs --save DIR") }
             if let file, resume != nil { throw CommandError(description: "--resume DIR takes the program from the checkpoint; leave out \(file)") }
+            if precision != nil && resume != nil { throw CommandError(description: "--resume DIR goes on in the precision its run took; leave out --precision") }
             let saved = try resume.map { try SavedRun.load($0) }
             if let save { try Checkpoint.checkWritable(save) }
             let (program, config) = try saved.map { try $0.programAndConfig() } ?? programAndConfig()

@@ -20,7 +20,7 @@ struct PyTorchParityTests {
         for p in programs {
             let dir = "\(root)/\(p.name)", file = "\(root)/\(p.name).program"
             try p.text.write(toFile: file, atomically: true, encoding: .utf8)
-            let trained = try runEvolve(["train", file, "--steps", "3", "--threads", "1", "--corpus", corpus, "--save", dir, "--allow-noncausal"])
+            let trained = try runEvolve(["train", file, "--steps", "3", "--threads", "1", "--precision", "float32", "--corpus", corpus, "--save", dir, "--allow-noncausal"])
             #expect(trained.status == 0, "\(p.name): \(trained.output)")
             let exported = try runEvolve(["export", dir, "--format", "pytorch", "--output", dir + "/model.py"])
             #expect(exported.status == 0, "\(p.name): \(exported.output)")

@@ -69,7 +69,7 @@ struct TokenDataTests {
         #expect(check.output.contains("train True True") && check.output.contains("val True True"), "\(check.output)")
         // A run on the folder reports bits per byte; one with another folder's data is told so.
         let trained = try runEvolve(["train", packageRoot.appendingPathComponent("search-spaces/seeds/vanilla.program").path,
-                                     "--data", "\(tmp)/data", "--steps", "3", "--threads", "1", "--save", "\(tmp)/ckpt"])
+                                     "--data", "\(tmp)/data", "--steps", "3", "--threads", "1", "--precision", "float32", "--save", "\(tmp)/ckpt"])
         #expect(trained.status == 0 && !value("val_bpb", in: trained.lastLine).isEmpty && value("tokenizer", in: trained.lastLine) == "bpe",
                 "\(trained.output)")
         // PyTorch evaluates the exported module on the same token files to evolve's loss.

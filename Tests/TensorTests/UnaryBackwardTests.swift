@@ -66,8 +66,8 @@ struct UnaryBackwardTests {
     /// GELU in AVX-512 C against the Swift loops over lengths that leave every tail of 16,
     /// inputs past exp's clamp and erf's saturation included: within float32 rounding (the C
     /// form fuses multiply-adds the Swift one rounds twice).
-    @Test func wideGELUMatchesTheLoops() throws {
-        try #require(WideGELU.available, "this CPU has no AVX-512: GELU runs the Swift loops only")
+    @Test(.enabled(if: WideGELU.available, "this CPU has no AVX-512: GELU runs the Swift loops only"))
+    func wideGELUMatchesTheLoops() {
         var rng = Xoshiro(seed: 17)
         for n in [1, 7, 15, 16, 17, 31, 100, 1000, 8193 * 2 + 5] {
             var x = (0..<n).map { _ in Float(6 * rng.normal()) }
@@ -85,7 +85,7 @@ struct UnaryBackwardTests {
             let (w, s) = (run(true), run(false))
             for (a, b) in [(w.y, s.y), (w.fresh, s.fresh), (w.summed, s.summed)] {
                 let worst = zip(a, b).map { Swift.abs($0 - $1) / (1 + Swift.abs($1)) }.max()!
-                #expect(worst <= 4e-7, "n \(n): worst relative difference \(worst)")
+                #expect(worst <= 4e-7 && !a.contains(where: \.isNaN), "n \(n): worst relative difference \(worst)")
             }
         }
     }

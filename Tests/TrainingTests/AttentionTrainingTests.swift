@@ -35,6 +35,7 @@ struct BFloat16TrainingTests {
         let d = try Dataset(path: realCorpus())
         var c = TrainConfig()
         c.recipe.steps = 100
+        c.recipe.precision = .float32   // unset would be bfloat16 on an AMX machine
         let full = train(c, d)
         c.recipe.precision = .bfloat16
         let half = train(c, d)
@@ -42,7 +43,7 @@ struct BFloat16TrainingTests {
         let worst = differences.max() ?? .infinity
         print("bfloat16 (\(Precision.bfloat16Engine)) against float32, 100 steps: largest loss difference \(worst), "
               + "last losses \(half.losses.last!) and \(full.losses.last!)")
-        #expect(half.losses.count == 100 && worst < 0.05)
+        #expect(half.losses.count == 100 && worst < 0.05 && worst > 0)
         #expect(full.losses.last! < full.losses.first! - 1 && half.losses.last! < half.losses.first! - 1)
         // The same precision twice is the same run.
         #expect(train(c, d).losses == half.losses)
@@ -53,8 +54,8 @@ struct BFloat16TrainingTests {
 struct WideGELUTrainingTests {
     /// 100 float32 steps of the baseline with GELU in AVX-512 C and in the Swift loops: the
     /// losses differ only by float32 rounding carried through 100 updates.
-    @Test func lossesEqualTheLoops() throws {
-        try #require(WideGELU.available, "this CPU has no AVX-512: GELU runs the Swift loops only")
+    @Test(.enabled(if: WideGELU.available, "this CPU has no AVX-512: GELU runs the Swift loops only"))
+    func lossesEqualTheLoops() throws {
         let d = try Dataset(path: realCorpus())
         var c = TrainConfig()
         c.recipe.steps = 100

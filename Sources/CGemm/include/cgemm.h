@@ -31,11 +31,12 @@ void evolve_bgemm(int transA, int transB, int m, int n, int k, float alpha,
 int evolve_bgemm_available(void);
 
 // dst[rows×cols] (contiguous) = src's rows × cols (row stride ld), each rounded to the
-// nearest bfloat16 as evolve_bgemm rounds: the same products on a CPU without AMX.
+// nearest bfloat16 as evolve_bgemm rounds (denormals to zero, as its conversion does): the
+// same products on a CPU without AMX.
 void evolve_round_bf16(const float *src, int rows, int cols, int ld, float *dst);
 
 // GELU's y = x·(1 + erf(x/√2))/2 and dx (+)= dy·(Φ(x) + x·φ(x)) over n floats, 16 lanes at a
-// time, in AVX-512 (only where evolve_sgemm_width() is 512): the Swift kernel's formulas.
+// time, in AVX-512 (only where evolve_gelu_wide()): the Swift kernel's formulas.
 void evolve_gelu_forward(const float *x, float *y, long n);
 void evolve_gelu_backward(const float *x, const float *dy, float *dx, long n, int accumulate);
 // Whether the CPU has AVX-512F for the two above (whatever width the GEMM was limited to).

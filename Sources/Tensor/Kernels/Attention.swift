@@ -49,8 +49,11 @@ final class AttentionKernel<S: Scalar>: Kernel {
     @_specialize(where S == Float)
     func forward() {
         guard !reference else {
-            return referenceAttentionForward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
-                                             v.tensor.value + v.offset, v.stride, out.value, saved, b, t, h, d, dv)
+            // Attention's products are float32 in both kernels, whatever the model's precision.
+            return Parallel.$precision.withValue(.float32) {
+                referenceAttentionForward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
+                                          v.tensor.value + v.offset, v.stride, out.value, saved, b, t, h, d, dv)
+            }
         }
         fusedAttentionForward(operands, out.value, saved)
     }
@@ -69,8 +72,10 @@ final class AttentionKernel<S: Scalar>: Kernel {
         }
         let dq = grad(q), dk = grad(k), dv = grad(v)
         guard !reference else {
-            return referenceAttentionBackward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
-                                              v.tensor.value + v.offset, v.stride, dout, saved, dq, dk, dv, b, t, h, d, self.dv)
+            return Parallel.$precision.withValue(.float32) {
+                referenceAttentionBackward(q.tensor.value + q.offset, q.stride, k.tensor.value + k.offset, k.stride,
+                                           v.tensor.value + v.offset, v.stride, dout, saved, dq, dk, dv, b, t, h, d, self.dv)
+            }
         }
         fusedAttentionBackward(operands, out.value, dout, saved, AttentionGradients(dq: dq, dk: dk, dv: dv))
     }
