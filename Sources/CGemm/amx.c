@@ -133,13 +133,23 @@ static void turn(const uint16_t *src, int kp, int rows, int cols, uint16_t *dst)
     }
 }
 
-static _Thread_local uint16_t *buf_t;
-static _Thread_local size_t cap_t;
-static uint16_t *room(uint16_t **buf, size_t *cap, size_t need);
+// Packing buffers, per thread, grown as needed: A's panel, B's panels, and a transposed
+// operand's panel before it is turned.
+static _Thread_local uint16_t *buf_a, *buf_b, *buf_t;
+static _Thread_local size_t cap_a, cap_b, cap_t;
+
+// *buf with room for `need` bf16 values (64-byte aligned), reallocated when smaller.
+static uint16_t *room(uint16_t **buf, size_t *cap, size_t need) {
+    if (need > *cap) { free(*buf); *buf = aligned_alloc(64, (need * 2 + 63) / 64 * 64); *cap = need; }
+    return *buf;
+}
 
 // Rows i0 … i0+rows-1 of op(A) (rows ≤ 32) into an A panel of kp/32 blocks.
 static void pack_a(const float *a, int lda, int trans, int i0, int rows, int k, int kp, uint16_t *dst) {
-    if (!trans) return pack_rows(a + (size_t)i0 * lda, lda, rows, k, kp, dst);
+    if (!trans) {
+        pack_rows(a + (size_t)i0 * lda, lda, rows, k, kp, dst);
+        return;
+    }
     // op(A)[i, p] = a[p·lda + i]: a's rows pair up along k as a B panel's do.
     uint16_t *t = room(&buf_t, &cap_t, (size_t)kp * 32);
     pack_pairs(a + i0, lda, rows, k, kp, t);
@@ -148,7 +158,10 @@ static void pack_a(const float *a, int lda, int trans, int i0, int rows, int k, 
 
 // Columns j0 … j0+cols-1 of op(B) (cols ≤ 32) into a B panel of kp/32 blocks.
 static void pack_b(const float *b, int ldb, int trans, int j0, int cols, int k, int kp, uint16_t *dst) {
-    if (!trans) return pack_pairs(b + j0, ldb, cols, k, kp, dst);
+    if (!trans) {
+        pack_pairs(b + j0, ldb, cols, k, kp, dst);
+        return;
+    }
     // op(B)[p, j] = b[j·ldb + p]: b's rows hold k contiguously, as an A panel's do.
     uint16_t *t = room(&buf_t, &cap_t, (size_t)kp * 32);
     pack_rows(b + (size_t)j0 * ldb, ldb, cols, k, kp, t);
@@ -193,20 +206,15 @@ static void block(const uint16_t *ap, const uint16_t *bp, int kp, float *c, int 
         }
 }
 
-static _Thread_local uint16_t *buf_a, *buf_b;
-static _Thread_local size_t cap_a, cap_b;
-
-static uint16_t *room(uint16_t **buf, size_t *cap, size_t need) {
-    if (need > *cap) { free(*buf); *buf = aligned_alloc(64, (need * 2 + 63) / 64 * 64); *cap = need; }
-    return *buf;
-}
 
 void evolve_bgemm(int transA, int transB, int m, int n, int k, float alpha,
                   const float *a, int lda, const float *b, int ldb,
                   float beta, float *c, int ldc) {
     if (m <= 0 || n <= 0) return;
-    if (n <= 8 || k <= 0 || alpha == 0)   // narrow (a router's scores) or nothing to multiply
-        return evolve_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (k <= 0 || alpha == 0) {   // nothing to multiply: C = beta · C
+        evolve_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     if (!configured) configure();
     int kp = (k + 31) / 32 * 32;
     uint16_t *pa = room(&buf_a, &cap_a, (size_t)kp * 32);

@@ -14,9 +14,6 @@ public enum Precision: String, Codable, Sendable, CaseIterable {
     /// once per process).
     public static let amx: Bool = evolve_bgemm_available() != 0
 
-    /// What runs a `bfloat16` product here, for benchmarks and results headers.
-    public static var bfloat16Engine: String { amx ? "amx-bf16" : "rounded-fp32" }
-
     /// `float32`, `bfloat16-amx` or `bfloat16-rounded`: the precision and what runs it here.
     public var label: String { self == .float32 ? "float32" : Self.amx ? "bfloat16-amx" : "bfloat16-rounded" }
 }

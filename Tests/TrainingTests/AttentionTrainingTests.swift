@@ -4,6 +4,22 @@ import Config
 @testable import Training
 import TestSupport
 
+/// The baseline recipe for 100 float32 steps: two runs of it that differ in one kernel differ
+/// only by float32 rounding carried through 100 updates.
+private func hundredSteps() -> TrainConfig {
+    var c = TrainConfig()
+    c.recipe.steps = 100
+    c.recipe.precision = .float32   // unset is bfloat16 on an AMX machine, whose rounding would magnify float32's
+    return c
+}
+
+/// The largest difference between two runs' losses, step by step, and its step (from 1).
+private func largestDifference(_ a: TrainResult, _ b: TrainResult) -> (value: Float, step: Int) {
+    let differences = zip(a.losses, b.losses).map { Swift.abs($0 - $1) }
+    let worst = differences.max() ?? .infinity
+    return (worst, differences.firstIndex(of: worst).map { $0 + 1 } ?? 0)
+}
+
 @Suite("fused attention in training")
 struct AttentionTrainingTests {
     /// 100 steps of the baseline recipe with the fused attention kernel and with the kernel
@@ -11,17 +27,14 @@ struct AttentionTrainingTests {
     /// float32 rounding, carried through 100 updates.
     @Test func lossesEqualTheReferenceKernel() throws {
         let d = try Dataset(path: realCorpus())
-        var c = TrainConfig()
-        c.recipe.steps = 100
-        c.recipe.precision = .float32   // bfloat16's rounding would magnify float32's differences
+        let c = hundredSteps()
         let fused = AttentionReference.$enabled.withValue(false) { train(c, d) }
         let reference = AttentionReference.$enabled.withValue(true) { train(c, d) }
         #expect(fused.losses.count == 100 && reference.losses.count == 100)
-        let differences = zip(fused.losses, reference.losses).map { Swift.abs($0 - $1) }
-        let worst = differences.max() ?? .infinity
-        print("fused against reference attention, 100 steps: largest loss difference \(worst) "
-              + "(step \(differences.firstIndex(of: worst).map { $0 + 1 } ?? 0)), last losses \(fused.losses.last!) and \(reference.losses.last!)")
-        #expect(worst < 1e-4)
+        let worst = largestDifference(fused, reference)
+        print("fused against reference attention, 100 steps: largest loss difference \(worst.value) "
+              + "(step \(worst.step)), last losses \(fused.losses.last!) and \(reference.losses.last!)")
+        #expect(worst.value < 1e-4)
     }
 }
 
@@ -33,15 +46,12 @@ struct BFloat16TrainingTests {
     /// the float32 curve to within a few hundredths of a nat while both fall from 4.2.
     @Test func lossesTrackFloat32() throws {
         let d = try Dataset(path: realCorpus())
-        var c = TrainConfig()
-        c.recipe.steps = 100
-        c.recipe.precision = .float32   // unset would be bfloat16 on an AMX machine
+        var c = hundredSteps()
         let full = train(c, d)
         c.recipe.precision = .bfloat16
         let half = train(c, d)
-        let differences = zip(half.losses, full.losses).map { Swift.abs($0 - $1) }
-        let worst = differences.max() ?? .infinity
-        print("bfloat16 (\(Precision.bfloat16Engine)) against float32, 100 steps: largest loss difference \(worst), "
+        let worst = largestDifference(half, full).value
+        print("\(Precision.bfloat16.label) against float32, 100 steps: largest loss difference \(worst), "
               + "last losses \(half.losses.last!) and \(full.losses.last!)")
         #expect(half.losses.count == 100 && worst < 0.05 && worst > 0)
         #expect(full.losses.last! < full.losses.first! - 1 && half.losses.last! < half.losses.first! - 1)
@@ -57,12 +67,10 @@ struct WideGELUTrainingTests {
     @Test(.enabled(if: WideGELU.available, "this CPU has no AVX-512: GELU runs the Swift loops only"))
     func lossesEqualTheLoops() throws {
         let d = try Dataset(path: realCorpus())
-        var c = TrainConfig()
-        c.recipe.steps = 100
-        c.recipe.precision = .float32
+        let c = hundredSteps()
         let wide = WideGELU.$enabled.withValue(true) { train(c, d) }
         let loops = WideGELU.$enabled.withValue(false) { train(c, d) }
-        let worst = zip(wide.losses, loops.losses).map { Swift.abs($0 - $1) }.max() ?? .infinity
+        let worst = largestDifference(wide, loops).value
         print("GELU in AVX-512 against the loops, 100 steps: largest loss difference \(worst)")
         #expect(wide.losses.count == 100 && worst < 1e-4)
     }
