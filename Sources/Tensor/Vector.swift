@@ -46,7 +46,9 @@ func vectorMax<S: Scalar>(_ p: UnsafePointer<S>, _ n: Int) -> S {
         var acc = load8(p)
         i = 8
         while i + 8 <= n { acc = pointwiseMax(acc, load8(p + i)); i += 8 }
-        m = acc.max()
+        // Lane by lane, not `acc.max()` nor halves: those stay calls in attention's inner loop.
+        m = acc[0]
+        for l in 1..<8 { m = Swift.max(m, acc[l]) }
     }
     while i < n { m = Swift.max(m, p[i]); i += 1 }
     return m

@@ -100,6 +100,79 @@ struct ForwardTests {
         #expect(BroadcastPlan([2, 3], [4, 3]) == nil)
     }
 
+    /// Every binary op over random broadcast shapes (rank 1–4, each axis of either operand
+    /// 1 or full, runs with SIMD tails) equals the formula applied element by element with
+    /// the broadcast's index arithmetic, bit for bit in Float: value, and the gradient of
+    /// both operands, summed over the axes an operand repeats along.
+    @Test(arguments: [BinaryOp.add, .subtract, .multiply, .divide, .max, .min])
+    func binaryEqualsItsFormula(_ op: BinaryOp) {
+        func f(_ a: Float, _ b: Float) -> Float {
+            switch op {
+            case .add: a + b
+            case .subtract: a - b
+            case .multiply: a * b
+            case .divide: a / b
+            case .max: a >= b ? a : b
+            case .min: a <= b ? a : b
+            }
+        }
+        func partials(_ a: Float, _ b: Float) -> (Float, Float) {
+            switch op {
+            case .add: (1, 1)
+            case .subtract: (1, -1)
+            case .multiply: (b, a)
+            case .divide: (1 / b, -a / (b * b))
+            case .max: a >= b ? (1, 0) : (0, 1)
+            case .min: a <= b ? (1, 0) : (0, 1)
+            }
+        }
+        var rng = Xoshiro(seed: 41)
+        for _ in 0..<60 {
+            let rank = 1 + Int(rng.uniform() * 4)
+            let full = (0..<rank).map { _ in 1 + Int(rng.uniform() * 19) }
+            var sa = full.map { rng.uniform() < 0.3 ? 1 : $0 }, sb = full.map { rng.uniform() < 0.3 ? 1 : $0 }
+            if rng.uniform() < 0.3 { sb.removeFirst(Int(rng.uniform() * Double(rank))) }   // fewer axes broadcast too
+            if rng.uniform() < 0.2 { sa = full }
+            let g = Graph<Float>()
+            let a = g.input(sa, name: "a", requiresGrad: true), b = g.input(sb, name: "b", requiresGrad: true)
+            // Kept away from zero (divide) and distinct (max and min's ties go to a).
+            for t in [a, b] { for i in 0..<t.count { let x = Float(rng.normal()); t[i] = x < 0 ? x - 0.5 : x + 0.5 } }
+            let y = g.binary(op, a, b)
+            let w = g.input(y.shape, name: "w")
+            for i in 0..<w.count { w[i] = Float(rng.normal()) }
+            let loss = g.sumAll(g.multiply(y, w))
+            g.forward()
+            g.backward(from: loss)
+            // The broadcast by hand: y's index → each operand's (its axes aligned to the right).
+            let shape = y.shape
+            func index(_ i: Int, in s: [Int]) -> Int {
+                var rest = i, at = 0, stride = 1
+                for axis in (0..<shape.count).reversed() {
+                    let coordinate = rest % shape[axis]; rest /= shape[axis]
+                    let own = axis - (shape.count - s.count)
+                    guard own >= 0 else { continue }
+                    if s[own] != 1 { at += coordinate * stride }
+                    stride *= s[own]
+                }
+                return at
+            }
+            var da = [Float](repeating: 0, count: a.count), db = [Float](repeating: 0, count: b.count)
+            var sameValues = true
+            for i in 0..<y.count {
+                let (ia, ib) = (index(i, in: sa), index(i, in: sb))
+                if y[i].bitPattern != f(a[ia], b[ib]).bitPattern { sameValues = false }
+                let (pa, pb) = partials(a[ia], b[ib])
+                da[ia] += w[i] * pa; db[ib] += w[i] * pb
+            }
+            #expect(sameValues, "\(op) \(sa) with \(sb): values")
+            // Sums over repeated axes may be taken in SIMD lanes: equal to Float rounding.
+            for (got, want) in [(a.grads, da), (b.grads, db)] {
+                let worst = zip(got, want).map { Swift.abs($0 - $1) / Swift.max(1, Swift.abs($1)) }.max() ?? 0
+                #expect(worst < 1e-5, "\(op) \(sa) with \(sb): gradient off by \(worst)")
+            }
+        }
+    }
+
     /// Float training and Double checking run the same kernels: equal results to Float precision.
     @Test func floatMatchesDouble() {
         func run<S: Scalar>(_: S.Type) -> [Double] {
