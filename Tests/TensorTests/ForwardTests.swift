@@ -79,6 +79,34 @@ struct ForwardTests {
         #expect(x.grads.allSatisfy { $0.isFinite })
     }
 
+    /// Rows of every width from 1 to 40 (SIMD lanes and tails), some with masked entries and
+    /// one wholly masked: Float's softmax and its gradient against the formula in Double.
+    @Test func softmaxEqualsItsFormula() {
+        var rng = Xoshiro(seed: 12)
+        for c in 1...40 {
+            let rows = 4
+            let g = Graph<Float>()
+            let x = g.input([rows, c], name: "x", requiresGrad: true), w = g.input([rows, c], name: "w")
+            for i in 0..<x.count { x[i] = rng.uniform() < 0.2 ? -.infinity : Float(3 * rng.normal()); w[i] = Float(rng.normal()) }
+            for j in 0..<c { x[j] = -.infinity }   // row 0: all masked
+            x[c] = 0.5                              // row 1: at least one entry
+            let y = g.softmax(x)
+            g.forward()
+            g.backward(from: g.sumAll(g.multiply(y, w)))
+            for r in 0..<rows {
+                let xr = (0..<c).map { Double(x[r * c + $0]) }, wr = (0..<c).map { Double(w[r * c + $0]) }
+                let m = xr.max()!
+                let e = xr.map { m == -.infinity || $0 == -.infinity ? 0 : Double.exp($0 - m) }, sum = e.reduce(0, +)
+                let p = e.map { sum == 0 ? 0 : $0 / sum }
+                let dot = zip(p, wr).map(*).reduce(0, +)
+                for j in 0..<c {
+                    #expect(Swift.abs(Double(y[r * c + j]) - p[j]) < 1e-6, "width \(c) row \(r): softmax")
+                    #expect(Swift.abs(Double(x.grads[r * c + j]) - p[j] * (wr[j] - dot)) < 1e-5, "width \(c) row \(r): gradient")
+                }
+            }
+        }
+    }
+
     /// Float's vectorised exp and erf against libm in Double.
     @Test func fastMathAccuracy() {
         for i in -8700..<8800 {

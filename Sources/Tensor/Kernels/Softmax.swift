@@ -4,16 +4,19 @@ final class SoftmaxKernel<S: Scalar>: Kernel {
     let x: Tensor<S>, y: Tensor<S>
     init(_ x: Tensor<S>, _ y: Tensor<S>) { self.x = x; self.y = y }
 
+    // Row max and sum in SIMD lanes (`vectorMax`, `vectorSum`) and exp as a select over the
+    // whole row, so each loop vectorises: a search's programs put SOFTMAX where attention's
+    // fused kernel does not reach (a 512-wide MLP row), and the scalar loops cost a candidate
+    // more than its products.
     @_specialize(where S == Float)
     func forward() {
         let c = x.channels
         for r in 0..<x.rows {
             let xr = x.value + r * c, yr = y.value + r * c
-            var mx = -S.infinity
-            for j in 0..<c where xr[j] > mx { mx = xr[j] }
-            guard mx > -S.infinity else { for j in 0..<c { yr[j] = 0 }; continue }
-            var sum: S = 0
-            for j in 0..<c { let e = xr[j] == -S.infinity ? 0 : S.exp(xr[j] - mx); yr[j] = e; sum += e }
+            let mx = vectorMax(xr, c)
+            guard mx != -S.infinity else { for j in 0..<c { yr[j] = 0 }; continue }
+            for j in 0..<c { let e = S.exp(xr[j] - mx); yr[j] = xr[j] == -S.infinity ? 0 : e }
+            let sum = vectorSum(yr, c)
             for j in 0..<c { yr[j] /= sum }
         }
     }
@@ -25,11 +28,11 @@ final class SoftmaxKernel<S: Scalar>: Kernel {
         let c = x.channels
         for r in 0..<x.rows {
             let yr = y.value + r * c, dyr = dy + r * c, dxr = dx + r * c
-            var dot: S = 0
-            for j in 0..<c { dot += dyr[j] * yr[j] }
-            for j in 0..<c {
-                let g = yr[j] * (dyr[j] - dot)
-                if acc { dxr[j] += g } else { dxr[j] = g }
+            let dot = vectorDot(dyr, yr, c)
+            if acc {
+                for j in 0..<c { dxr[j] += yr[j] * (dyr[j] - dot) }
+            } else {
+                for j in 0..<c { dxr[j] = yr[j] * (dyr[j] - dot) }
             }
         }
     }
