@@ -55,7 +55,7 @@ let package = Package(
                                               .product(name: "NIOCore", package: "swift-nio"),
                                               .product(name: "NIOPosix", package: "swift-nio"),
                                               .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Search", dependencies: ["Program", "Compiler", "Model", "Training", "Config", "Store", "Primitives"]),
+        .target(name: "Search", dependencies: ["Program", "Compiler", "Model", "Training", "Config", "Store", "Primitives", "Tensor"]),
         .target(name: "Report", dependencies: ["Store", "Program"]),
         .target(name: "Serve", dependencies: ["Report", "Store", "Program",
                                               .product(name: "Hummingbird", package: "hummingbird"),

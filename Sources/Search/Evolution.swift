@@ -4,6 +4,7 @@ import Model
 import Primitives
 import Program
 import Store
+import Tensor
 import Training
 
 /// Regularized (aging) evolution with hurdles, after Primer, over a store: the population
@@ -49,8 +50,25 @@ public final class Evolution {
         }
         let seeds = space.seeds.map(\.text)
         study = try store.study(named: space.name, space: space.text, seed: Int64(space.seed),
-                                corpusSha256: data.sha256, corpusPath: data.path, seeds: seeds)
+                                corpusSha256: data.sha256, corpusPath: data.path, seeds: seeds,
+                                products: space.recipe.products.rawValue)
+        if let p = study.products, Precision(rawValue: p) == nil {
+            throw SearchError("study \(study.name) multiplies in '\(p)', which this build of evolve does not know (it knows "
+                              + Precision.allCases.map(\.rawValue).joined(separator: ", ") + "); nothing was changed")
+        }
         if study.seeds == nil { try store.recordSeeds(study: study.id!, seeds) }
+    }
+
+    /// The recipe of the study's jobs: the space's, with evolve's products in the precision
+    /// the study recorded when it was made (float32 for a study from before it recorded one),
+    /// whatever this worker's CPU would choose. PyTorch's trainer keeps its own rule
+    /// (`Recipe.products(on:)`): float32 unless the space names a precision.
+    public var recipe: Recipe {
+        var r = space.recipe
+        if case .evolve = engine, r.precision == nil {
+            r.precision = study.products.flatMap(Precision.init(rawValue:)) ?? .float32
+        }
+        return r
     }
 
     /// Why a candidate's training stopped short.
@@ -189,7 +207,7 @@ public final class Evolution {
         if reuses, let twin = try store.completed(hash: c.hash, rung: c.rung, study: study.id!), twin.id != c.id {
             return reuse(twin, fingerprint: twin.fingerprint)
         }
-        var recipe = space.recipe
+        var recipe = self.recipe
         recipe.seed = UInt64(c.seed)
         recipe.stopAfter = nil   // the budget and the hurdles decide how far a candidate trains
         let run: Run

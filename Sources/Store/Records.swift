@@ -16,6 +16,11 @@ public struct Study: Codable, Sendable {
     /// How many candidates the study is to make (the last `evolve search --candidates`); a
     /// worker that joins from another host works until it is reached.
     public var target: Int?
+    /// What evolve's engine multiplies every product of the study's jobs in (a `Precision`'s
+    /// name), fixed when the study is made, so that workers on other CPUs (and a resume after
+    /// a default changed) train as its first jobs did; nil for a study made before it was
+    /// recorded, when every study multiplied in float32.
+    public var products: String?
 }
 
 /// How a number came out: non-finite losses are stored as a kind, not as a value.

@@ -15,8 +15,9 @@ public protocol Store: AnyObject, Sendable {
     var location: String { get }
 
     // Studies
+    /// The study of this name, made (with these fields) if there is none.
     func study(named name: String, space: String, seed: Int64, corpusSha256: String?, corpusPath: String?,
-               seeds: [String]?) throws -> Study
+               seeds: [String]?, products: String?) throws -> Study
     func existingStudy(named name: String) throws -> Study?
     func recordCorpus(study: Int64, sha256: String, path: String?) throws
     /// Records the seeds of a study made before studies kept them.
@@ -86,7 +87,7 @@ extension Store {
     public func claim(study: Int64, worker: Worker) throws -> Candidate? { try claim(study: study, worker: worker, rungs: nil) }
 
     public func study(named name: String, space: String, seed: Int64) throws -> Study {
-        try study(named: name, space: space, seed: seed, corpusSha256: nil, corpusPath: nil, seeds: nil)
+        try study(named: name, space: space, seed: seed, corpusSha256: nil, corpusPath: nil, seeds: nil, products: nil)
     }
 
     public func requeue(_ id: Int64) throws { try requeue(id, lease: nil) }

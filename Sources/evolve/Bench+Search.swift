@@ -39,7 +39,7 @@ extension Bench {
         full.sort()
         print(keyValues([
             "space": s.name, "candidates": "\(all.count)", "seed": "\(s.seed)", "gemm": Gemm.name, "threads": "\(threads)",
-            "precision": s.recipe.products.label,
+            "precision": evolution.recipe.products.label,
             "seconds": String(format: "%.1f", wall),
             "candidates_per_hour": String(format: "%.1f", Double(all.count) / wall * 3600),
             "full_budget_candidates": "\(full.count)",

@@ -198,7 +198,7 @@ func work(_ evolution: Evolution, until candidates: Int, lease: Double, display:
     evolution.shouldStop = { stop.requested }
     print("study \(s.name) in \(evolution.store.location): \(s.budget) per candidate, population \(s.population), "
           + "tournament \(s.tournament), \(s.hurdles) hurdle(s), objective \(s.objective), selection \(s.selection.rawValue), "
-          + "products in \(s.recipe.products(on: evolution.engine).label); until \(candidates) candidates")
+          + "products in \(evolution.recipe.products(on: evolution.engine).label); until \(candidates) candidates")
     defer { display.finish() }
     return try evolution.run(until: candidates)
 }

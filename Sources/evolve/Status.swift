@@ -15,7 +15,8 @@ struct Status: ParsableCommand {
             let c = try store.counts(study: s.id!)
             let reused = all.filter { $0.reusedFrom != nil }.count
             let train = all.compactMap(\.trainSeconds).reduce(0, +), over = all.compactMap(\.overheadSeconds).reduce(0, +)
-            print("study \(s.name) in \(store.location), seed \(s.seed), started \(s.created)")
+            print("study \(s.name) in \(store.location), seed \(s.seed), started \(s.created), "
+                  + "products in \(s.products ?? "float32 (made before studies recorded it)")")
             print("candidates: \(c.done + c.failed) completed (\(c.failed) failed, \(reused) the same as an earlier one: its result taken, not trained), "
                   + "\(c.running) running, \(c.queued) queued")
             let failures = Dictionary(grouping: all.compactMap(\.failure), by: { $0 }).mapValues(\.count)

@@ -6,6 +6,7 @@ import Testing
 @testable import Store
 import TestSupport
 import Training
+import Tensor
 import Compiler
 import Config
 
@@ -36,6 +37,29 @@ struct SearchTests {
         #expect(s.bandEnds(steps: 31) == [1, 3, 7, 15, 31])
         s.hurdles = 0
         #expect(s.bandEnds(steps: 31) == [31])
+    }
+
+    /// A study's jobs multiply in the precision recorded when it was made, whatever this
+    /// CPU's default would be: float32 for a study made before studies recorded it, the
+    /// recorded one otherwise; a name this build does not know is refused.
+    @Test func jobsTakeTheStudysPrecision() throws {
+        let space = try tinySpace()
+        #expect(space.recipe.precision == nil)
+        let fresh = try Evolution(space: space, store: try openStore(temporaryDatabase()), data: data, threads: 1)
+        #expect(fresh.study.products == space.recipe.products.rawValue)   // this machine's default, recorded
+        func study(recording products: String?) throws -> Store {
+            let store = try openStore(temporaryDatabase())
+            _ = try store.study(named: space.name, space: space.text, seed: Int64(space.seed), corpusSha256: nil,
+                                corpusPath: nil, seeds: nil, products: products)
+            return store
+        }
+        for (recorded, runs) in [(nil, Precision.float32), ("float32", .float32), ("bfloat16", .bfloat16)] {
+            let e = try Evolution(space: space, store: try study(recording: recorded), data: data, threads: 1)
+            #expect(e.recipe.products == runs, "recorded \(recorded ?? "nothing")")
+        }
+        #expect {
+            _ = try Evolution(space: space, store: try study(recording: "float8"), data: data, threads: 1)
+        } throws: { "\($0)".contains("'float8'") && "\($0)".contains("float32, bfloat16") }
     }
 
     /// Stopped and started again, a study goes on to the history of an uninterrupted one.

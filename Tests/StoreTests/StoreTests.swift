@@ -120,14 +120,16 @@ struct StoreTests {
         #expect(try store.claim(study: s.id!, worker: testWorker(4))?.id == c.id)
     }
 
-    /// A study keeps what a worker on another host needs: its seeds and its target.
+    /// A study keeps what a worker on another host needs: its seeds, its target and its products' precision.
     @Test(arguments: Engine.all) func studyKeepsSeedsAndTarget(_ engine: Engine) throws {
         let path = try temporaryDatabase(engine)
         let store = try openStore(path)
-        let s = try store.study(named: "t", space: "x: 1", seed: 3, corpusSha256: "abc", corpusPath: "/c.txt", seeds: ["p1", "p2"])
+        let s = try store.study(named: "t", space: "x: 1", seed: 3, corpusSha256: "abc", corpusPath: "/c.txt", seeds: ["p1", "p2"],
+                                products: "bfloat16")
         try store.setTarget(study: s.id!, 40)
         let again = try #require(try openExistingStore(path)?.existingStudy(named: "t"))
         #expect(again.seeds == ["p1", "p2"] && again.target == 40 && again.corpusSha256 == "abc" && again.corpusPath == "/c.txt")
+        #expect(again.products == "bfloat16")
         #expect(abs(again.created.timeIntervalSince(s.created)) < 0.01)
     }
 
@@ -176,7 +178,7 @@ struct StoreTests {
     /// A database written by an older evolve, at every older schema: the commands that only
     /// read it (status, top, report, serve) read a migrated copy, and the file is not written.
     /// (They read columns later migrations added; they failed on the 4-hour study's file.)
-    @Test(arguments: ["v1", "v2", "v3", "v4", "v5", "v6"]) func olderSchemasAreReadFromACopy(_ version: String) throws {
+    @Test(arguments: ["v1", "v2", "v3", "v4", "v5", "v6", "v7"]) func olderSchemasAreReadFromACopy(_ version: String) throws {
         let path = temporaryDatabase()
         let queue = try DatabaseQueue(path: path)
         try SQLiteSchema.migrator.migrate(queue, upTo: version)

@@ -34,6 +34,7 @@ enum PostgresSchema {
                 "ALTER TABLE evaluation ADD COLUMN bitsPerByte DOUBLE PRECISION"]),
         ("v7", ["ALTER TABLE candidate ADD COLUMN rung BIGINT NOT NULL DEFAULT 0, ADD COLUMN subject BIGINT REFERENCES candidate",
                 "CREATE INDEX candidate_subject ON candidate (subject, rung)"]),
+        ("v8", ["ALTER TABLE study ADD COLUMN products TEXT"]),
     ]
 
     /// Refuses a database that is neither empty nor evolve's, or that a newer evolve wrote;

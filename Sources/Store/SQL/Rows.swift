@@ -66,7 +66,7 @@ extension Study: Row {
         [("name", .text(name)), ("space", .text(space)), ("seed", .integer(seed)), ("created", .date(created)),
          ("corpusSha256", SQLValue(corpusSha256)), ("corpusPath", SQLValue(corpusPath)),
          ("seeds", Study.seedsValue(seeds)),
-         ("target", SQLValue(target))]
+         ("target", SQLValue(target)), ("products", SQLValue(products))]
     }
 
     init(row r: SQLRow) throws {
@@ -75,7 +75,7 @@ extension Study: Row {
                   seed: try r.required("seed", t, r.integer), created: try r.required("created", t, r.date),
                   corpusSha256: try r.text("corpusSha256"), corpusPath: try r.text("corpusPath"),
                   seeds: try r.text("seeds").flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) },
-                  target: try r.int("target"))
+                  target: try r.int("target"), products: try r.text("products"))
     }
 }
 

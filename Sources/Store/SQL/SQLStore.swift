@@ -51,12 +51,12 @@ public final class SQLStore: Store, @unchecked Sendable {
     // MARK: - Studies
 
     public func study(named name: String, space: String, seed: Int64, corpusSha256: String?, corpusPath: String?,
-                      seeds: [String]?) throws -> Study {
+                      seeds: [String]?, products: String?) throws -> Study {
         try write { db in
             try db.serialize(.studies)
             if let s = try fetch(Study.self, db, where: "name = ?", .text(name)).first { return s }
             var s = Study(name: name, space: space, seed: seed, created: Date(), corpusSha256: corpusSha256,
-                          corpusPath: corpusPath, seeds: seeds)
+                          corpusPath: corpusPath, seeds: seeds, products: products)
             s.id = try insert(s, db)
             return s
         }

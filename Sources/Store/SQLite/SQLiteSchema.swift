@@ -15,6 +15,7 @@ enum SQLiteSchema {
         m.registerMigration("v5") { try v5($0) }
         m.registerMigration("v6") { try v6($0) }
         m.registerMigration("v7") { try v7($0) }
+        m.registerMigration("v8") { try v8($0) }
         return m
     }
 
@@ -116,5 +117,10 @@ enum SQLiteSchema {
             t.add(column: "subject", .integer).references("candidate")
         }
         try db.create(index: "candidate_subject", on: "candidate", columns: ["subject", "rung"])
+    }
+
+    /// A study keeps the precision its products multiply in (`Study.products`).
+    static func v8(_ db: Database) throws {
+        try db.alter(table: "study") { t in t.add(column: "products", .text) }
     }
 }
