@@ -45,8 +45,13 @@ func vectorMax<S: Scalar>(_ p: UnsafePointer<S>, _ n: Int) -> S {
     if n >= 8 {
         var acc = load8(p)
         i = 8
-        while i + 8 <= n { acc = pointwiseMax(acc, load8(p + i)); i += 8 }
-        // Lane by lane, not `acc.max()` nor halves: those stay calls in attention's inner loop.
+        // Lane by lane: the standard library's pointwiseMax and max() stay calls (a call per
+        // vector in attention's inner loop), these loops become vmaxps.
+        while i + 8 <= n {
+            let x = load8(p + i)
+            for l in 0..<8 { acc[l] = Swift.max(acc[l], x[l]) }
+            i += 8
+        }
         m = acc[0]
         for l in 1..<8 { m = Swift.max(m, acc[l]) }
     }

@@ -17,7 +17,7 @@ struct AttentionOperands<S: Scalar> {
 /// products: rows padded to a whole block (16), widths to whole vectors (8), the padding
 /// zero, so that every product runs in full 4-row groups and 8-wide columns. Q is stored
 /// times 1/√D, so that its products give the scaled scores directly. A tile is O(T·D);
-/// the T×T scores exist only one 16×16 block at a time.
+/// the T×T scores exist only a 16-row strip (forward) or a 16×16 block (backward) at a time.
 struct AttentionTiles<S: Scalar> {
     static var block: Int { 16 }
     let t: Int, tp: Int, d: Int, dp: Int, dv: Int, dvp: Int
@@ -30,7 +30,8 @@ struct AttentionTiles<S: Scalar> {
     let dq: UnsafeMutablePointer<S>     // [tp × dp], Σ dS·K before the scale
     let dk: UnsafeMutablePointer<S>     // [16 × dp], one key block's
     let dvAcc: UnsafeMutablePointer<S>  // [16 × dvp]; forward: the query block's output
-    let s: UnsafeMutablePointer<S>      // [16 × 16] scores, then probabilities
+    let s: UnsafeMutablePointer<S>      // [16 × 16] backward: a block's probabilities
+    let wide: UnsafeMutablePointer<S>   // [16 × tp] forward: a query block's scores, then probabilities
     let ds: UnsafeMutablePointer<S>     // [16 × 16] dP, then dS
     let rows: UnsafeMutablePointer<S>   // [2 × tp]: forward, a block's running max and sum;
                                         // backward, each row's logsumexp and rowsum(dO ⊙ O)
@@ -40,7 +41,7 @@ struct AttentionTiles<S: Scalar> {
         let bl = Self.block
         self.t = t; self.d = d; self.dv = dv
         tp = (t + bl - 1) / bl * bl; dp = (d + 7) / 8 * 8; dvp = (dv + 7) / 8 * 8
-        let sizes = [tp * dp, tp * dp, d * tp, tp * dvp, dv * tp, tp * dvp, tp * dp, bl * dp, bl * dvp, bl * bl, bl * bl, 2 * tp]
+        let sizes = [tp * dp, tp * dp, d * tp, tp * dvp, dv * tp, tp * dvp, tp * dp, bl * dp, bl * dvp, bl * bl, bl * bl, 2 * tp, bl * tp]
         count = sizes.reduce(0, +)
         base = .allocate(capacity: count)
         base.initialize(repeating: 0, count: count)
@@ -48,6 +49,7 @@ struct AttentionTiles<S: Scalar> {
         for n in sizes { offsets.append(o); o += n }
         (q, k, kt, v, vt, dout) = (base + offsets[0], base + offsets[1], base + offsets[2], base + offsets[3], base + offsets[4], base + offsets[5])
         (dq, dk, dvAcc, s, ds, rows) = (base + offsets[6], base + offsets[7], base + offsets[8], base + offsets[9], base + offsets[10], base + offsets[11])
+        wide = base + offsets[12]
     }
 
     func deallocate() { base.deallocate() }
