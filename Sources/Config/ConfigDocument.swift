@@ -61,9 +61,9 @@ struct ModelSection: StrictMapping {
         func fail(_ what: String) -> ConfigError { ConfigError(description: "\(file): model: \(what)") }
         var b = Baseline()
         guard let a = Baseline.Activation(rawValue: activation) else {
-            throw fail("activation '\(activation)' is not one of \(Baseline.Activation.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw fail("activation " + Baseline.Activation.unknown(activation))
         }
-        guard let n = Baseline.Norm(rawValue: norm) else { throw fail("norm '\(norm)' is not layer or rms") }
+        guard let n = Baseline.Norm(rawValue: norm) else { throw fail("norm " + Baseline.Norm.unknown(norm)) }
         guard [layers, heads, dModel, context, mlpRatio].allSatisfy({ $0 >= 1 }) else {
             throw fail("layers, heads, d_model, context and mlp_ratio must be positive")
         }

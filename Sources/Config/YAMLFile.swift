@@ -58,6 +58,10 @@ private func reason(_ error: Error, shape: String) -> String {
         return context.codingPath.isEmpty ? "expected \(shape)" : place(context.codingPath) + "expected a mapping"
     case DecodingError.keyNotFound(let key, let context):
         return place(context.codingPath) + "missing '\(key.stringValue)'"
+    case DecodingError.dataCorrupted(let context) where context.debugDescription.contains(" is not one of "):
+        // A `NamedCases` value it does not know: the key, the value and the ones it knows.
+        guard let last = context.codingPath.last else { return context.debugDescription }
+        return place(context.codingPath.dropLast()) + "\(name(last)) \(context.debugDescription)"
     case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context),
          DecodingError.dataCorrupted(let context):
         guard let last = context.codingPath.last else { return "expected \(shape)" }

@@ -1,3 +1,5 @@
+import Primitives
+
 /// The baseline transformer a config's `model:` section describes (nanoGPT's GPT: pre-norm
 /// attention and MLP blocks with residual connections), written as a program, so that the
 /// baseline and every searched program go through one compiler. At the defaults it is the
@@ -10,11 +12,11 @@ public struct Baseline: Sendable, Equatable {
     public var activation = Activation.gelu
     public var norm = Norm.layer
 
-    public enum Activation: String, Sendable, CaseIterable {
+    public enum Activation: String, Sendable, NamedCases {
         case gelu, relu, squaredRelu = "squared_relu", swish
     }
 
-    public enum Norm: String, Sendable, CaseIterable {
+    public enum Norm: String, Sendable, NamedCases {
         case layer, rms
     }
 

@@ -1,4 +1,5 @@
 import CGemm
+import Primitives
 
 /// What the products of a run (every GEMM; attention's block products excepted) multiply in.
 /// `bfloat16` rounds both operands to bfloat16 — 8 bits of mantissa, float32's range — and
@@ -7,7 +8,7 @@ import CGemm
 /// (Sapphire Rapids and later) the products then run on its tiles, several times faster;
 /// elsewhere the operands are rounded and multiplied by the float32 kernel, so a run's
 /// numbers are the same kind everywhere, only slower.
-public enum Precision: String, Codable, Sendable, CaseIterable {
+public enum Precision: String, Codable, Sendable, NamedCases {
     case float32, bfloat16
 
     /// Whether this CPU multiplies bfloat16 on AMX tiles (asking Linux for the tile state

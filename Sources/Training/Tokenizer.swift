@@ -1,8 +1,9 @@
+import Primitives
 /// Text ↔ token ids. `char`: the corpus's distinct characters (Unicode scalars), sorted,
 /// as nanoGPT's shakespeare-char; `byte`: the 256 byte values, for any corpus; a byte-level
 /// BPE (`bpe`), from a prepared data folder (`evolve data prepare --tokenizer bpe`).
 public struct Tokenizer: Sendable {
-    public enum Kind: String, Sendable, Codable { case char, byte }
+    public enum Kind: String, Sendable, Codable, NamedCases { case char, byte }
     public let kind: Kind
     /// For `char`: the vocabulary in id order.
     public let symbols: [Unicode.Scalar]

@@ -231,6 +231,12 @@ struct TrainingTests {
         #expect(error("model:\n  d_model: 10\n  heads: 3\n").hasPrefix("x.yaml: model: genes: d_model 10 must divide by 8"))
         #expect(error("model:\n  mlp_ratio: 5\n") == "x.yaml: model: mlp_ratio 5 is not one of 1, 2, 3, 4, 6, 8")
         #expect(error("model:\n  activation: relu6\n").hasPrefix("x.yaml: model: activation 'relu6' is not one of gelu"))
+        // Every name a file gives from a fixed set: the key, the name and the names known.
+        #expect(error("model:\n  norm: batch\n") == "x.yaml: model: norm 'batch' is not one of layer, rms")
+        #expect(error("training:\n  precision: bf16\n") == "x.yaml: training: precision 'bf16' is not one of float32, bfloat16")
+        #expect(error("training:\n  precision: 16\n") == "x.yaml: training: precision '16' is not one of float32, bfloat16")
+        #expect(error("training:\n  tokenizer: bpe\n") == "x.yaml: training: tokenizer 'bpe' is not one of char, byte")
+        #expect(try TrainConfig.parse("training:\n  precision: bfloat16\n  tokenizer: byte\n").recipe.precision == .bfloat16)
         #expect(error("- a list\n") == "x.yaml: expected a mapping with model: and training: sections")
         #expect(error("training:\n  steps: 10.5\n") == "x.yaml: training: 'steps' has the wrong type or value")
         #expect(error("model:\n  layers: .nan\n") == "x.yaml: model: 'layers' must be a finite number, found nan")
