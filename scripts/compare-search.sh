@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Candidates per hour of this build against another evolve binary, alternating them so that
-# both see the same machine load:
+# Candidates per hour of this build against another evolve binary, alternating them (and
+# which goes first in a pair) so that both see the same machine load; pause other work on
+# the machine for the run:
 #   scripts/compare-search.sh OTHER_EVOLVE [CANDIDATES] [PAIRS] [SPACE]
 # This build runs `evolve bench --search SPACE --candidates N`; the other runs
 # `evolve search SPACE --candidates N` into a fresh database (binaries older than
 # `bench --search` have none), both timed from outside, process start included. Prints each
-# pair's seconds and ratio, then the median ratio as key=value pairs.
+# pair's seconds and ratio, then the median ratio as key=value pairs. Each runs its own
+# default precision (bfloat16 on an AMX CPU for builds that have it): name `precision:` in
+# the space to compare equal arithmetic.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/common.sh
@@ -19,9 +22,12 @@ trap 'rm -rf "$scratch"' EXIT
 now() { date +%s.%N; }
 ratios=()
 for p in $(seq "$pairs"); do
-    s=$(now); "$EVOLVE" bench --search "$space" --candidates "$n" 2>/dev/null | tail -1; ours=$(echo "$(now) - $s" | bc)
-    rm -f "$scratch"/other.db*
-    s=$(now); "$other" search "$space" --db "$scratch/other.db" --candidates "$n" 2>/dev/null | tail -1; theirs=$(echo "$(now) - $s" | bc)
+    this_run() { s=$(now); "$EVOLVE" bench --search "$space" --candidates "$n" 2>/dev/null | tail -1; ours=$(echo "$(now) - $s" | bc); }
+    other_run() {
+        rm -f "$scratch"/other.db*
+        s=$(now); "$other" search "$space" --db "$scratch/other.db" --candidates "$n" 2>/dev/null | tail -1; theirs=$(echo "$(now) - $s" | bc)
+    }
+    if [ $((p % 2)) -eq 1 ]; then this_run; other_run; else other_run; this_run; fi
     r=$(ratio "$theirs" "$ours")
     echo "pair $p this_seconds=$ours other_seconds=$theirs speedup=$r"
     ratios+=("$r")

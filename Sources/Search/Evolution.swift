@@ -7,6 +7,15 @@ import Store
 import Tensor
 import Training
 
+extension Study {
+    /// What evolve's engine multiplies a job's products in: the precision recorded when the
+    /// study was made, or float32 for a study made before studies recorded it (migration v8).
+    /// Every study made before bfloat16 became the default on AMX CPUs was float32; one made
+    /// on such a CPU in the day between the two changes trained in bfloat16 and goes on in
+    /// float32 (the two differ by less than the seed spread on the recipe).
+    public var precision: Precision { products.flatMap(Precision.init(rawValue:)) ?? .float32 }
+}
+
 /// Regularized (aging) evolution with hurdles, after Primer, over a store: the population
 /// is the last `population` completed candidates; a child's parent is the best of a random
 /// tournament among them; its mutation and training seed come from a generator seeded by
@@ -59,15 +68,12 @@ public final class Evolution {
         if study.seeds == nil { try store.recordSeeds(study: study.id!, seeds) }
     }
 
-    /// The recipe of the study's jobs: the space's, with evolve's products in the precision
-    /// the study recorded when it was made (float32 for a study from before it recorded one),
-    /// whatever this worker's CPU would choose. PyTorch's trainer keeps its own rule
-    /// (`Recipe.products(on:)`): float32 unless the space names a precision.
+    /// The recipe of the study's jobs: the space's, with evolve's products in the study's
+    /// precision (`Study.precision`), whatever this worker's CPU would choose. PyTorch's
+    /// trainer keeps its own rule (`Recipe.products(on:)`): float32 unless the space names one.
     public var recipe: Recipe {
         var r = space.recipe
-        if case .evolve = engine, r.precision == nil {
-            r.precision = study.products.flatMap(Precision.init(rawValue:)) ?? .float32
-        }
+        if case .evolve = engine, r.precision == nil { r.precision = study.precision }
         return r
     }
 

@@ -38,7 +38,13 @@ func vectorSquaredDeviation<S: Scalar>(_ p: UnsafePointer<S>, _ c: S, _ n: Int) 
     return s
 }
 
-/// max p[i], i < n (n ≥ 1).
+/// The larger of a and b, where a NaN loses to any number (IEEE's maximumNumber): a
+/// compare and a blend, so the loops over it vectorise.
+@inline(__always)
+func larger<S: Scalar>(_ a: S, _ b: S) -> S { b > a || a != a ? b : a }
+
+/// max p[i], i < n (n ≥ 1); NaNs lose to numbers (NaN only if every element is NaN), as
+/// the standard library's pointwiseMax did here before.
 @inline(__always)
 func vectorMax<S: Scalar>(_ p: UnsafePointer<S>, _ n: Int) -> S {
     var i = 0, m = p[0]
@@ -46,16 +52,16 @@ func vectorMax<S: Scalar>(_ p: UnsafePointer<S>, _ n: Int) -> S {
         var acc = load8(p)
         i = 8
         // Lane by lane: the standard library's pointwiseMax and max() stay calls (a call per
-        // vector in attention's inner loop), these loops become vmaxps.
+        // vector in attention's inner loop), these loops become compares and blends.
         while i + 8 <= n {
             let x = load8(p + i)
-            for l in 0..<8 { acc[l] = Swift.max(acc[l], x[l]) }
+            for l in 0..<8 { acc[l] = larger(acc[l], x[l]) }
             i += 8
         }
         m = acc[0]
-        for l in 1..<8 { m = Swift.max(m, acc[l]) }
+        for l in 1..<8 { m = larger(m, acc[l]) }
     }
-    while i < n { m = Swift.max(m, p[i]); i += 1 }
+    while i < n { m = larger(m, p[i]); i += 1 }
     return m
 }
 

@@ -65,6 +65,7 @@ struct Export: ParsableCommand {
             return ("\(s.name)-\(c.id!).py", try PyTorchExport.source(program, vocabulary: vocabulary, header: header))
         }
         var recipe = try SearchSpace.recipe(text: s.space)
+        recipe.precision = recipe.precision ?? s.precision   // as the study trained it, on any CPU
         recipe.seed = UInt64(trained.seed)
         recipe.steps = schedule
         recipe.replicas = trained.replicas

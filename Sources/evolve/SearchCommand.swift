@@ -68,7 +68,11 @@ struct SearchCommand: ParsableCommand {
                 try store.setTarget(study: evolution.study.id!, candidates)
                 finished = try work(evolution, until: candidates, lease: worker.lease, display: display, stop: stop)
             }
-            try finish(store, try store.study(named: s.name, space: s.text, seed: Int64(s.seed)), finished: finished)
+            // Read, not made: workers that all stopped before making it leave no study to report.
+            guard let study = try store.existingStudy(named: s.name) else {
+                throw CommandError(description: "no worker made study \(s.name) in \(store.location) before stopping; nothing was recorded")
+            }
+            try finish(store, study, finished: finished)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Primitives
 import Testing
 @testable import Search
@@ -107,6 +108,17 @@ struct ProcessTests {
             #expect(train.status == 0, "\(train.output)")
             let loss = try #require(Double(value("val_loss", in: train.lastLine)), "\(train.output)")
             #expect(abs(loss - c.fitness!) < 1e-4, "#\(c.id!): recorded \(c.fitness!), retrained \(loss)")
+            #expect(try String(contentsOfFile: file, encoding: .utf8).contains("precision: \(study.precision.rawValue)"))
+        }
+        // The config carries the study's precision, not the exporting machine's: a study
+        // recorded in each precision (one of them differs from this CPU's default).
+        for name in ["float32", "bfloat16"] {
+            try DatabaseQueue(path: db).write { try $0.execute(sql: "UPDATE study SET products = ?", arguments: [name]) }
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-export-\(UUID()).yaml").path
+            #expect(try runEvolve(["export", "\(best.id!)", "--db", db, "--output", file]).status == 0)
+            #expect(try String(contentsOfFile: file, encoding: .utf8).contains("precision: \(name)"))
+            let train = try runEvolve(["train", file, "--corpus", corpus, "--steps", "2"])
+            #expect(value("precision", in: train.lastLine).hasPrefix(name), "\(train.lastLine)")
         }
     }
 

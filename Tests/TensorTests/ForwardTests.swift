@@ -79,6 +79,29 @@ struct ForwardTests {
         #expect(x.grads.allSatisfy { $0.isFinite })
     }
 
+    /// REDUCE_MAX over rows of every width to 20 with NaNs at every place: a NaN loses to
+    /// any number, and only a row of NaNs gives NaN (wherever the NaN sits in the lanes).
+    @Test func maxLetsNumbersBeatNaN() {
+        for c in 1...20 {
+            for nanAt in 0..<c {
+                let g = Graph<Float>()
+                let x = g.input([3, c], name: "x")
+                for j in 0..<c {
+                    x[j] = j == nanAt ? .nan : Float(j % 5) - 2         // one NaN
+                    x[c + j] = j % 2 == 0 || j == nanAt ? .nan : -Float(j) // NaNs at even places and nanAt
+                    x[2 * c + j] = .nan                                   // all NaN
+                }
+                let y = g.reduce(.max, x)
+                g.forward()
+                let want0 = (0..<c).filter { $0 != nanAt }.map { Float($0 % 5) - 2 }.max()
+                let want1 = (0..<c).filter { $0 % 2 == 1 && $0 != nanAt }.map { -Float($0) }.max()
+                #expect(want0 == nil ? y[0].isNaN : y[0] == want0!, "width \(c), NaN at \(nanAt): \(y[0])")
+                #expect(want1 == nil ? y[1].isNaN : y[1] == want1!, "width \(c), NaN at \(nanAt) and even places: \(y[1])")
+                #expect(y[2].isNaN)
+            }
+        }
+    }
+
     /// Rows of every width from 1 to 40 (SIMD lanes and tails), some with masked entries and
     /// one wholly masked: Float's softmax and its gradient against the formula in Double.
     @Test func softmaxEqualsItsFormula() {
@@ -163,8 +186,15 @@ struct ForwardTests {
             if rng.uniform() < 0.2 { sa = full }
             let g = Graph<Float>()
             let a = g.input(sa, name: "a", requiresGrad: true), b = g.input(sb, name: "b", requiresGrad: true)
-            // Kept away from zero (divide) and distinct (max and min's ties go to a).
-            for t in [a, b] { for i in 0..<t.count { let x = Float(rng.normal()); t[i] = x < 0 ? x - 0.5 : x + 0.5 } }
+            // Kept away from zero (divide); max and min on halves, so that ties (which send
+            // the gradient to a) are common.
+            let ties = op == .max || op == .min
+            for t in [a, b] {
+                for i in 0..<t.count {
+                    let x = Float(rng.normal())
+                    t[i] = ties ? (2 * x).rounded() / 2 : x < 0 ? x - 0.5 : x + 0.5
+                }
+            }
             let y = g.binary(op, a, b)
             let w = g.input(y.shape, name: "w")
             for i in 0..<w.count { w[i] = Float(rng.normal()) }

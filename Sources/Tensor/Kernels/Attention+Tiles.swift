@@ -33,7 +33,7 @@ struct AttentionTiles<S: Scalar> {
     let s: UnsafeMutablePointer<S>      // [16 × 16] backward: a block's probabilities
     let wide: UnsafeMutablePointer<S>   // [16 × tp] forward: a query block's scores, then probabilities
     let ds: UnsafeMutablePointer<S>     // [16 × 16] dP, then dS
-    let rows: UnsafeMutablePointer<S>   // [2 × tp]: forward, a block's running max and sum;
+    let rows: UnsafeMutablePointer<S>   // [2 × tp]: forward, a query block's row maxima and sums;
                                         // backward, each row's logsumexp and rowsum(dO ⊙ O)
     private let base: UnsafeMutablePointer<S>, count: Int
 

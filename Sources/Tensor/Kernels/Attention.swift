@@ -11,7 +11,8 @@ public struct ChannelSlice<S: Scalar> {
 }
 
 // Causal multi-head attention, fused: per (batch, head) the scores, mask, softmax and
-// weighted sum stay in one tile, 16×16 blocks at a time (Attention+Forward.swift).
+// weighted sum stay in one tile: forward a 16-row strip of scores at a time
+// (Attention+Forward.swift), backward a 16×16 block (Attention+Backward.swift).
 //   q, k: [B, T, H·D] slices    v: [B, T, H·Dv] slice    out: [B, T, H·Dv]
 //   lse:  [B, H, T] each row's logsumexp of q kᵀ / √D over the keys it sees (saved: backward
 //         recomputes the probabilities from it instead of keeping B·H·T² of them)
