@@ -143,6 +143,36 @@ struct StoreTests {
         do { _ = try openStore(path, readOnly: true) } catch { #expect("\(error)".contains("newer evolve")) }
     }
 
+    /// A database an older evolve wrote (schema v7, a study in it) is migrated when a command
+    /// writes to it, on both engines: the study is kept and has no recorded precision (read
+    /// as float32 by the search), and a study made afterwards records its own.
+    @Test(arguments: Engine.all) func aV7DatabaseMigratesAndKeepsItsStudy(_ engine: Engine) throws {
+        let path = try temporaryDatabase(engine)
+        let insert = "INSERT INTO study (name, space, seed, created) VALUES ('old', 'name: old', 1, '2026-01-01 00:00:00')"
+        switch engine {
+        case .sqlite:
+            let queue = try DatabaseQueue(path: path)
+            try SQLiteSchema.migrator.migrate(queue, upTo: "v7")
+            try queue.write { try $0.execute(sql: insert) }
+            try queue.close()
+        case .postgres:
+            try PostgresDatabase(target: PostgresURL(path), readOnly: false, timeout: 10).write { c in
+                try c.execute("CREATE TABLE evolve_migrations (identifier TEXT PRIMARY KEY)", [])
+                for (name, statements) in PostgresSchema.migrations.prefix(while: { $0.0 != "v8" }) {
+                    for s in statements { try c.execute(s, []) }
+                    try c.execute("INSERT INTO evolve_migrations (identifier) VALUES (?)", [.text(name)])
+                }
+                try c.execute(insert, [])
+            }
+        }
+        let store = try openStore(path)
+        let old = try #require(try store.existingStudy(named: "old"))
+        #expect(old.products == nil && old.seed == 1)
+        let new = try store.study(named: "new", space: "", seed: 2, corpusSha256: nil, corpusPath: nil, seeds: nil, products: "float32")
+        #expect(new.products == "float32")
+        #expect(try openExistingStore(path)?.existingStudy(named: "new")?.products == "float32")
+    }
+
     /// A PostgreSQL database that holds other tables is not evolve's to write into.
     @Test(.enabled(if: Engine.postgresServer != nil)) func foreignPostgresDatabaseIsRefused() throws {
         let url = try temporaryDatabase(.postgres)
