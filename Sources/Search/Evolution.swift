@@ -62,8 +62,7 @@ public final class Evolution {
                                 corpusSha256: data.sha256, corpusPath: data.path, seeds: seeds,
                                 products: space.recipe.products.rawValue)
         if let p = study.products, Precision(rawValue: p) == nil {
-            throw SearchError("study \(study.name) multiplies in '\(p)', which this build of evolve does not know (it knows "
-                              + Precision.allCases.map(\.rawValue).joined(separator: ", ") + "); nothing was changed")
+            throw SearchError("study \(study.name): its products' precision \(Precision.unknown(p)) (those this build knows); nothing was changed")
         }
         if study.seeds == nil { try store.recordSeeds(study: study.id!, seeds) }
     }

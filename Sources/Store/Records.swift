@@ -19,7 +19,7 @@ public struct Study: Codable, Sendable {
     /// What evolve's engine multiplies every product of the study's jobs in (a `Precision`'s
     /// name), fixed when the study is made, so that workers on other CPUs (and a resume after
     /// a default changed) train as its first jobs did; nil for a study made before it was
-    /// recorded, when every study multiplied in float32.
+    /// recorded, which then runs float32 (`Study.precision` in Search).
     public var products: String?
 }
 
