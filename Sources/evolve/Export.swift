@@ -26,6 +26,9 @@ struct Export: ParsableCommand {
     @Option(parsing: .unconditional, help: "With --format pytorch, from a study or a program file: the vocabulary size (a checkpoint knows its own).")
     var vocabulary = 65
 
+    @Option(help: "A rung of the study's ladder: the candidate's program at that rung's genes and budget, to retrain it there whether or not it climbed (its job there, where it has one).")
+    var rung: Int?
+
     @OptionGroup var study: StudyOptions
 
     var id: Int64? { target.flatMap { Int64($0) } }
@@ -40,6 +43,12 @@ struct Export: ParsableCommand {
             guard let c = try id.map({ try store.candidate($0) }) ?? store.best(study: s.id!), c.studyId == s.id else {
                 throw CommandError(description: id.map { "no candidate #\($0) in study \(s.name)" } ?? "study \(s.name) has no completed candidate yet")
             }
+            if let rung, format == .config {
+                let (path, text) = try Export.file(store, s, c, atRung: rung)
+                try write(text, to: output ?? path)
+                return print(keyValues(["id": "\(c.id!)", "rung": "\(rung)", "format": format.rawValue, "file": output ?? path]))
+            }
+            guard rung == nil else { throw CommandError(description: "--rung exports a config (a program file has no budget): leave out --format pytorch") }
             let (path, text) = try Export.file(store, s, c, format, vocabulary: vocabulary)
             try write(text, to: output ?? path)
             print(keyValues(["id": "\(c.id!)", "format": format.rawValue, "val_loss": c.fitness.map { String(format: "%.4f", $0) } ?? "nan",
@@ -87,6 +96,39 @@ struct Export: ParsableCommand {
 }
 
 extension Export {
+    /// A rung-0 candidate as a config that trains it at `rung` of the study's ladder: its job
+    /// there where one finished (the recorded run, as `file` writes it), else its program with the
+    /// rung's genes and the study's recipe over the rung's budget, for retraining a candidate
+    /// at a rung it did not reach (a budget in steps; others resolve only when trained).
+    static func file(_ store: Store, _ s: Study, _ c: Candidate, atRung rung: Int) throws -> (name: String, text: String) {
+        guard let seeds = s.seeds else { throw CommandError(description: "study \(s.name) does not store its seeds; resume it once with `evolve search` first") }
+        let space = try SearchSpace.parse(s.space, path: "study \(s.name)'s space", seeds: seeds)
+        guard (1..<space.rungs).contains(rung) else {
+            throw CommandError(description: "--rung \(rung): study \(s.name) has \(space.ladder.isEmpty ? "no ladder" : "rungs 1 to \(space.ladder.count) above rung 0")")
+        }
+        guard c.rung == 0 else { throw CommandError(description: "#\(c.id!) is a job at rung \(c.rung) (of #\(c.subject ?? 0)); name its rung-0 candidate with --rung") }
+        if let job = try store.rungJobs(study: s.id!).filter({ $0.subject == c.id && $0.rung == rung && $0.status == .done }).min(by: { $0.id! < $1.id! }) {
+            return try file(store, s, job, .config)
+        }
+        guard case .steps(let steps) = space.budget(rung: rung) else {
+            throw CommandError(description: "--rung \(rung): the rung's budget is \(space.budget(rung: rung)), which resolves to steps only when trained; export a job that reached the rung")
+        }
+        var program = space.program(try Program(text: c.program), rung: rung)
+        program.name = "\(s.name)-\(c.id!)-rung\(rung)"
+        var recipe = space.recipe
+        recipe.precision = recipe.precision ?? s.precision
+        recipe.seed = UInt64(c.seed)
+        recipe.steps = steps
+        let path = "\(program.name).yaml"
+        let header = [
+            "Candidate #\(c.id!) of study \(s.name) in \(store.location) at rung \(rung) of its ladder, where it has no job: "
+                + "its program with the rung's genes, \(steps) steps of the study's recipe, seed \(c.seed).",
+            "Retrain: evolve train \(path) --corpus …  (the corpus the search used)",
+        ]
+        let body = "program:\n" + indent(program.yaml) + "training:\n" + indent(try YAMLEncoder().encode(recipe))
+        return (path, header.map { "# " + $0 }.joined(separator: "\n") + "\n" + body)
+    }
+
     /// A checkpoint folder (its program and vocabulary) or a program file, as PyTorch.
     func exportPyTorch(from path: String) throws {
         var isDir: ObjCBool = false

@@ -3,6 +3,8 @@ import Testing
 @testable import Search
 @testable import Store
 import TestSupport
+import Config
+import Program
 
 /// A search on a ladder as its users run it: `evolve search search-spaces/tiny-ladder.yaml`
 /// with workers, one of them killed while it trains a rung job.
@@ -54,6 +56,33 @@ struct LadderProcessTests {
         let climber = try #require(try store.rungJobs(study: s.id!).first { $0.mutationKind == Ladder.promote && $0.completion != nil })
         let show = try runEvolve(["show", "\(climber.subject!)", "--db", db])
         #expect(show.status == 0 && show.output.contains("  rung 0: val_loss") && show.output.contains("  rung 1: "), "\(show.output)")
+        try checkExportAtRung(store, s, db)
+    }
+
+    /// `export ID --rung R`: a candidate that never reached R exports its program with R's
+    /// genes over R's budget; one that did exports its job there (the recorded run).
+    func checkExportAtRung(_ store: SQLStore, _ s: Study, _ db: String) throws {
+        let ladder = try SearchSpace.load(path: space), top = ladder.ladder.count
+        let all = try store.candidates(study: s.id!), jobs = try store.rungJobs(study: s.id!)
+        func job(_ c: Candidate) -> Candidate? { jobs.first { $0.subject == c.id && $0.rung == top && $0.status == .done } }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("rung-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+
+        let below = try #require(all.first { $0.status == .done && $0.reusedFrom == nil && job($0) == nil }, "every candidate reached rung \(top)")
+        let r = try runEvolve(["export", "\(below.id!)", "--rung", "\(top)", "--db", db, "--output", file])
+        #expect(r.status == 0, "\(r.output)")
+        let (program, config) = try TrainConfig.trainable(file)
+        let expected = ladder.program(try Program(text: below.program), rung: top)
+        #expect(program.genes == expected.genes && program.hash == expected.hash, "\(program.genes) against \(expected.genes)")
+        guard case .steps(let steps) = ladder.budget(rung: top) else { Issue.record("tiny-ladder's top budget is not in steps"); return }
+        #expect(config?.recipe.steps == steps && config?.recipe.seed == UInt64(below.seed))
+
+        let reached = try #require(all.first { job($0) != nil }, "nothing reached rung \(top)")
+        #expect(try runEvolve(["export", "\(reached.id!)", "--rung", "\(top)", "--db", db, "--output", file]).status == 0)
+        #expect(try TextFile.read(file).hasPrefix("# Candidate #\(job(reached)!.id!) of study"))
+
+        let beyond = try runEvolve(["export", "\(below.id!)", "--rung", "\(top + 1)", "--db", db, "--output", file])
+        #expect(beyond.status != 0 && beyond.output.contains("has rungs 1 to \(top) above rung 0"), "\(beyond.output)")
     }
 
     /// A worker killed with SIGKILL while it trains a rung job: the job goes back to the
