@@ -76,22 +76,8 @@ struct ClusterTests {
         let store = try openStore(db)
         let study = try #require(try store.studies().first)
 
-        func start(_ host: Int) throws -> HostProcess {
-            try HostProcess(["worker", "--db", net.url(db, host: host), "--corpus", corpus, "--threads", "1", "--lease", "\(lease)"],
-                            namespace: "evolve-t\(host)")
-        }
-        /// The candidate `w` holds, a second into its training.
-        func holding(_ w: HostProcess) throws -> Candidate {
-            let deadline = Date().addingTimeInterval(120)
-            while Date() < deadline {
-                if let c = try store.running(study: study.id!).first(where: { $0.worker?.pid == w.pid }) {
-                    usleep(1_000_000)
-                    if let still = try store.candidate(c.id!), still.status == .running, still.lease == c.lease { return still }
-                }
-                usleep(100_000)
-            }
-            throw StoreError(description: "worker \(w.pid) never held a candidate: \(w.output)")
-        }
+        func start(_ host: Int) throws -> HostProcess { try worker(host, net, db, corpus, lease: lease) }
+        func holding(_ w: HostProcess) throws -> Candidate { try job(held: w, store, study) }
         var workers = try (1...3).map(start)
         let cut = try holding(workers[0])
         try net.cut(host: 1)
@@ -118,6 +104,77 @@ struct ClusterTests {
                 "the cut and the killed candidates were completed under new leases")
         print("several hosts: workers=\(workers.count) hosts=3 link_cuts=1 kills=1 candidates=\(all.count) "
               + "completed=\(completions.count) duplicates=\(duplicates) stale_bands=\(staleBands) lost=\(lost)")
+    }
+
+    /// A ladder's rung job, not only a candidate, survives a cut link: two hosts share a study
+    /// on tiny-ladder.yaml (rung 1 trained long enough to be cut mid-job); the link of the host
+    /// training a rung job is cut, the other host trains that job again after the lease lapses,
+    /// and every candidate and rung job is completed once, each band under its completing lease.
+    @Test(.enabled(if: Namespaces.privilege != nil || runningInCI, "network namespaces need root or passwordless sudo (ip netns)"))
+    func aRungJobSurvivesACutLink() throws {
+        guard let net = try Namespaces(2) else {
+            Issue.record("network namespaces could not be made (ip netns, as root or through passwordless sudo, from iproute2)")
+            return
+        }
+        defer { net.remove() }
+        let corpus = try realCorpus(), lease = 6
+        let ladder = packageRoot.appendingPathComponent("search-spaces/tiny-ladder.yaml").path
+        let space = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-ladder-hosts-\(UUID()).yaml").path
+        try String(contentsOfFile: ladder, encoding: .utf8)
+            .replacingOccurrences(of: "budget: {steps: 150}", with: "budget: {steps: 5000}")
+            .replacingOccurrences(of: "seeds/vanilla.program", with: packageRoot.appendingPathComponent("search-spaces/seeds/vanilla.program").path)
+            .write(toFile: space, atomically: true, encoding: .utf8)
+        let db = try temporaryDatabase(.postgres)
+        let made = try runEvolve(["search", space, "--db", db, "--candidates", "4", "--workers", "0", "--corpus", corpus])
+        #expect(made.status == 0, "\(made.output)")
+        let store = try openStore(db)
+        let study = try #require(try store.studies().first)
+
+        let workers = try (1...2).map { try worker($0, net, db, corpus, lease: lease) }
+        // Whichever host first holds a rung job for a second is cut off.
+        let (host, cut) = try held(workers, store, study) { $0.rung > 0 }
+        try net.cut(host: host + 1)
+        let other = workers[1 - host]
+        #expect(other.wait(seconds: 300) == 0, "\(other.output)")
+        kill(workers[host].pid, SIGKILL)   // still waiting on its cut link
+        _ = workers[host].wait(seconds: 30)
+
+        let rows = try store.candidates(study: study.id!) + store.rungJobs(study: study.id!)
+        let completions = rows.compactMap(\.completion)
+        #expect(rows.allSatisfy { $0.status == .done || $0.status == .failed } && Set(completions).count == rows.count
+                && completions.count == rows.count, "\(rows.map { "#\($0.id!) \($0.status)" })")
+        for r in rows {
+            let bands = try store.evaluations(r.id!)
+            #expect(bands.count == Set(bands.map(\.band)).count && bands.allSatisfy { $0.lease == r.lease }, "#\(r.id!)")
+        }
+        let again = try #require(try store.candidate(cut.id!))
+        #expect(again.rung > 0 && again.status == .done && again.lease != cut.lease, "the cut rung job was not completed under a new lease")
+        #expect(other.output.contains("#\(cut.id!) rung \(cut.rung) of #"), "\(other.output)")
+    }
+
+    /// An `evolve worker` on test host `host`, reaching the study's server over its link.
+    func worker(_ host: Int, _ net: Namespaces, _ db: String, _ corpus: String, lease: Int) throws -> HostProcess {
+        try HostProcess(["worker", "--db", net.url(db, host: host), "--corpus", corpus, "--threads", "1", "--lease", "\(lease)"],
+                        namespace: "evolve-t\(host)")
+    }
+
+    /// The row `w` holds, a second into its training.
+    func job(held w: HostProcess, _ store: SQLStore, _ study: Study) throws -> Candidate {
+        try held([w], store, study) { _ in true }.1
+    }
+
+    /// The first of `workers` (its index) seen holding a row that `matches` for a second, and that row.
+    func held(_ workers: [HostProcess], _ store: SQLStore, _ study: Study, _ matches: (Candidate) -> Bool) throws -> (Int, Candidate) {
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            for (k, w) in workers.enumerated() {
+                guard let c = try store.running(study: study.id!).first(where: { $0.worker?.pid == w.pid && matches($0) }) else { continue }
+                usleep(1_000_000)
+                if let still = try store.candidate(c.id!), still.status == .running, still.lease == c.lease { return (k, still) }
+            }
+            usleep(100_000)
+        }
+        throw StoreError(description: "no worker held such a row within 120 s: \(workers.map(\.output))")
     }
 }
 

@@ -86,18 +86,19 @@ struct LadderProcessTests {
     }
 
     /// A worker killed with SIGKILL while it trains a rung job: the job goes back to the
-    /// queue, is trained again by one worker, and is recorded once.
-    @Test func aWorkerKilledOnARungJob() throws {
-        let corpus = try realCorpus(), db = temporaryDatabase()
+    /// queue, is trained again by one worker, and is recorded once, on both engines.
+    @Test(arguments: Engine.all) func aWorkerKilledOnARungJob(_ engine: Engine) throws {
+        let corpus = try realCorpus(), db = try temporaryDatabase(engine)
         let (p, out) = try startEvolve(["search", space, "--db", db, "--candidates", "6", "--corpus", corpus,
                                         "--workers", "2", "--threads", "2"])
         let output = OutputBuffer()
         out.fileHandleForReading.readabilityHandler = { output.append($0.availableData) }
-        var victim: Candidate?
+        var victim: Candidate?, watching: SQLStore?   // opened once the search has made the database
         let deadline = Date().addingTimeInterval(300)
         while victim == nil && Date() < deadline && p.isRunning {
             usleep(20_000)
-            guard let store = try? openStore(db, readOnly: true), let s = try? store.studies().first,
+            if watching == nil { watching = try? openStore(db, readOnly: true) }
+            guard let store = watching, let s = try? store.studies().first,
                   let job = try? store.rungJobs(study: s.id!).first(where: { $0.status == .running }), let w = job.worker,
                   (try? store.evaluations(job.id!))?.isEmpty ?? false else { continue }
             if kill(w.pid, SIGKILL) == 0 { victim = job }
