@@ -1,6 +1,7 @@
 import Compiler
 import Foundation
 import Model
+import Primitives
 import Program
 import Training
 
@@ -82,30 +83,7 @@ public struct Scaling: Sendable {
 
     /// The mean curve of a program at a size over its seeds (checkpoints line up: same steps).
     public static func meanCurve(_ runs: [Run]) -> [(flops: Double, loss: Double)] {
-        guard let first = runs.first else { return [] }
-        return first.curve.indices.map { i in
-            (first.curve[i].flops, Statistics.mean(runs.map { $0.curve[i].loss }))
-        }
-    }
-
-    /// Training FLOPs at which a decreasing loss curve first reaches `loss`, interpolated
-    /// linearly in log-FLOPs between checkpoints; nil if it never does.
-    public static func flops(toReach loss: Double, on curve: [(flops: Double, loss: Double)]) -> Double? {
-        guard let j = curve.firstIndex(where: { $0.loss <= loss }) else { return nil }
-        guard j > 0 else { return curve[0].flops }
-        let (a, b) = (curve[j - 1], curve[j])
-        let t = (a.loss - loss) / (a.loss - b.loss)
-        return exp(log(a.flops) + t * (log(b.flops) - log(a.flops)))
-    }
-
-    /// The compute speedup of `curve` over `reference`: the ratio of the training FLOPs each
-    /// needs to reach the worse of their two final losses (so both reach it). > 1: `curve`
-    /// needs less compute.
-    public static func speedup(_ curve: [(flops: Double, loss: Double)], over reference: [(flops: Double, loss: Double)]) -> Double? {
-        guard let a = curve.last, let b = reference.last else { return nil }
-        let target = max(a.loss, b.loss)
-        guard let mine = flops(toReach: target, on: curve), let theirs = flops(toReach: target, on: reference) else { return nil }
-        return theirs / mine
+        ComputeSpeedup.mean(runs.map(\.curve)) ?? []
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 import Training
 
 /// A scaling comparison's results as Markdown (final losses and compute speedups per size,
@@ -26,7 +27,7 @@ public struct ScalingTable {
     /// Per size, the last program's speedup over the first.
     public var speedups: [(size: String, value: Double?)] {
         scaling.sizes.indices.map { s in
-            ("\(scaling.sizes[s].dModel)", Scaling.speedup(curve(scaling.programs.count - 1, s), over: curve(0, s)))
+            ("\(scaling.sizes[s].dModel)", ComputeSpeedup.of(curve(scaling.programs.count - 1, s), over: curve(0, s)))
         }
     }
 
@@ -43,7 +44,7 @@ public struct ScalingTable {
             for p in scaling.programs.indices {
                 let mine = runs.filter { $0.program == p && $0.size == s }
                 let finals = mine.map { $0.curve.last!.loss }
-                let speedup = p == 0 ? "1 (reference)" : Scaling.speedup(curve(p, s), over: curve(0, s)).map { String(format: "%.2fx", $0) } ?? "n/a"
+                let speedup = p == 0 ? "1 (reference)" : ComputeSpeedup.of(curve(p, s), over: curve(0, s)).map { String(format: "%.2fx", $0) } ?? "n/a"
                 md += "| \(scaling.sizes[s]) | \(scaling.programs[p].name) | \(mine.first?.parameters ?? 0) | \(mine.first?.flopsPerToken ?? 0) | "
                 md += String(format: "%.4f ± %.4f", Statistics.mean(finals), Statistics.std(finals)) + " | \(speedup) |\n"
             }

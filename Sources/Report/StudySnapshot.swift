@@ -24,7 +24,7 @@ public struct StudySnapshot: Sendable {
                 jobs: [Candidate] = []) {
         self.study = study; self.location = location; self.evaluations = evaluations; self.population = population
         self.jobs = jobs.sorted { $0.id! < $1.id! }
-        ladder = jobs.isEmpty ? nil : LadderResults(candidates: candidates, jobs: jobs)
+        ladder = jobs.isEmpty ? nil : LadderResults(candidates: candidates, jobs: jobs, evaluations: evaluations)
         self.candidates = candidates.sorted { $0.id! < $1.id! }
         completed = candidates.filter { $0.completion != nil }.sorted { $0.completion! < $1.completion! }
         index = Dictionary(uniqueKeysWithValues: self.candidates.enumerated().map { ($0.element.id!, $0.offset) })

@@ -13,6 +13,12 @@ public struct Rung: Sendable, Equatable {
     public var dModel, layers, heads, context: Int?
     public var budget: Budget
 
+    /// Validation losses a job above rung 0 records, at points halving back from its end: a
+    /// speedup is read off curves by interpolation, so one spanning 16x in compute reads
+    /// speedups up to 16x (a program that reaches the loss before the first point counts as
+    /// reaching it there). Each costs one validation pass, ~1% of a rung job's training.
+    public static let checkpoints = 5
+
     /// `genes` with this rung's values.
     public func apply(to genes: inout Genes) {
         if let d = dModel { genes.dModel = d }
@@ -37,10 +43,14 @@ extension SearchSpace {
         return q
     }
 
-    /// Steps at the end of each band of a job at `rung`: hurdles hold at rung 0 only, a
-    /// job above it trains its whole budget in one band.
+    /// Steps at the end of each band of a job at `rung`: hurdles hold at rung 0 only; a job
+    /// above it trains its whole budget, its validation loss recorded at `Rung.checkpoints`
+    /// points that halve back from the end (1/16, 1/8, 1/4, 1/2 and all of it) — the curve its
+    /// compute speedup over the seed's reference jobs there is read from, in log-FLOPs.
     public func bandEnds(steps: Int, rung: Int) -> [Int] {
-        rung == 0 ? bandEnds(steps: steps) : [max(1, steps)]
+        guard rung > 0 else { return bandEnds(steps: steps) }
+        let n = max(1, steps)
+        return Array(Set((0..<Rung.checkpoints).map { max(1, n >> (Rung.checkpoints - 1 - $0)) })).sorted()
     }
 
     /// Refuses, before anything is written, a seed at any rung that the data or this

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// A subject's result at one rung of a ladder of scales: at rung 0 the candidate's own; above
 /// it, that of its rung jobs there (one for a promoted candidate, several training seeds for
@@ -103,9 +104,12 @@ public struct LadderResults: Sendable {
     public let rungs: Int
     /// The candidate whose result each twin took: a twin climbs with it.
     let twins: [Int64: Int64]
+    /// Each row's validation losses by band, where they were read (`Store.ladder(study:curves:)`).
+    let evaluations: [Int64: [Evaluation]]
 
-    /// From the study's rung-0 candidates and its rung jobs.
-    public init(candidates: [Candidate], jobs: [Candidate]) {
+    /// From the study's rung-0 candidates and its rung jobs, and, for compute speedups, their evaluations.
+    public init(candidates: [Candidate], jobs: [Candidate], evaluations: [Int64: [Evaluation]] = [:]) {
+        self.evaluations = evaluations
         let rows = candidates + jobs
         rungs = (rows.map(\.rung).max() ?? 0) + 1
         var all = [Int64: [Int: Standing]]()
@@ -124,6 +128,27 @@ public struct LadderResults: Sendable {
     public func gain(_ subject: Int64, rung: Int) -> Double? {
         guard let s = standing(subject, rung: rung), let r = reference(rung: rung), s.loss.isFinite, r.loss.isFinite else { return nil }
         return r.loss - s.loss
+    }
+
+    /// The subject's compute speedup over the seed at `rung` (`ComputeSpeedup.of`): read off
+    /// its jobs' mean validation curve there and the reference's, in training FLOPs. Nil for the
+    /// seed, without evaluations, or where either did not train the rung's whole budget with
+    /// at least two checkpoints (a candidate a hurdle stopped; a rung job recorded, before
+    /// rung jobs kept a curve, at its end only).
+    public func speedup(_ subject: Int64, rung: Int) -> Double? {
+        guard subject != seed, let s = standing(subject, rung: rung), let r = reference(rung: rung),
+              let mine = curve(s), let theirs = curve(r), mine.steps == theirs.steps else { return nil }
+        return ComputeSpeedup.of(mine.curve, over: theirs.curve)
+    }
+
+    /// A standing's mean validation curve over its jobs (forward FLOPs so far, loss) and the
+    /// steps it ends at; nil where its jobs' checkpoints differ or there are fewer than two.
+    func curve(_ s: Standing) -> (curve: ComputeSpeedup.Curve, steps: Int)? {
+        let runs = s.jobs.map { evaluations[$0] ?? [] }
+        guard let last = runs.first?.last, runs.allSatisfy({ $0.count >= 2 && $0.allSatisfy { $0.loss?.isFinite ?? false } }),
+              let mean = ComputeSpeedup.mean(runs.map { $0.map { (Double($0.tokens) * Double($0.flopsPerToken), $0.loss!) } })
+        else { return nil }
+        return (mean, last.steps)
     }
 
     /// The subject with the largest gain at `rung` (the seed aside; the lower id on a tie), and that gain.

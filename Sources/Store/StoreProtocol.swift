@@ -66,8 +66,9 @@ public protocol Store: AnyObject, Sendable {
     func candidates(study: Int64) throws -> [Candidate]
     /// Every rung job (rung > 0), in the order queued.
     func rungJobs(study: Int64) throws -> [Candidate]
-    /// Every subject's standing at every rung, from one snapshot.
-    func ladder(study: Int64) throws -> LadderResults
+    /// Every subject's standing at every rung, from one snapshot; with `curves`, also every
+    /// row's validation losses (for compute speedups), which selection does without.
+    func ladder(study: Int64, curves: Bool) throws -> LadderResults
     func candidate(_ id: Int64) throws -> Candidate?
     func evaluations(_ candidate: Int64) throws -> [Evaluation]
     /// How many rows of each rung are in each state (index 0: the candidates).
@@ -91,6 +92,8 @@ extension Store {
     }
 
     public func requeue(_ id: Int64) throws { try requeue(id, lease: nil) }
+
+    public func ladder(study: Int64) throws -> LadderResults { try ladder(study: study, curves: false) }
 
     @discardableResult
     public func complete(_ id: Int64, lease: Int64?, _ outcome: Outcome) throws -> Bool {

@@ -30,13 +30,14 @@ func printLadder(_ store: Store, _ study: Study, rungs: Int) throws {
     }
 }
 
-/// `evolve show`'s rungs: every rung the subject reached, with its loss, bits per byte and gain.
+/// `evolve show`'s rungs: every rung the subject reached, with its loss, bits per byte, gain
+/// and compute speedup over the seed there.
 func printRungs(_ store: Store, _ study: Study, subject: Int64) throws {
-    let ladder = try store.ladder(study: study.id!)
+    let ladder = try store.ladder(study: study.id!, curves: true)
     guard ladder.rungs > 1 else { return }
     let reached = ladder.standings[subject] ?? [:]
     let pending = try store.rungJobs(study: study.id!).filter { $0.subject == subject && reached[$0.rung] == nil }
-    print("rungs (gain against the seed's loss at the same rung):")
+    print("rungs (gain against the seed's loss at the same rung; compute speedup: the seed's training FLOPs to reach the worse final loss ÷ its own):")
     for rung in Set(reached.keys).union(pending.map(\.rung)).sorted() {
         guard let s = reached[rung] else {
             let jobs = pending.filter { $0.rung == rung }
@@ -45,6 +46,8 @@ func printRungs(_ store: Store, _ study: Study, subject: Int64) throws {
         }
         let loss = s.loss.isFinite ? String(format: "val_loss %.4f", s.loss) : "failed"
         print("  rung \(rung): \(loss)" + (s.bitsPerByte.map { String(format: ", val_bpb %.4f", $0) } ?? "")
-              + ", \(gainText(ladder, subject, rung: rung)) (\(s.jobs.map { "#\($0)" }.joined(separator: ", ")))")
+              + ", \(gainText(ladder, subject, rung: rung))"
+              + (ladder.speedup(subject, rung: rung).map { String(format: ", compute speedup %.2fx", $0) } ?? "")
+              + " (\(s.jobs.map { "#\($0)" }.joined(separator: ", ")))")
     }
 }

@@ -61,9 +61,9 @@ struct Top: ParsableCommand {
     }
 
     /// The subjects that finished at `rung`, best first: their mean loss there, bits per byte,
-    /// gain over the seed's reference jobs (with their spread), and the job's size.
+    /// gain over the seed's reference jobs (with their spread), compute speedup over them, and the job's size.
     func printRung(_ store: Store, _ s: Study) throws {
-        let ladder = try store.ladder(study: s.id!)
+        let ladder = try store.ladder(study: s.id!, curves: true)
         let ranked = ladder.standings.values.compactMap { $0[rung] }.sorted { ($0.loss, $0.subject) < ($1.loss, $1.subject) }
         guard !ranked.isEmpty else {
             print("no candidate has finished at rung \(rung) (the study has \(ladder.rungs) rung(s) with jobs)")
@@ -72,7 +72,7 @@ struct Top: ParsableCommand {
         if let r = ladder.reference(rung: rung) {
             print(String(format: "rung %d: the seed's reference %.4f ± %.4f (%d training seeds); gain = reference − val_loss", rung, r.loss, r.spread, r.losses.count))
         }
-        print("rank  subject  gen  val_loss  val_bpb     gain      params  flops/token  mutation")
+        print("rank  subject  gen  val_loss  val_bpb     gain  speedup      params  flops/token  mutation")
         for (rank, st) in ranked.prefix(n).enumerated() {
             let c = try store.candidate(st.subject), e = try store.evaluations(st.jobs[0]).last
             func right(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
@@ -80,6 +80,7 @@ struct Top: ParsableCommand {
             print(String(format: "%4d %8lld %4d  %@ ", rank + 1, st.subject, c?.generation ?? 0, loss)
                   + right(st.bitsPerByte.map { String(format: "%.4f", $0) } ?? "-", 7) + " "
                   + right(ladder.gain(st.subject, rung: rung).map { String(format: "%+.4f", $0) } ?? "-", 8) + " "
+                  + right(ladder.speedup(st.subject, rung: rung).map { String(format: "%.2fx", $0) } ?? "-", 8) + " "
                   + right(e.map { "\($0.parameters)" } ?? "-", 11) + " " + right(e.map { "\($0.flopsPerToken)" } ?? "-", 12) + "  "
                   + (st.subject == ladder.seed ? "the seed (reference jobs)" : c?.mutation ?? "seed"))
         }

@@ -27,12 +27,16 @@ struct LadderProcessTests {
             let references = jobs.filter { $0.rung == rung && $0.mutationKind == Ladder.reference }
             #expect(references.count == count && references.allSatisfy { $0.subject == seed.id }, "rung \(rung)")
             #expect(Set(references.map(\.seed)).count == count, "reference jobs share a training seed")
-            // One job per subject and rung, each trained in one band, recorded once.
+            // One job per subject and rung, recorded once.
             let promoted = jobs.filter { $0.rung == rung && $0.mutationKind == Ladder.promote }.compactMap(\.subject)
             #expect(Set(promoted).count == promoted.count && !promoted.contains(seed.id!))
         }
+        // Each job's validation curve: a loss at each of its rung's checkpoints (fewer for one that diverged).
+        let ladder = try SearchSpace.load(path: space)
         for job in jobs where job.reusedFrom == nil && job.failure != .compile {
-            #expect(try store.evaluations(job.id!).map(\.band) == [0], "#\(job.id!)")
+            let bands = try store.evaluations(job.id!).map(\.band), steps = try #require(job.scheduleSteps)
+            let expected = job.status == .done ? ladder.bandEnds(steps: steps, rung: job.rung).count : bands.count
+            #expect(bands == Array(0..<expected) && !bands.isEmpty && (job.status != .done || expected == Rung.checkpoints), "#\(job.id!): \(bands)")
         }
         return (store, s)
     }
@@ -56,6 +60,10 @@ struct LadderProcessTests {
         let climber = try #require(try store.rungJobs(study: s.id!).first { $0.mutationKind == Ladder.promote && $0.completion != nil })
         let show = try runEvolve(["show", "\(climber.subject!)", "--db", db])
         #expect(show.status == 0 && show.output.contains("  rung 0: val_loss") && show.output.contains("  rung 1: "), "\(show.output)")
+        // Its compute speedup over the seed at rung 1, read off both curves.
+        if climber.fitness != nil {
+            #expect(show.output.split(separator: "\n").contains { $0.hasPrefix("  rung 1: ") && $0.contains("compute speedup") }, "\(show.output)")
+        }
         try checkExportAtRung(store, s, db)
     }
 

@@ -3,6 +3,7 @@ import Testing
 @testable import Program
 @testable import Search
 @testable import Store
+import Primitives
 import TestSupport
 import Training
 
@@ -34,8 +35,9 @@ struct LadderTests {
         #expect(genes.map(\.dModel) == [32, 48, 48] && genes.map(\.layers) == [1, 1, 2] && genes.map(\.context) == [16, 16, 32])
         #expect(genes.map(\.heads) == [2, 2, 2])
         #expect([0, 1, 2].map(space.budget(rung:)) == [.steps(100), .steps(150), .steps(200)])
-        // Hurdles at rung 0 only: a rung job trains its budget in one band.
-        #expect(space.bandEnds(steps: 150, rung: 0) == [50, 150] && space.bandEnds(steps: 150, rung: 1) == [150])
+        // Hurdles at rung 0 only: a rung job trains its whole budget, its loss recorded at points halving back from the end.
+        #expect(space.bandEnds(steps: 150, rung: 0) == [50, 150] && space.bandEnds(steps: 150, rung: 1) == [9, 18, 37, 75, 150])
+        #expect(space.bandEnds(steps: 1200, rung: 2) == [75, 150, 300, 600, 1200] && space.bandEnds(steps: 3, rung: 1) == [1, 3])
         // The block is the candidate's; only the genes change.
         #expect(space.program(seed, rung: 2).subprograms == seed.subprograms)
         #expect(try load("").rungs == 1)
@@ -112,6 +114,40 @@ struct LadderTests {
         add(1, subject: 4, loss: 1.65, kind: Ladder.promote)             // #8
         add(2, subject: 4, loss: 1.5, kind: Ladder.promote)              // #9: #4 at rung 2
         return rows
+    }
+
+    /// A subject's compute speedup at a rung is read off its job's validation curve and the mean
+    /// of the seed's reference jobs' there: a job that reaches every loss with k times less
+    /// compute than the references' mean has speedup k. A curve of one point (a job from
+    /// before rung jobs kept one), a candidate a hurdle stopped, and the seed have none.
+    @Test func speedupsAtARungAreReadOffTheCurves() {
+        let rows = Self.rows()
+        var rng = Xoshiro(seed: 11)
+        for _ in 0..<50 {
+            let k = exp(2 * rng.uniform() - 1), a = 4 + rng.uniform(), b = 0.1 + 0.3 * rng.uniform(), d = 0.05 * rng.uniform()
+            let tokens = 1536, fpt = 7_000_000
+            func curve(_ id: Int64, steps: [Int], _ loss: (Double) -> Double) -> (Int64, [Evaluation]) {
+                (id, steps.enumerated().map { band, s in
+                    let flops = Double(s * tokens) * Double(fpt)
+                    return Evaluation(candidateId: id, band: band, loss: loss(flops), steps: s, tokens: s * tokens, seconds: 1,
+                                      parameters: 1, flopsPerToken: fpt)
+                })
+            }
+            let halving = [50, 100, 200, 400, 800]
+            let evaluations = Dictionary(uniqueKeysWithValues: [
+                curve(1, steps: [57, 171, 400]) { a + 1 - b * log($0) },          // the seed at rung 0
+                curve(2, steps: [57, 171]) { a + 1.2 - b * log($0) },             // #2 stopped at a hurdle
+                curve(5, steps: halving) { a - b * log($0) + d },                // the seed's references at rung 1,
+                curve(6, steps: halving) { a - b * log($0) - d },                // their mean a − b·log F
+                curve(7, steps: halving) { a - b * log(k * $0) },                // #3 at rung 1: k times less compute
+                curve(8, steps: [800]) { a - b * log($0) },                       // #4 at rung 1, its end only
+            ])
+            let ladder = LadderResults(candidates: rows.filter { $0.rung == 0 }, jobs: rows.filter { $0.rung > 0 }, evaluations: evaluations)
+            let s = ladder.speedup(3, rung: 1)
+            #expect(s != nil && abs(s! / k - 1) < 1e-9, "\(String(describing: s)) for k \(k)")
+            #expect(ladder.speedup(4, rung: 1) == nil && ladder.speedup(2, rung: 0) == nil && ladder.speedup(1, rung: 1) == nil)
+            #expect(LadderResults(candidates: rows.filter { $0.rung == 0 }, jobs: rows.filter { $0.rung > 0 }).speedup(3, rung: 1) == nil)
+        }
     }
 
     /// The tournament key is (highest rung reached, result there): a block that climbed

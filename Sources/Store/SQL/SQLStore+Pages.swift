@@ -10,13 +10,15 @@ extension SQLStore {
     }
 
     public func evaluations(study: Int64) throws -> [Int64: [Evaluation]] {
-        try read { db in
-            let rows = try db.rows("""
-                SELECT e.* FROM evaluation e JOIN candidate c ON c.id = e.candidateId
-                WHERE c.studyId = ? ORDER BY e.candidateId, e.band
-                """, .integer(study))
-            return Dictionary(grouping: try Evaluation.decode(rows), by: \.candidateId)
-        }
+        try read { db in try evaluations(study: study, db) }
+    }
+
+    func evaluations(study: Int64, _ db: SQLConnection) throws -> [Int64: [Evaluation]] {
+        let rows = try db.rows("""
+            SELECT e.* FROM evaluation e JOIN candidate c ON c.id = e.candidateId
+            WHERE c.studyId = ? ORDER BY e.candidateId, e.band
+            """, .integer(study))
+        return Dictionary(grouping: try Evaluation.decode(rows), by: \.candidateId)
     }
 
     public func madeBetween(study: Int64) throws -> ClosedRange<Date>? {

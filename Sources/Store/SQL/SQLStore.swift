@@ -281,10 +281,11 @@ public final class SQLStore: Store, @unchecked Sendable {
         try read { db in try fetch(Candidate.self, db, where: "studyId = ? AND rung > 0", .integer(study)) }
     }
 
-    public func ladder(study: Int64) throws -> LadderResults {
+    public func ladder(study: Int64, curves: Bool) throws -> LadderResults {
         try read { db in
             let rows = try fetch(Candidate.self, db, where: "studyId = ?", .integer(study))
-            return LadderResults(candidates: rows.filter { $0.rung == 0 }, jobs: rows.filter { $0.rung > 0 })
+            let evaluations = curves ? try evaluations(study: study, db) : [:]
+            return LadderResults(candidates: rows.filter { $0.rung == 0 }, jobs: rows.filter { $0.rung > 0 }, evaluations: evaluations)
         }
     }
 
