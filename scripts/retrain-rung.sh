@@ -30,22 +30,26 @@ trap 'rm -rf "$dir"' EXIT
 $evolve export 1 --rung "$rung" --db "$db" --output "$dir/seed.yaml" >/dev/null
 gene() { sed -n "s/^    $1: \([0-9]*\)$/\1/p" "$dir/seed.yaml" | head -1; }
 genes="genes layers=$(gene layers) d_model=$(gene d_model) heads=$(gene heads) context=$(gene context)"
-names=()
+names=() runs=()
 for s in "${subjects[@]}"; do
     if [[ $s =~ ^[0-9]+$ ]]; then
         name="#$s"
         $evolve export "$s" --rung "$rung" --db "$db" --output "$dir/$s.yaml" >/dev/null
-        run=("$dir/$s.yaml")
+        runs+=("$dir/$s.yaml")
     else
         [ -f "$s" ] || { echo "$0: $s: no such program file" >&2; exit 2; }
         name=$(basename "$s" .program)
         sed "s/^genes .*/$genes/" "$s" >"$dir/$name.program"
-        run=("$dir/$name.program" --config "$dir/seed.yaml")
+        runs+=("$dir/$name.program --config $dir/seed.yaml")
     fi
     names+=("$name")
-    for seed in $seeds; do
+done
+# Seed by seed, every program in turn: a retraining cut off halfway has a result for each.
+for seed in $seeds; do
+    for i in "${!names[@]}"; do
+        name=${names[$i]}
         grep -q "^$name seed=$seed " "$log" 2>/dev/null && continue
-        line=$($evolve train "${run[@]}" --seed "$seed" "${data[@]}" "${precision[@]}" 2>/dev/null | tail -1)
+        line=$($evolve train ${runs[$i]} --seed "$seed" "${data[@]}" "${precision[@]}" 2>/dev/null | tail -1)
         [[ $line == *val_loss=* ]] || { echo "$0: $name seed $seed: training failed: $line" >&2; exit 1; }
         echo "$name seed=$seed $line" | tee -a "$log"
     done

@@ -14,7 +14,10 @@ struct Status: ParsableCommand {
             let all = try store.candidates(study: s.id!)
             let c = try store.counts(study: s.id!)
             let reused = all.filter { $0.reusedFrom != nil }.count
-            let train = all.compactMap(\.trainSeconds).reduce(0, +), over = all.compactMap(\.overheadSeconds).reduce(0, +)
+            // Time is every row's: rung jobs train too (a ladder's upper rungs take most of it).
+            let jobs = try store.rungJobs(study: s.id!)
+            let train = (all + jobs).compactMap(\.trainSeconds).reduce(0, +), over = (all + jobs).compactMap(\.overheadSeconds).reduce(0, +)
+            let inJobs = jobs.compactMap(\.trainSeconds).reduce(0, +)
             print("study \(s.name) in \(store.location), seed \(s.seed), started \(s.created), "
                   + "products in \(s.products ?? "float32 (made before studies recorded it)")")
             print("candidates: \(c.done + c.failed) completed (\(c.failed) failed, \(reused) the same as an earlier one: its result taken, not trained), "
@@ -24,8 +27,9 @@ struct Status: ParsableCommand {
                 print("  failed (\(kind.rawValue)): \(n)")
             }
             if train + over > 0 {
-                print(String(format: "time: %@ training and evaluating, %@ outside training (%.2f%%: mutation, compile, fingerprint, database)",
-                             formatSeconds(train), formatSeconds(over), 100 * over / (train + over)))
+                print(String(format: "time: %@ training and evaluating%@, %@ outside training (%.2f%%: mutation, compile, fingerprint, database)",
+                             formatSeconds(train), jobs.isEmpty ? "" : " (\(formatSeconds(inJobs)) of it in rung jobs)", formatSeconds(over),
+                             100 * over / (train + over)))
             }
             try printMutationKinds(store, all)
             let rungs = try ladderRungs(store, s)
