@@ -32,11 +32,13 @@ public struct SpaceDocument: StrictMapping {
     public var promote = 0.25
     /// Training seeds of each seed program's reference jobs at every rung above 0.
     public var referenceSeeds = 2
+    /// Training seeds of a promoted candidate's jobs at every rung above 0.
+    public var promotedSeeds = 1
 
     public enum Keys: String, CodingKey, CaseIterable {
         case name, seeds, genes, ops, mutations, choices, population, tournament, hurdles
         case budget, constraint, objective, selection, training, seed, corpus, data, ladder, promote
-        case referenceSeeds = "reference_seeds"
+        case referenceSeeds = "reference_seeds", promotedSeeds = "promoted_seeds"
     }
 
     /// The forms `objective:` takes, for the refusal of any other.
@@ -75,6 +77,8 @@ public struct SpaceDocument: StrictMapping {
         if c.contains(.promote) && ladder.isEmpty { throw FileProblem(c.codingPath, "promote: needs a ladder: to climb") }
         referenceSeeds = try c.integer(.referenceSeeds, 2, in: 1...16)
         if c.contains(.referenceSeeds) && ladder.isEmpty { throw FileProblem(c.codingPath, "reference_seeds: needs a ladder: (the seeds' jobs at its rungs)") }
+        promotedSeeds = try c.integer(.promotedSeeds, 1, in: 1...16)
+        if c.contains(.promotedSeeds) && ladder.isEmpty { throw FileProblem(c.codingPath, "promoted_seeds: needs a ladder: (a promoted candidate's jobs at its rungs)") }
     }
 
     /// `mutations: {KIND: WEIGHT}`, each kind a mutation's, each weight in [0, 1e6].

@@ -16,7 +16,7 @@ extension StudyPage {
         for rung in 0..<rungs {
             let rows = rung == 0 ? snapshot.candidates : jobs.filter { $0.rung == rung }
             let count = { (s: CandidateStatus) in rows.filter { $0.status == s }.count }
-            let promoted = jobs.filter { $0.rung == rung + 1 && $0.mutationKind == Ladder.promote }.count
+            let promoted = Set(jobs.filter { $0.rung == rung + 1 && $0.mutationKind == Ladder.promote }.compactMap(\.subject)).count
             let best = ladder.best(rung: rung)
             html += "<tr><td>\(rung)</td><td>\(count(.done) + count(.failed)) (\(count(.failed)) failed)</td><td>\(count(.running))</td>"
                 + "<td>\(count(.queued))</td><td>\(promoted)</td><td>\(referenceText(ladder, rung: rung))</td>"

@@ -206,9 +206,10 @@ public final class Evolution {
     /// Trains a candidate (or a rung job, at its rung's size and budget) band by band. Its
     /// fitness is the last band's validation loss; a program computed before at the same rung
     /// — same canonical hash, or same functional fingerprint — takes the earlier result
-    /// instead of training again, except a reference job, whose training seed is the point.
+    /// instead of training again, except a job whose training seed is the point: a reference
+    /// job, or a promoted one where promoted candidates train with several seeds.
     func evaluate(_ c: Candidate) throws -> Outcome {
-        let reuses = c.mutationKind != Ladder.reference
+        let reuses = c.mutationKind != Ladder.reference && !(c.rung > 0 && space.promotedSeeds > 1)
         if reuses, let twin = try store.completed(hash: c.hash, rung: c.rung, study: study.id!), twin.id != c.id {
             return reuse(twin, fingerprint: twin.fingerprint)
         }

@@ -81,6 +81,10 @@ public struct SearchSpace: Sendable {
     /// Training seeds of each seed program's reference jobs at every rung above 0: the
     /// baseline a gain there is measured against, with its spread (`reference_seeds:`).
     public var referenceSeeds = 2
+    /// Training seeds of a promoted candidate's jobs at every rung above 0 (`promoted_seeds:`,
+    /// default 1): with more, its standing there is their mean and its spread is known, so
+    /// one lucky training seed does not decide a climb.
+    public var promotedSeeds = 1
 
     public static func load(path: String) throws -> SearchSpace {
         let text: String
@@ -110,6 +114,7 @@ public struct SearchSpace: Sendable {
         space.ladder = try file.ladder(seeds: space.seeds)
         space.promote = d.promote
         space.referenceSeeds = d.referenceSeeds
+        space.promotedSeeds = d.promotedSeeds
         return space
     }
 

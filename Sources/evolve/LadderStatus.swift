@@ -24,7 +24,7 @@ func printLadder(_ store: Store, _ study: Study, rungs: Int) throws {
     print("ladder (\(rungs) rungs; gain: the seed's mean loss at the rung minus the candidate's; hurdles at rung 0 only):")
     for rung in 0..<rungs {
         let c = rung < counts.count ? counts[rung] : Counts.zero
-        let promoted = jobs.filter { $0.rung == rung + 1 && $0.mutationKind == Ladder.promote }.count
+        let promoted = Set(jobs.filter { $0.rung == rung + 1 && $0.mutationKind == Ladder.promote }.compactMap(\.subject)).count
         print("  rung \(rung): \(c.done + c.failed) completed (\(c.failed) failed), \(c.running) running, \(c.queued) queued, "
               + "\(promoted) promoted" + (ladder.best(rung: rung).map { ", best #\($0.subject) \(gainText(ladder, $0.subject, rung: rung))" } ?? ""))
     }
@@ -44,7 +44,8 @@ func printRungs(_ store: Store, _ study: Study, subject: Int64) throws {
             print("  rung \(rung): \(jobs.map { "#\($0.id!) \($0.status.rawValue)" }.joined(separator: ", "))")
             continue
         }
-        let loss = s.loss.isFinite ? String(format: "val_loss %.4f", s.loss) : "failed"
+        let loss = !s.loss.isFinite ? "failed"
+            : String(format: "val_loss %.4f", s.loss) + (s.losses.count > 1 ? String(format: " ± %.4f over %d seeds", s.spread, s.losses.count) : "")
         print("  rung \(rung): \(loss)" + (s.bitsPerByte.map { String(format: ", val_bpb %.4f", $0) } ?? "")
               + ", \(gainText(ladder, subject, rung: rung))"
               + (ladder.speedup(subject, rung: rung).map { String(format: ", compute speedup %.2fx", $0) } ?? "")

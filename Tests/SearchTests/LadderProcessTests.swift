@@ -21,18 +21,21 @@ struct LadderProcessTests {
         let all = try store.candidates(study: s.id!), jobs = try store.rungJobs(study: s.id!)
         #expect(all.count == n && (all + jobs).allSatisfy { $0.completion != nil }, "\((all + jobs).map(\.status))")
         #expect(Set((all + jobs).compactMap(\.completion)).count == all.count + jobs.count)
-        let seed = try #require(all.first), count = try SearchSpace.load(path: space).referenceSeeds
-        #expect(count == 3)
+        let ladder = try SearchSpace.load(path: space)
+        let seed = try #require(all.first), count = ladder.referenceSeeds
+        #expect(count == 3 && ladder.promotedSeeds == 2)
         for rung in Set(jobs.map(\.rung)) {
             let references = jobs.filter { $0.rung == rung && $0.mutationKind == Ladder.reference }
             #expect(references.count == count && references.allSatisfy { $0.subject == seed.id }, "rung \(rung)")
             #expect(Set(references.map(\.seed)).count == count, "reference jobs share a training seed")
-            // One job per subject and rung, recorded once.
-            let promoted = jobs.filter { $0.rung == rung && $0.mutationKind == Ladder.promote }.compactMap(\.subject)
-            #expect(Set(promoted).count == promoted.count && !promoted.contains(seed.id!))
+            // A promoted subject's `promoted_seeds` jobs at the rung, each trained on its own seed (none took another's result).
+            let promoted = jobs.filter { $0.rung == rung && $0.mutationKind == Ladder.promote }
+            for (subject, its) in Dictionary(grouping: promoted, by: { $0.subject! }) {
+                #expect(its.count == ladder.promotedSeeds && Set(its.map(\.seed)).count == its.count && subject != seed.id!, "#\(subject) at rung \(rung)")
+                #expect(its.allSatisfy { $0.reusedFrom == nil }, "#\(subject) at rung \(rung) took a twin's result")
+            }
         }
         // Each job's validation curve: a loss at each of its rung's checkpoints (fewer for one that diverged).
-        let ladder = try SearchSpace.load(path: space)
         for job in jobs where job.reusedFrom == nil && job.failure != .compile {
             let bands = try store.evaluations(job.id!).map(\.band), steps = try #require(job.scheduleSteps)
             let expected = job.status == .done ? ladder.bandEnds(steps: steps, rung: job.rung).count : bands.count
@@ -55,6 +58,8 @@ struct LadderProcessTests {
 
         let status = try runEvolve(["status", "--db", db])
         #expect(status.status == 0 && status.output.contains("  rung 2: ") && status.lastLine == r.lastLine, "\(status.output)")
+        // The study's time is every row's, the rung jobs' part named.
+        #expect(status.output.split(separator: "\n").contains { $0.hasPrefix("time: ") && $0.contains("of it in rung jobs)") }, "\(status.output)")
         let top = try runEvolve(["top", "--rung", "1", "--db", db])
         #expect(top.status == 0 && top.output.contains("the seed's reference") && top.output.contains("the seed (reference jobs)"), "\(top.output)")
         let climber = try #require(try store.rungJobs(study: s.id!).first { $0.mutationKind == Ladder.promote && $0.completion != nil })

@@ -65,6 +65,10 @@ struct LadderTests {
         ("ladder: [{d_model: 64, budget: {steps: 10}}]\nreference_seeds: 0", "reference_seeds must be an integer from 1 to 16"),
         ("ladder: [{d_model: 64, budget: {steps: 10}}]\nreference_seeds: 17", "reference_seeds must be an integer from 1 to 16"),
         ("ladder: [{d_model: 64, budget: {steps: 10}}]\nreference_seeds: 1.5", "reference_seeds must be an integer from 1 to 16"),
+        ("promoted_seeds: 2", "promoted_seeds: needs a ladder:"),
+        ("ladder: [{d_model: 64, budget: {steps: 10}}]\npromoted_seeds: 0", "promoted_seeds must be an integer from 1 to 16"),
+        ("ladder: [{d_model: 64, budget: {steps: 10}}]\npromoted_seeds: 17", "promoted_seeds must be an integer from 1 to 16"),
+        ("ladder: [{d_model: 64, budget: {steps: 10}}]\npromoted_seeds: two", "promoted_seeds must be an integer from 1 to 16"),
     ])
     func badLadders(_ extra: String, _ message: String) throws {
         do {
