@@ -74,7 +74,6 @@ struct Export: ParsableCommand {
             return ("\(s.name)-\(c.id!).py", try PyTorchExport.source(program, vocabulary: vocabulary, header: header))
         }
         var recipe = try SearchSpace.recipe(text: s.space)
-        recipe.precision = recipe.precision ?? s.precision   // as the study trained it, on any CPU
         recipe.seed = UInt64(trained.seed)
         recipe.steps = schedule
         recipe.replicas = trained.replicas
@@ -90,8 +89,16 @@ struct Export: ParsableCommand {
             "Lineage: " + lineage.joined(separator: " → "),
         ]
         if trained.id != c.id { header.insert("Its result was #\(trained.id!)'s (same program); this is #\(trained.id!)'s text and seed.", at: 1) }
-        let body = "program:\n" + indent(program.yaml) + "training:\n" + indent(try YAMLEncoder().encode(recipe))
-        return (path, header.map { "# " + $0 }.joined(separator: "\n") + "\n" + body)
+        return (path, try configText(program, recipe, study: s, header: header))
+    }
+
+    /// A config's text: `header` as comments, the program, and the recipe with the study's
+    /// precision where the recipe names none (as the study trained it, on any CPU).
+    private static func configText(_ program: Program, _ recipe: Recipe, study s: Study, header: [String]) throws -> String {
+        var recipe = recipe
+        recipe.precision = recipe.precision ?? s.precision
+        return header.map { "# " + $0 }.joined(separator: "\n") + "\n"
+            + "program:\n" + indent(program.yaml) + "training:\n" + indent(try YAMLEncoder().encode(recipe))
     }
 }
 
@@ -116,7 +123,6 @@ extension Export {
         var program = space.program(try Program(text: c.program), rung: rung)
         program.name = "\(s.name)-\(c.id!)-rung\(rung)"
         var recipe = space.recipe
-        recipe.precision = recipe.precision ?? s.precision
         recipe.seed = UInt64(c.seed)
         recipe.steps = steps
         let path = "\(program.name).yaml"
@@ -125,8 +131,7 @@ extension Export {
                 + "its program with the rung's genes, \(steps) steps of the study's recipe, seed \(c.seed).",
             "Retrain: evolve train \(path) --corpus …  (the corpus the search used)",
         ]
-        let body = "program:\n" + indent(program.yaml) + "training:\n" + indent(try YAMLEncoder().encode(recipe))
-        return (path, header.map { "# " + $0 }.joined(separator: "\n") + "\n" + body)
+        return (path, try configText(program, recipe, study: s, header: header))
     }
 
     /// A checkpoint folder (its program and vocabulary) or a program file, as PyTorch.

@@ -28,7 +28,7 @@ struct ServeCommand: ParsableCommand {
             }
             let store = try openStore(path, readOnly: true)
             _ = try store.studies()   // a store that cannot be read is refused before listening
-            if ((store as? SQLStore)?.database as? SQLiteDatabase)?.readsACopy == true {
+            if (store.database as? SQLiteDatabase)?.readsACopy == true {
                 FileHandle.standardError.write("evolve: \(path) was written by an older evolve: serving a migrated copy of it as it is now (the file is not written; an older evolve's later writes are not shown)\n".data(using: .utf8)!)
             }
             if !["127.0.0.1", "localhost", "::1"].contains(host) {
