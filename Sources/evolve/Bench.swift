@@ -133,7 +133,7 @@ extension Bench {
         var md = "# Training throughput of the seed programs\n\n"
         md += "- command: `\((["evolve"] + CommandLine.arguments.dropFirst()).joined(separator: " "))`\n"
         md += "- commit: `\(gitCommit())`, \(ISO8601DateFormatter().string(from: Date()).prefix(10))\n"
-        md += "- machine: \(machineDescription(threads: threads)); single-thread sgemm \(String(format: "%.1f", gflops1)) GFLOP/s\n"
+        md += "- machine: \(machineDescription(threads: threads, products: r.products)); single-thread sgemm \(String(format: "%.1f", gflops1)) GFLOP/s\n"
         md += "- method: one process; \(rounds) rounds, each building every program's model in turn and timing \(steps) steps after 3 warm-up steps; "
         md += "tokens/s from the median step (batch \(r.batchSize) × context \(programs[0].genes.context)); share of dense = tokens/s ÷ vanilla's\n\n"
         md += "Validation losses of the seeds: [seed-losses.md](seed-losses.md).\n\n"

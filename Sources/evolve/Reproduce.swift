@@ -49,7 +49,7 @@ struct Reproduce: ParsableCommand {
             }
             let command = "evolve " + CommandLine.arguments.dropFirst().joined(separator: " ")
             let table = ReproductionTable(reproduction, equalSteps: equalSteps, equalTime: equalTime, command: command,
-                                          commit: commit, machine: machineDescription(threads: options.threads))
+                                          commit: commit, machine: machineDescription(threads: options.threads, products: recipe.products))
             let md = "\(output)/reproduce-\(name).md", csv = "\(output)/reproduce-\(name).csv"
             try write(table.markdown, to: md)
             try write(table.csv, to: csv)
@@ -87,9 +87,10 @@ func gitCommit() -> String {
 }
 
 /// "AMD EPYC … (2 cores), OpenBLAS Zen kernel, GEMM openblas-Zen, 2 threads".
-func machineDescription(threads: Int) -> String {
+/// The CPU, BLAS kernel, GEMM, threads and what the products multiply in: what a figure ran on.
+func machineDescription(threads: Int, products: Precision) -> String {
     let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
         .split(separator: "\n").first { $0.hasPrefix("model name") }
         .map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
-    return "\(cpu) (\(ProcessInfo.processInfo.activeProcessorCount) cores), OpenBLAS \(BLAS.coreName) kernel, GEMM \(Gemm.name), \(threads) thread\(threads == 1 ? "" : "s")"
+    return "\(cpu) (\(ProcessInfo.processInfo.activeProcessorCount) cores), OpenBLAS \(BLAS.coreName) kernel, GEMM \(Gemm.name), \(threads) thread\(threads == 1 ? "" : "s"), products in \(products.label)"
 }

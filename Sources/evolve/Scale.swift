@@ -66,7 +66,7 @@ struct Scale: ParsableCommand {
             }
             let table = ScalingTable(scaling: scaling, runs: runs, recipe: recipe, seeds: seedList,
                                    command: (["evolve"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
-                                   commit: commit, machine: machineDescription(threads: options.threads))
+                                   commit: commit, machine: machineDescription(threads: options.threads, products: recipe.products))
             let base = "\(output)/scale-\(label)"
             try write(table.markdown(plot: "scale-\(label).svg"), to: base + ".md")
             try write(table.csv, to: base + ".csv")
