@@ -55,21 +55,13 @@ struct ClusterTests {
     /// skipped, except under CI, where it must run.
     @Test(.enabled(if: Namespaces.privilege != nil || runningInCI, "network namespaces need root or passwordless sudo (ip netns)"))
     func workersOnThreeHostsSurviveACutLinkAndAKill() throws {
-        guard let net = try Namespaces(3) else {
-            Issue.record("network namespaces could not be made (ip netns, as root or through passwordless sudo, from iproute2)")
-            return
-        }
+        guard let net = try hosts(3) else { return }
         defer { net.remove() }
         let corpus = try realCorpus(), n = 14, lease = 6
         // The tiny space with longer training and no hurdle, so that a cut and a kill land
         // mid-candidate: with the hurdle, a candidate stopped at it took about a second, and a
         // worker could finish its share without ever holding one for a second (2 runs in 7).
-        let space = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-hosts-\(UUID()).yaml").path
-        try String(contentsOfFile: tiny, encoding: .utf8)
-            .replacingOccurrences(of: "budget: {steps: 100}", with: "budget: {steps: 6000}")
-            .replacingOccurrences(of: "hurdles: 1 ", with: "hurdles: 0 ")
-            .replacingOccurrences(of: "seeds/vanilla.program", with: packageRoot.appendingPathComponent("search-spaces/seeds/vanilla.program").path)
-            .write(toFile: space, atomically: true, encoding: .utf8)
+        let space = try edited(tiny, ["budget: {steps: 100}": "budget: {steps: 6000}", "hurdles: 1 ": "hurdles: 0 "])
         let db = try temporaryDatabase(.postgres)
         let made = try runEvolve(["search", space, "--db", db, "--candidates", "\(n)", "--workers", "0", "--corpus", corpus])
         #expect(made.status == 0, "\(made.output)")
@@ -112,18 +104,11 @@ struct ClusterTests {
     /// and every candidate and rung job is completed once, each band under its completing lease.
     @Test(.enabled(if: Namespaces.privilege != nil || runningInCI, "network namespaces need root or passwordless sudo (ip netns)"))
     func aRungJobSurvivesACutLink() throws {
-        guard let net = try Namespaces(2) else {
-            Issue.record("network namespaces could not be made (ip netns, as root or through passwordless sudo, from iproute2)")
-            return
-        }
+        guard let net = try hosts(2) else { return }
         defer { net.remove() }
         let corpus = try realCorpus(), lease = 6
-        let ladder = packageRoot.appendingPathComponent("search-spaces/tiny-ladder.yaml").path
-        let space = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-ladder-hosts-\(UUID()).yaml").path
-        try String(contentsOfFile: ladder, encoding: .utf8)
-            .replacingOccurrences(of: "budget: {steps: 150}", with: "budget: {steps: 5000}")
-            .replacingOccurrences(of: "seeds/vanilla.program", with: packageRoot.appendingPathComponent("search-spaces/seeds/vanilla.program").path)
-            .write(toFile: space, atomically: true, encoding: .utf8)
+        let space = try edited(packageRoot.appendingPathComponent("search-spaces/tiny-ladder.yaml").path,
+                               ["budget: {steps: 150}": "budget: {steps: 5000}"])
         let db = try temporaryDatabase(.postgres)
         let made = try runEvolve(["search", space, "--db", db, "--candidates", "4", "--workers", "0", "--corpus", corpus])
         #expect(made.status == 0, "\(made.output)")
@@ -150,6 +135,27 @@ struct ClusterTests {
         let again = try #require(try store.candidate(cut.id!))
         #expect(again.rung > 0 && again.status == .done && again.lease != cut.lease, "the cut rung job was not completed under a new lease")
         #expect(other.output.contains("#\(cut.id!) rung \(cut.rung) of #"), "\(other.output)")
+    }
+
+    /// `n` test hosts, or nil with the failure recorded where namespaces cannot be made.
+    func hosts(_ n: Int) throws -> Namespaces? {
+        if let net = try Namespaces(n) { return net }
+        Issue.record("network namespaces could not be made (ip netns, as root or through passwordless sudo, from iproute2)")
+        return nil
+    }
+
+    /// A copy of the space file at `path` in the scratch folder, with `edits` made and its seed
+    /// named by absolute path (the copy is read from elsewhere).
+    func edited(_ path: String, _ edits: [String: String]) throws -> String {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("evolve-hosts-\(UUID())-" + URL(fileURLWithPath: path).lastPathComponent).path
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        for (old, new) in edits {
+            #expect(text.contains(old), "\(path) no longer holds \(old)")
+            text = text.replacingOccurrences(of: old, with: new)
+        }
+        try text.replacingOccurrences(of: "seeds/vanilla.program", with: packageRoot.appendingPathComponent("search-spaces/seeds/vanilla.program").path)
+            .write(toFile: copy, atomically: true, encoding: .utf8)
+        return copy
     }
 
     /// An `evolve worker` on test host `host`, reaching the study's server over its link.
