@@ -111,10 +111,14 @@ struct LadderProcessTests {
         while victim == nil && Date() < deadline && p.isRunning {
             usleep(20_000)
             if watching == nil { watching = try? openStore(db, readOnly: true) }
+            // A running rung job, whatever checkpoints it has recorded (a rung job records five,
+            // the first at 1/16 of its budget, so "none yet" is a window of milliseconds).
             guard let store = watching, let s = try? store.studies().first,
                   let job = try? store.rungJobs(study: s.id!).first(where: { $0.status == .running }), let w = job.worker,
-                  (try? store.evaluations(job.id!))?.isEmpty ?? false else { continue }
-            if kill(w.pid, SIGKILL) == 0 { victim = job }
+                  kill(w.pid, SIGKILL) == 0 else { continue }
+            // Killed mid-job unless the job was completed just before: then look again.
+            if let now = try? store.candidate(job.id!), now.status == .done, now.lease == job.lease { continue }
+            victim = job
         }
         p.waitUntilExit()
         out.fileHandleForReading.readabilityHandler = nil
@@ -125,6 +129,9 @@ struct LadderProcessTests {
         let (store, _) = try checkFinished(db, candidates: 6)
         let job = try #require(try store.candidate(killed.id!))
         #expect(job.lease != killed.lease, "the job was not claimed again")
+        // The checkpoints the killed worker had recorded went with its lease: each is recorded once, by the job's last lease.
+        let bands = try store.evaluations(job.id!)
+        #expect(bands.count == Set(bands.map(\.band)).count && bands.allSatisfy { $0.lease == job.lease }, "\(bands)")
         // Its line is printed by the worker that completed it, once.
         #expect(output.text.components(separatedBy: "#\(killed.id!) rung \(killed.rung) of #").count == 2, "\(output.text)")
     }
