@@ -86,8 +86,9 @@ func gitCommit() -> String {
     return head + ((git(["status", "--porcelain", "--untracked-files=no"]) ?? "").isEmpty ? "" : "-dirty")
 }
 
-/// "AMD EPYC … (2 cores), OpenBLAS Zen kernel, GEMM openblas-Zen, 2 threads".
-/// The CPU, BLAS kernel, GEMM, threads and what the products multiply in: what a figure ran on.
+/// What a figure ran on: the CPU, BLAS kernel, GEMM, threads and what the products multiply in
+/// ("Intel(R) Xeon(R) Processor (2 cores), OpenBLAS Prescott kernel, GEMM evolve-avx512, 2 threads,
+/// products in bfloat16-amx").
 func machineDescription(threads: Int, products: Precision) -> String {
     let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
         .split(separator: "\n").first { $0.hasPrefix("model name") }
