@@ -35,9 +35,9 @@ public enum Gemm {
         return best
     }
 
-    /// A product in `Precision.bfloat16`: on AMX tiles where the CPU has them, else the
-    /// operands rounded to bfloat16 and multiplied in float32 (the same numbers, up to the
-    /// order of the float32 sums). Products at most 8 columns wide (a router's scores) stay
+    /// A product in `Precision.bfloat16`: on AMX tiles or AVX512-BF16 where the CPU has them,
+    /// else the operands rounded to bfloat16 and multiplied in float32 (the same numbers, up
+    /// to the order of the float32 sums). Products at most 8 columns wide (a router's scores) stay
     /// float32 in both: they are a sliver of the work and decide routing.
     static func bfloat16(
         _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
@@ -48,14 +48,14 @@ public enum Gemm {
         guard n > 8, k > 0 else {
             return Parallel.$precision.withValue(.float32) { Float.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) }
         }
-        if Precision.amx {
+        if Precision.kernel != .rounded {
             return evolve_bgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
                                 b, Int32(ldb), beta, c, Int32(ldc))
         }
         rounded(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
 
-    /// `bfloat16`'s products without AMX: op(A) and op(B) rounded as the tiles' packing
+    /// `bfloat16`'s products without a bfloat16 kernel: op(A) and op(B) rounded as the packing
     /// rounds them, then the float32 product.
     static func rounded(
         _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,

@@ -31,10 +31,10 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var precision: Precision?
 
     /// The precision this machine runs: the recipe's, else bfloat16 where the CPU multiplies it
-    /// on AMX tiles and float32 elsewhere (bfloat16 without AMX is rounded float32: slower).
-    /// On the recipe, bfloat16's validation loss lands inside float32's seed spread
-    /// (docs/performance.md); it is what makes the default on AMX machines.
-    public var products: Precision { precision ?? (Precision.amx ? .bfloat16 : .float32) }
+    /// natively (AMX tiles, AVX512-BF16) and float32 elsewhere (there bfloat16 is rounded
+    /// float32: slower). On the recipe, bfloat16's validation loss lands inside float32's seed
+    /// spread (docs/performance.md); it is what makes the default on those machines.
+    public var products: Precision { precision ?? (Precision.kernel != .rounded ? .bfloat16 : .float32) }
 
     /// The precision an engine runs: evolve's `products`; PyTorch's trainer float32 unless the
     /// recipe names bfloat16 (its autocast on a CPU is no faster, so no machine default).

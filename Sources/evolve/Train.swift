@@ -22,7 +22,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Random seed for initialisation and batches (default: the config's).")
     var seed: UInt64?
 
-    @Option(help: "What the products multiply in: float32 or bfloat16 (default: the config's, else bfloat16 where the CPU has AMX and float32 elsewhere).")
+    @Option(help: "What the products multiply in: float32 or bfloat16 (default: the config's, else bfloat16 where the CPU multiplies it natively (AMX, AVX512-BF16) and float32 elsewhere).")
     var precision: Precision?
 
     @Flag(help: "Train a program even when it reads later tokens (the causality probe fails); it warns instead of refusing.")

@@ -3,10 +3,10 @@ import Primitives
 import Testing
 @testable import Tensor
 
-/// Products in `Precision.bfloat16`: AMX's tiles against the exact product of the rounded
+/// Products in `Precision.bfloat16`: each kernel (AMX's tiles, AVX512-BF16) against the exact product of the rounded
 /// operands (Double), on random shapes with every transpose, partial tiles, k past one block,
 /// leading dimensions wider than the matrices and alpha/beta; the rounding itself; and the
-/// path CPUs without AMX take (rounded operands, float32 product) against the tiles.
+/// path other CPUs take (rounded operands, float32 product).
 @Suite("bfloat16 products")
 struct BFloat16GemmTests {
     /// Round to nearest even, as bfloat16's definition (and PyTorch's `.to(torch.bfloat16)`),
@@ -72,11 +72,20 @@ struct BFloat16GemmTests {
         }
     }
 
-    @Test(.enabled(if: Precision.amx, "this CPU has no AMX: bfloat16 products take the rounded float32 path (tested below)"),
-          arguments: [(false, false), (true, false), (false, true), (true, true)])
-    func tilesMultiplyTheRoundedOperands(_ t: (Bool, Bool)) {
-        Self.check(t, seed: 5) { ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc in
-            evolve_bgemm(ta ? 1 : 0, tb ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    /// Each bfloat16 kernel this CPU has (AMX's tiles and AVX512-BF16's dot products on
+    /// Sapphire Rapids, the latter alone on Zen 4), every transpose.
+    static var kernels: [(Precision.Kernel, Bool, Bool)] {
+        [Precision.Kernel.avx512, .amx].filter { $0.rawValue <= Precision.kernel.rawValue }.flatMap { k in
+            [(false, false), (true, false), (false, true), (true, true)].map { (k, $0.0, $0.1) }
+        }
+    }
+
+    @Test(.enabled(if: Precision.kernel != .rounded, "this CPU has neither AMX nor AVX512-BF16: bfloat16 products take the rounded float32 path (tested below)"),
+          arguments: kernels)
+    func kernelsMultiplyTheRoundedOperands(_ kernel: Precision.Kernel, _ ta: Bool, _ tb: Bool) {
+        Self.check((ta, tb), seed: 5) { ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc in
+            evolve_bgemm_on(kernel.rawValue, ta ? 1 : 0, tb ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
+                            b, Int32(ldb), beta, c, Int32(ldc))
         }
     }
 

@@ -23,12 +23,18 @@ void evolve_tile_product(int m, int n, int k, const float *a, long ai, long ak,
                          const float *b, long ldb, float *c, long ldc, int accumulate);
 
 // C = alpha · op(A) · op(B) + beta · C as evolve_sgemm, with op(A) and op(B) rounded to
-// bfloat16 and multiplied on AMX tiles, accumulating in float32. Only where
-// evolve_bgemm_available() (which also asks Linux for the tile state, once per process).
+// bfloat16 and multiplied in pairs along k, accumulating in float32: on AMX tiles, or with
+// AVX512-BF16's dot products. Only where evolve_bgemm_kind() > 0.
 void evolve_bgemm(int transA, int transB, int m, int n, int k, float alpha,
                   const float *a, int lda, const float *b, int ldb,
                   float beta, float *c, int ldc);
-int evolve_bgemm_available(void);
+// What multiplies bfloat16 here: 2 AMX tiles, 1 AVX512-BF16, 0 neither (asking Linux for
+// the tile state once per process).
+int evolve_bgemm_kind(void);
+// evolve_bgemm on kernel 2 or 1 (at most evolve_bgemm_kind()): tests of both on one machine.
+void evolve_bgemm_on(int kernel, int transA, int transB, int m, int n, int k, float alpha,
+                     const float *a, int lda, const float *b, int ldb,
+                     float beta, float *c, int ldc);
 
 // dst[rows×cols] (contiguous) = src's rows × cols (row stride ld), each rounded to the
 // nearest bfloat16 as evolve_bgemm rounds (denormals to zero, as its conversion does): the
