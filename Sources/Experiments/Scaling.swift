@@ -51,14 +51,19 @@ public struct Scaling: Sendable {
         return q
     }
 
-    /// Trains every program at every size for every seed with the recipe; `progress`
-    /// hears each run as it ends.
-    public func run(recipe: Recipe, seeds: [UInt64], data: Dataset, threads: Int,
+    /// Trains every program at every size for every seed with the recipe, but the runs in
+    /// `reused` (read from an earlier table: `reused(csv:…)`), which it takes as they are;
+    /// `progress` hears each run as it ends.
+    public func run(recipe: Recipe, seeds: [UInt64], data: Dataset, threads: Int, reused: [Run] = [],
                     progress: (Run, String) -> Void = { _, _ in }) throws -> [Run] {
         var runs = [Run]()
         for s in sizes.indices {
             for seed in seeds {
                 for p in programs.indices {
+                    if let run = reused.first(where: { $0.program == p && $0.size == s && $0.seed == seed }) {
+                        runs.append(run)
+                        continue
+                    }
                     let run = try train(p, at: s, seed: seed, recipe: recipe, data: data, threads: threads)
                     progress(run, "\(programs[p].name) \(sizes[s]) seed \(seed)")
                     runs.append(run)
@@ -72,13 +77,13 @@ public struct Scaling: Sendable {
         var r = recipe
         r.seed = seed
         let run = try Training.Run(program(p, at: s), recipe: r, data: data, threads: threads)
-        let flopsPerStep = 3 * Double(run.cost.flopsPerToken) * Double(run.tokensPerStep)
-        let result = try run.train(marks: (1...checkpoints).map { r.steps * $0 / checkpoints })
+        let perStep = flopsPerStep(p, s, recipe: r, flopsPerToken: run.cost.flopsPerToken)
+        let result = try run.train(marks: marks(steps: r.steps))
         do { try run.checkFinite(result) } catch {
             throw ScalingError(description: "\(run.program.name) at \(sizes[s]) seed \(seed): \(error)")
         }
         return Run(program: p, size: s, seed: seed, parameters: run.model.parameterCount, flopsPerToken: run.cost.flopsPerToken,
-                   curve: result.curve.map { (flopsPerStep * Double($0.step), $0.loss) })
+                   curve: result.curve.map { (perStep * Double($0.step), $0.loss) })
     }
 
     /// The mean curve of a program at a size over its seeds (checkpoints line up: same steps).

@@ -12,11 +12,13 @@ public struct ScalingTable {
     public let recipe: Recipe
     public let seeds: [UInt64]
     public let command: String, commit: String, machine: String
+    /// Lines the header adds (where runs read from an earlier table came from).
+    public let notes: [String]
 
     public init(scaling: Scaling, runs: [Scaling.Run], recipe: Recipe, seeds: [UInt64], command: String, commit: String,
-                machine: String) {
+                machine: String, notes: [String] = []) {
         self.scaling = scaling; self.runs = runs; self.recipe = recipe; self.seeds = seeds
-        self.command = command; self.commit = commit; self.machine = machine
+        self.command = command; self.commit = commit; self.machine = machine; self.notes = notes
     }
 
     /// Program `p`'s seed-mean curve at size `s`.
@@ -35,6 +37,7 @@ public struct ScalingTable {
         let reference = scaling.programs[0].name
         var md = "# Scaling: \(scaling.programs.map(\.name).joined(separator: " vs "))\n\n"
         md += "- command: `\(command)`\n- commit: `\(commit)`\n- machine: \(machine)\n"
+        md += notes.map { "- \($0)\n" }.joined()
         md += "- recipe: \(recipe.steps) steps, batch \(recipe.batchSize), seeds \(seeds.map(String.init).joined(separator: ", ")); "
         md += "validation loss on the whole split at \(scaling.checkpoints) checkpoints\n\n"
         md += "Compute speedup: the ratio of the training FLOPs the reference (\(reference)) and a program need to reach "

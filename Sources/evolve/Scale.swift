@@ -28,6 +28,9 @@ struct Scale: ParsableCommand {
     @Option(help: "A config whose training recipe to use (default: the baseline recipe).")
     var config: String?
 
+    @Option(help: "An earlier table's CSV (results/scale-NAME.csv): its runs of these programs, sizes and seeds are taken as they are, not trained again, so a comparison grows by seeds across sessions or machines. Repeatable.")
+    var reuse: [String] = []
+
     @Option(help: "The name in the output files (default: the programs' names).")
     var name: String?
 
@@ -58,15 +61,31 @@ struct Scale: ParsableCommand {
                 try data.check(context: scaling.program(p, at: s).genes.context, trainFraction: recipe.trainFraction)
                 try scaling.program(p, at: s).validate()
             } }
+            var reused = [Scaling.Run](), notes = [String]()
+            for file in reuse {
+                let text: String
+                do { text = try TextFile.read(file) } catch { throw CommandError(description: "--reuse: \(error)") }
+                let runs: [Scaling.Run]
+                do { runs = try scaling.reused(csv: text, seeds: seedList, recipe: recipe, vocabulary: data.tokenizer.vocabularySize) } catch {
+                    throw CommandError(description: "--reuse \(file): \(error)")
+                }
+                let new = runs.filter { r in !reused.contains { $0.program == r.program && $0.size == r.size && $0.seed == r.seed } }
+                reused += new
+                let seeds = Set(new.map(\.seed)).sorted().map(String.init).joined(separator: ", ")
+                let sizes = Set(new.map(\.size)).sorted().map { "\(scaling.sizes[$0])" }.joined(separator: ", ")
+                notes.append("\(new.count) runs read from `\(file)`, not trained by this command (seeds \(seeds) at \(sizes.isEmpty ? "no size" : sizes)); "
+                             + "the table beside that file names the machine and commit that trained them")
+            }
             let label = name ?? scaling.programs.map(\.name).joined(separator: "-vs-")
             for ext in ["md", "csv", "svg"] { try checkCanWrite("\(output)/scale-\(label).\(ext)") }
             let commit = gitCommit()
-            let runs = try scaling.run(recipe: recipe, seeds: seedList, data: data, threads: options.threads) { run, what in
+            let runs = try scaling.run(recipe: recipe, seeds: seedList, data: data, threads: options.threads, reused: reused) { run, what in
                 print(String(format: "%@: val_loss %.4f after %.3g training FLOPs", what, run.curve.last!.loss, run.curve.last!.flops))
             }
             let table = ScalingTable(scaling: scaling, runs: runs, recipe: recipe, seeds: seedList,
                                    command: (["evolve"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
-                                   commit: commit, machine: machineDescription(threads: options.threads, products: recipe.products))
+                                   commit: commit, machine: machineDescription(threads: options.threads, products: recipe.products),
+                                   notes: notes)
             let base = "\(output)/scale-\(label)"
             try write(table.markdown(plot: "scale-\(label).svg"), to: base + ".md")
             try write(table.csv, to: base + ".csv")

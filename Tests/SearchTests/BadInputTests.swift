@@ -140,6 +140,8 @@ struct BadInputTests {
         try refuses(["scale", vanilla, vanilla, "--output", blocker, "--corpus", corpus], "cannot write into \(blocker)")
         try refuses(["scale", vanilla, "--corpus", corpus], "give two or more program files")
         try refuses(["scale", vanilla, vanilla, "--sizes", "50", "--corpus", corpus], "--sizes: widths are multiples of 32")
+        try refuses(["scale", vanilla, vanilla, "--reuse", missing, "--corpus", corpus], "--reuse: \(missing): no such file")
+        try refuses(["scale", vanilla, vanilla, "--reuse", blocker, "--corpus", corpus], "--reuse \(blocker): record 1: not a table of evolve scale")
     }
 
     /// A worker, a copy and a resumed training given what they cannot use.
