@@ -55,7 +55,7 @@ public struct Scaling: Sendable {
     /// `reused` (read from an earlier table: `reused(csv:…)`), which it takes as they are;
     /// `progress` hears each run as it ends.
     public func run(recipe: Recipe, seeds: [UInt64], data: Dataset, threads: Int, reused: [Run] = [],
-                    progress: (Run, String) -> Void = { _, _ in }) throws -> [Run] {
+                    progress: (Run, String) throws -> Void = { _, _ in }) throws -> [Run] {
         var runs = [Run]()
         for s in sizes.indices {
             for seed in seeds {
@@ -65,7 +65,7 @@ public struct Scaling: Sendable {
                         continue
                     }
                     let run = try train(p, at: s, seed: seed, recipe: recipe, data: data, threads: threads)
-                    progress(run, "\(programs[p].name) \(sizes[s]) seed \(seed)")
+                    try progress(run, "\(programs[p].name) \(sizes[s]) seed \(seed)")
                     runs.append(run)
                 }
             }

@@ -79,14 +79,22 @@ struct Scale: ParsableCommand {
             let label = name ?? scaling.programs.map(\.name).joined(separator: "-vs-")
             for ext in ["md", "csv", "svg"] { try checkCanWrite("\(output)/scale-\(label).\(ext)") }
             let commit = gitCommit()
+            let base = "\(output)/scale-\(label)"
+            // Each run's checkpoints reach the CSV as the run ends, so a killed comparison goes
+            // on from where it was with --reuse of that file.
+            var done = reused
+            print("each run is added to \(base).csv as it ends; if this is stopped, the same command with --reuse \(base).csv goes on from there")
             let runs = try scaling.run(recipe: recipe, seeds: seedList, data: data, threads: options.threads, reused: reused) { run, what in
+                done.append(run)
+                try write(ScalingTable(scaling: scaling, runs: done, recipe: recipe, seeds: seedList, command: "", commit: "", machine: "").csv,
+                           to: base + ".csv")
                 print(String(format: "%@: val_loss %.4f after %.3g training FLOPs", what, run.curve.last!.loss, run.curve.last!.flops))
+                fflush(stdout)
             }
             let table = ScalingTable(scaling: scaling, runs: runs, recipe: recipe, seeds: seedList,
                                    command: (["evolve"] + CommandLine.arguments.dropFirst()).joined(separator: " "),
                                    commit: commit, machine: machineDescription(threads: options.threads, products: recipe.products),
                                    notes: notes)
-            let base = "\(output)/scale-\(label)"
             try write(table.markdown(plot: "scale-\(label).svg"), to: base + ".md")
             try write(table.csv, to: base + ".csv")
             try write(table.plot, to: base + ".svg")
