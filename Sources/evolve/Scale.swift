@@ -84,6 +84,7 @@ struct Scale: ParsableCommand {
             // on from where it was with --reuse of that file.
             var done = reused
             print("each run is added to \(base).csv as it ends; if this is stopped, the same command with --reuse \(base).csv goes on from there")
+            fflush(stdout)
             let runs = try scaling.run(recipe: recipe, seeds: seedList, data: data, threads: options.threads, reused: reused) { run, what in
                 done.append(run)
                 try write(ScalingTable(scaling: scaling, runs: done, recipe: recipe, seeds: seedList, command: "", commit: "", machine: "").csv,
