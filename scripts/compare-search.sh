@@ -7,7 +7,7 @@
 # `evolve search SPACE --candidates N` into a fresh database (binaries older than
 # `bench --search` have none), both timed from outside, process start included. Prints each
 # pair's seconds and ratio, then the median ratio as key=value pairs. Each runs its own
-# default precision (bfloat16 on an AMX CPU for builds that have it): name `precision:` in
+# default precision (bfloat16 on AMX or, since 2026-12-07, AVX512-BF16 CPUs for builds that have it): name `precision:` in
 # the space to compare equal arithmetic.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -15,6 +15,7 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -261,6 +262,10 @@ void evolve_bgemm(int transA, int transB, int m, int n, int k, float alpha,
 void evolve_bgemm_on(int kernel, int transA, int transB, int m, int n, int k, float alpha,
                      const float *a, int lda, const float *b, int ldb,
                      float beta, float *c, int ldc) {
+    if (kernel < 1 || kernel > evolve_bgemm_kind()) {   // a caller's error: the instructions would fault
+        fprintf(stderr, "evolve_bgemm_on: kernel %d, this CPU has %d\n", kernel, evolve_bgemm_kind());
+        abort();
+    }
     if (m <= 0 || n <= 0) return;
     if (k <= 0 || alpha == 0) {   // nothing to multiply: C = beta · C
         evolve_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

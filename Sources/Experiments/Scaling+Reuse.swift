@@ -1,40 +1,64 @@
 import Foundation
 import Primitives
 import Program
+import Tensor
 import Training
 
 extension Scaling {
-    /// The header `ScalingTable.csv` writes, which a table read back must have.
-    static let csvHeader = ["program", "size", "d_model", "layers", "seed", "params", "flops_per_token", "training_flops", "val_loss"]
+    /// The columns `ScalingTable.csv` writes: a checkpoint of a run, and the recipe it ran
+    /// (steps, batch, precision). Tables written before 2026-12-07 end at `val_loss`.
+    static let csvHeader = ["program", "size", "d_model", "layers", "seed", "params", "flops_per_token", "training_flops", "val_loss",
+                            "steps", "batch_size", "precision"]
+    static let olderCSVHeader = Array(csvHeader.prefix(9))
+
+    /// What an earlier table holds for this comparison.
+    public struct Reused {
+        /// Its runs of this comparison's programs, sizes and seeds.
+        public var runs: [Run]
+        /// How many of its runs are of other programs, sizes or seeds.
+        public var others: Int
+        /// Whether it records each run's steps, batch and precision (tables written before
+        /// 2026-12-07 do not: their runs are matched on their checkpoints' FLOPs alone).
+        public var recipeRecorded: Bool
+    }
 
     /// The runs of an earlier table's CSV (`ScalingTable.csv`) that this comparison would
     /// train: its programs (by name) at its sizes, for `seeds`, so that a comparison can grow
-    /// by seeds over several sessions or machines without training a run twice. Rows of other
-    /// programs, sizes or seeds are left out. A row of this comparison must be what training
-    /// it here would give — the parameters and FLOPs per token of the program at that size
-    /// (else it is another program under the same name), and checkpoints at this recipe's
-    /// training FLOPs (the same steps, batch, context and number of checkpoints) — or the
-    /// table is refused, naming its record.
-    public func reused(csv text: String, seeds: [UInt64], recipe: Recipe, vocabulary: Int) throws -> [Run] {
+    /// by seeds over several sessions or machines without training a run twice. A row of this
+    /// comparison must be what training it here would give — the parameters and FLOPs per
+    /// token of the program at that size (else it is another program under the same name, or
+    /// another vocabulary), checkpoints at this recipe's training FLOPs, and where the table
+    /// records them, this recipe's steps, batch and precision — or the table is refused,
+    /// naming its record.
+    public func reused(csv text: String, seeds: [UInt64], recipe: Recipe, vocabulary: Int) throws -> Reused {
         let records: [[String]]
         do { records = try CSV.records(text) } catch { throw ScalingError(description: "\(error)") }
-        guard records.first == Self.csvHeader else {
+        guard let header = records.first, header == Self.csvHeader || header == Self.olderCSVHeader else {
             throw ScalingError(description: "record 1: not a table of evolve scale (its header is \(Self.csvHeader.joined(separator: ",")))")
         }
-        var found = [String: Run]()   // "p s seed" → the run, its checkpoints in the file's order
+        let recorded = header == Self.csvHeader
+        var found = [String: Run](), others = Set<String>()   // "p s seed" → the run, its checkpoints in the file's order
         for (n, f) in records.enumerated().dropFirst() {
             let record = "record \(n + 1)"
-            guard f.count == Self.csvHeader.count, let dModel = Int(f[2]), let layers = Int(f[3]), let seed = UInt64(f[4]),
+            guard f.count == header.count, let dModel = Int(f[2]), let layers = Int(f[3]), let seed = UInt64(f[4]),
                   let params = Int(f[5]), let flopsPerToken = Int(f[6]), let flops = Double(f[7]), let loss = Double(f[8]),
-                  flops.isFinite, flops > 0, loss.isFinite else {
+                  flops.isFinite, flops > 0, loss.isFinite,
+                  !recorded || (Int(f[9]) != nil && Int(f[10]) != nil && Precision(rawValue: f[11]) != nil) else {
                 throw ScalingError(description: "\(record): not a run's checkpoint: \(CSV.line(f).dropLast())")
             }
             guard let p = programs.firstIndex(where: { $0.name == f[0] }), seeds.contains(seed),
-                  let s = sizes.firstIndex(where: { $0.dModel == dModel && $0.layers == layers }) else { continue }
+                  let s = sizes.firstIndex(where: { $0.dModel == dModel && $0.layers == layers }) else {
+                others.insert("\(f[0]) \(dModel) \(layers) \(seed)")
+                continue
+            }
+            if recorded, Int(f[9]) != recipe.steps || Int(f[10]) != recipe.batchSize || f[11] != recipe.products.rawValue {
+                throw ScalingError(description: "\(record): \(f[0]) at \(sizes[s]) seed \(seed) ran \(f[9]) steps of batch \(f[10]) in \(f[11]); "
+                                   + "this recipe is \(recipe.steps) steps of batch \(recipe.batchSize) in \(recipe.products.rawValue)")
+            }
             let cost = try program(p, at: s).cost(vocabulary: vocabulary)
             guard cost.parameters == params, cost.flopsPerToken == flopsPerToken else {
                 throw ScalingError(description: "\(record): \(f[0]) at \(sizes[s]) has \(params) parameters and \(flopsPerToken) FLOPs/token there, "
-                                   + "\(cost.parameters) and \(cost.flopsPerToken) here: another program under the same name")
+                                   + "\(cost.parameters) and \(cost.flopsPerToken) here with a vocabulary of \(vocabulary): another program under the same name, or other data")
             }
             let key = "\(p) \(s) \(seed)"
             var run = found[key] ?? Run(program: p, size: s, seed: seed, parameters: params, flopsPerToken: flopsPerToken, curve: [])
@@ -46,10 +70,11 @@ extension Scaling {
             run.curve.append((flops, loss))
             found[key] = run
         }
-        for run in found.values where run.curve.count != checkpoints {
+        let runs = found.values.sorted { ($0.size, $0.seed, $0.program) < ($1.size, $1.seed, $1.program) }
+        for run in runs where run.curve.count != checkpoints {
             throw ScalingError(description: "\(programs[run.program].name) at \(sizes[run.size]) seed \(run.seed): \(run.curve.count) of \(checkpoints) checkpoints")
         }
-        return found.values.sorted { ($0.size, $0.seed, $0.program) < ($1.size, $1.seed, $1.program) }
+        return Reused(runs: runs, others: others.count, recipeRecorded: recorded)
     }
 
     /// The training FLOPs of one step of program `p` at size `s`: 3 × forward FLOPs per

@@ -56,12 +56,13 @@ public struct ScalingTable {
     }
 
     public var csv: String {
-        var out = CSV.line(["program", "size", "d_model", "layers", "seed", "params", "flops_per_token", "training_flops", "val_loss"])
+        var out = CSV.line(Scaling.csvHeader)
         for r in runs {
             let size = scaling.sizes[r.size]
             for point in r.curve {
                 out += CSV.line([scaling.programs[r.program].name, "\(size)", "\(size.dModel)", "\(size.layers)", "\(r.seed)",
-                                 "\(r.parameters)", "\(r.flopsPerToken)", "\(point.flops)", "\(point.loss)"])
+                                 "\(r.parameters)", "\(r.flopsPerToken)", "\(point.flops)", "\(point.loss)",
+                                 "\(recipe.steps)", "\(recipe.batchSize)", recipe.products.rawValue])
             }
         }
         return out

@@ -22,7 +22,7 @@ public enum Precision: String, Codable, Sendable, NamedCases {
         case amx
     }
 
-    public static var kernel: Kernel { Kernel(rawValue: evolve_bgemm_kind()) ?? .rounded }
+    public static let kernel: Kernel = Kernel(rawValue: evolve_bgemm_kind()) ?? .rounded
 
     /// `float32`, `bfloat16-amx`, `bfloat16-avx512` or `bfloat16-rounded`: the precision and
     /// what runs it here.

@@ -52,34 +52,47 @@ struct Scale: ParsableCommand {
             let scaling = Scaling(programs: try loadPrograms(), sizes: Scaling.sizes(widths))
             let file = try config.map { try TrainConfig.load(path: $0) }
             var recipe = file?.recipe ?? Recipe()
-            if let steps {
-                guard steps >= scaling.checkpoints else { throw CommandError(description: "--steps must be at least \(scaling.checkpoints)") }
-                recipe.steps = steps
-            }
+            recipe.stopAfter = nil   // every run is validated at all its checkpoints
+            if let steps { recipe.steps = steps }
+            guard recipe.steps >= scaling.checkpoints else { throw CommandError(description: "--steps (or the config's steps) must be at least \(scaling.checkpoints)") }
             let data = try options.dataset(recipe, fallbackData: file?.data)
             for p in scaling.programs.indices { for s in scaling.sizes.indices {
                 try data.check(context: scaling.program(p, at: s).genes.context, trainFraction: recipe.trainFraction)
                 try scaling.program(p, at: s).validate()
             } }
+            let label = name ?? scaling.programs.map(\.name).joined(separator: "-vs-")
+            for ext in ["md", "csv", "svg"] { try checkCanWrite("\(output)/scale-\(label).\(ext)") }
+            let base = "\(output)/scale-\(label)"
+            // The CSV is rewritten as runs end: a table already there must be read first, and
+            // not lose a run this comparison would leave out.
+            let own = URL(fileURLWithPath: base + ".csv").standardizedFileURL.path
+            let ownReused = reuse.contains { URL(fileURLWithPath: $0).standardizedFileURL.path == own }
+            if FileManager.default.fileExists(atPath: own) && !ownReused {
+                throw CommandError(description: "\(base).csv exists: go on from it with --reuse \(base).csv, or choose another --name")
+            }
             var reused = [Scaling.Run](), notes = [String]()
             for file in reuse {
                 let text: String
                 do { text = try TextFile.read(file) } catch { throw CommandError(description: "--reuse: \(error)") }
-                let runs: [Scaling.Run]
-                do { runs = try scaling.reused(csv: text, seeds: seedList, recipe: recipe, vocabulary: data.tokenizer.vocabularySize) } catch {
+                let table: Scaling.Reused
+                do { table = try scaling.reused(csv: text, seeds: seedList, recipe: recipe, vocabulary: data.tokenizer.vocabularySize) } catch {
                     throw CommandError(description: "--reuse \(file): \(error)")
                 }
-                let new = runs.filter { r in !reused.contains { $0.program == r.program && $0.size == r.size && $0.seed == r.seed } }
+                if URL(fileURLWithPath: file).standardizedFileURL.path == own && table.others > 0 {
+                    throw CommandError(description: "--reuse \(file): it holds \(table.others) runs of other programs, sizes or seeds, "
+                                       + "which rewriting it would drop: ask for them too, or choose another --name")
+                }
+                let new = table.runs.filter { r in !reused.contains { $0.program == r.program && $0.size == r.size && $0.seed == r.seed } }
                 reused += new
                 let seeds = Set(new.map(\.seed)).sorted().map(String.init).joined(separator: ", ")
                 let sizes = Set(new.map(\.size)).sorted().map { "\(scaling.sizes[$0])" }.joined(separator: ", ")
-                notes.append("\(new.count) runs read from `\(file)`, not trained by this command (seeds \(seeds) at \(sizes.isEmpty ? "no size" : sizes)); "
-                             + "the table beside that file names the machine and commit that trained them")
+                var note = new.isEmpty ? "no run read from `\(file)`" : "\(new.count) runs read from `\(file)` (seeds \(seeds) at \(sizes)), not trained by this command"
+                if !table.recipeRecorded {
+                    note += "; an older table, which records no steps, batch or precision: its runs matched this recipe on their checkpoints' training FLOPs alone"
+                }
+                notes.append(note)
             }
-            let label = name ?? scaling.programs.map(\.name).joined(separator: "-vs-")
-            for ext in ["md", "csv", "svg"] { try checkCanWrite("\(output)/scale-\(label).\(ext)") }
             let commit = gitCommit()
-            let base = "\(output)/scale-\(label)"
             // Each run's checkpoints reach the CSV as the run ends, so a killed comparison goes
             // on from where it was with --reuse of that file.
             var done = reused

@@ -99,7 +99,7 @@ struct CSVTests {
         let table = ScalingTable(scaling: scaling, runs: runs, recipe: .init(), seeds: [1], command: "", commit: "", machine: "")
         let records = try CSV.records(table.csv)
         #expect(Self.scalars(records.dropFirst().map { $0[0] }.map { [$0] }) == Self.scalars(Self.awkward.flatMap { [[$0], [$0]] }))
-        #expect(table.csv.contains("\nplain,d64-L2,64,2,1,106880,240524,69270912000.0,2.6961486477032732\n"))
+        #expect(table.csv.contains("\nplain,d64-L2,64,2,1,106880,240524,69270912000.0,2.6961486477032732,\(Recipe().steps),\(Recipe().batchSize),\(Recipe().products.rawValue)\n"))
         if let python = try Self.pythonRecords(table.csv) { #expect(Self.scalars(python) == Self.scalars(records)) }
     }
 }

@@ -58,16 +58,21 @@ struct ScalingReuseTests {
         let scaling = try Self.scaling(), recipe = Self.recipe()
         let written = try Self.runs(scaling, seeds: [1, 2], recipe: recipe)
         let text = Self.csv(scaling, written, recipe: recipe, seeds: [1, 2])
-        #expect(Self.same(try scaling.reused(csv: text, seeds: [1, 2], recipe: recipe, vocabulary: Self.vocabulary), written))
+        #expect(Self.same(try scaling.reused(csv: text, seeds: [1, 2], recipe: recipe, vocabulary: Self.vocabulary).runs, written))
         // only the seeds asked for; a seed the file lacks is simply not there
-        #expect(Self.same(try scaling.reused(csv: text, seeds: [2, 3], recipe: recipe, vocabulary: Self.vocabulary),
-                          written.filter { $0.seed == 2 }))
+        let two = try scaling.reused(csv: text, seeds: [2, 3], recipe: recipe, vocabulary: Self.vocabulary)
+        #expect(Self.same(two.runs, written.filter { $0.seed == 2 }))
+        #expect(two.others == 4 && two.recipeRecorded)   // seed 1's four runs
         // a comparison of fewer programs and sizes takes only its own
         let narrow = Scaling(programs: [scaling.programs[1]], sizes: [scaling.sizes[1]])
-        let mine = try narrow.reused(csv: text, seeds: [1, 2], recipe: recipe, vocabulary: Self.vocabulary)
+        let mine = try narrow.reused(csv: text, seeds: [1, 2], recipe: recipe, vocabulary: Self.vocabulary).runs
         #expect(Self.same(mine, written.filter { $0.program == 1 && $0.size == 1 }.map {
             var r = $0; r.program = 0; r.size = 0; return r
         }))
+        // a table written before it recorded the recipe (its first nine columns) reads the same
+        let older = try CSV.records(text).map { CSV.line(Array($0.prefix(9))) }.joined()
+        let old = try scaling.reused(csv: older, seeds: [1, 2], recipe: recipe, vocabulary: Self.vocabulary)
+        #expect(Self.same(old.runs, written) && !old.recipeRecorded)
         // reused runs are taken, not trained: nothing is trained when every run is in the file
         let data = Dataset(text: syntheticText())
         let all = try scaling.run(recipe: recipe, seeds: [1, 2], data: data, threads: 1, reused: written) { _, what in
@@ -90,10 +95,24 @@ struct ScalingReuseTests {
             }
         }
         // other steps, batch or context: the checkpoints fall at other FLOPs
-        for steps in [200, 401, 800] { refused(text, recipe: Self.recipe(steps: steps), "of \(steps) steps fall at") }
+        // other steps: refused by the steps recorded, and in an older table by where its checkpoints fall
+        let older = try CSV.records(text).map { CSV.line(Array($0.prefix(9))) }.joined()
+        for steps in [200, 401, 800] {
+            refused(text, recipe: Self.recipe(steps: steps), "ran 400 steps of batch 12")
+            refused(older, recipe: Self.recipe(steps: steps), "of \(steps) steps fall at")
+        }
         var wider = recipe
         wider.batchSize += 1
-        refused(text, recipe: wider, "checkpoint 1 after")
+        refused(text, recipe: wider, "ran 400 steps of batch 12")
+        // the same checkpoint FLOPs from another recipe (twice the batch, half the steps) or
+        // in another precision: refused where the table records its recipe
+        var doubled = Self.recipe(steps: 200)
+        doubled.batchSize *= 2
+        refused(text, recipe: doubled, "ran 400 steps of batch 12")
+        var other = recipe
+        other.precision = recipe.products == .float32 ? .bfloat16 : .float32
+        refused(text, recipe: other, "in \(recipe.products.rawValue); this recipe is 400 steps of batch 12 in \(other.products.rawValue)")
+        #expect(try scaling.reused(csv: older, seeds: [1], recipe: doubled, vocabulary: Self.vocabulary).runs.count == 4)
         // another program under the same name: its parameters or FLOPs differ (every numeric field of a row, bumped)
         for column in [5, 6] {
             var edited = lines
@@ -113,7 +132,8 @@ struct ScalingReuseTests {
         // not a table of evolve scale, or a row that is not a checkpoint
         refused("comparison,variant,seed\n", "record 1: not a table of evolve scale")
         refused("", "record 1: not a table of evolve scale")
-        for (column, value) in [(2, "sixty"), (4, "-1"), (7, "nan"), (7, "0"), (8, ""), (8, "nan"), (8, "inf")] {
+        for (column, value) in [(2, "sixty"), (4, "-1"), (7, "nan"), (7, "0"), (8, ""), (8, "nan"), (8, "inf"), (9, "x"), (10, ""),
+                                (11, "float64")] {
             var edited = lines
             var f = try CSV.records(edited[5])[0]
             f[column] = value

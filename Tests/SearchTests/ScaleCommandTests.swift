@@ -40,5 +40,12 @@ struct ScaleCommandTests {
         #expect(rows(killed).isSubset(of: rows(all)))
         let md = try String(contentsOfFile: "\(out)/scale-t.md", encoding: .utf8)
         #expect(md.contains("\((lines - 1) / 8) runs read from `\(csv)`"), "\(md)")
+
+        // the table is never overwritten unread, nor rewritten without runs it holds
+        let unread = try runEvolve(arguments("1,2", reuse: false))
+        #expect(unread.status != 0 && unread.output.contains("scale-t.csv exists: go on from it with --reuse"), "\(unread.output)")
+        let narrower = try runEvolve(arguments("2", reuse: true))
+        #expect(narrower.status != 0 && narrower.output.contains("it holds 2 runs of other programs, sizes or seeds"), "\(narrower.output)")
+        #expect(try String(contentsOfFile: csv, encoding: .utf8) == all)
     }
 }

@@ -9,7 +9,7 @@ import TestSupport
 private func hundredSteps() -> TrainConfig {
     var c = TrainConfig()
     c.recipe.steps = 100
-    c.recipe.precision = .float32   // unset is bfloat16 on an AMX machine, whose rounding would magnify float32's
+    c.recipe.precision = .float32   // unset is bfloat16 on AMX and AVX512-BF16 machines, whose rounding would magnify float32's
     return c
 }
 

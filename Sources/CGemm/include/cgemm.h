@@ -31,14 +31,14 @@ void evolve_bgemm(int transA, int transB, int m, int n, int k, float alpha,
 // What multiplies bfloat16 here: 2 AMX tiles, 1 AVX512-BF16, 0 neither (asking Linux for
 // the tile state once per process).
 int evolve_bgemm_kind(void);
-// evolve_bgemm on kernel 2 or 1 (at most evolve_bgemm_kind()): tests of both on one machine.
+// evolve_bgemm on kernel 2 or 1 (at most evolve_bgemm_kind(); any other aborts): tests of both on one machine.
 void evolve_bgemm_on(int kernel, int transA, int transB, int m, int n, int k, float alpha,
                      const float *a, int lda, const float *b, int ldb,
                      float beta, float *c, int ldc);
 
 // dst[rows×cols] (contiguous) = src's rows × cols (row stride ld), each rounded to the
 // nearest bfloat16 as evolve_bgemm rounds (denormals to zero, as its conversion does): the
-// same products on a CPU without AMX.
+// same products on a CPU with neither AMX nor AVX512-BF16.
 void evolve_round_bf16(const float *src, int rows, int cols, int ld, float *dst);
 
 // GELU's y = x·(1 + erf(x/√2))/2 and dx (+)= dy·(Φ(x) + x·φ(x)) over n floats, 16 lanes at a
