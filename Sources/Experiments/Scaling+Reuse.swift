@@ -37,7 +37,9 @@ extension Scaling {
             throw ScalingError(description: "record 1: not a table of evolve scale (its header is \(Self.csvHeader.joined(separator: ",")))")
         }
         let recorded = header == Self.csvHeader
-        var found = [String: Run](), others = Set<String>()   // "p s seed" → the run, its checkpoints in the file's order
+        var found = [Run.Slot: Run](), others = Set<String>()   // the run, its checkpoints in the file's order
+        // per (program, size): what training it here would give, its cost and its checkpoints' FLOPs
+        var expected = [Int: (cost: Cost, at: [Double])]()
         for (n, f) in records.enumerated().dropFirst() {
             let record = "record \(n + 1)"
             guard f.count == header.count, let dModel = Int(f[2]), let layers = Int(f[3]), let seed = UInt64(f[4]),
@@ -55,20 +57,24 @@ extension Scaling {
                 throw ScalingError(description: "\(record): \(f[0]) at \(sizes[s]) seed \(seed) ran \(f[9]) steps of batch \(f[10]) in \(f[11]); "
                                    + "this recipe is \(recipe.steps) steps of batch \(recipe.batchSize) in \(recipe.products.rawValue)")
             }
-            let cost = try program(p, at: s).cost(vocabulary: vocabulary)
+            let ps = p * sizes.count + s
+            if expected[ps] == nil {
+                let cost = try program(p, at: s).cost(vocabulary: vocabulary)
+                expected[ps] = (cost, checkpointFLOPs(p, s, recipe: recipe, flopsPerToken: cost.flopsPerToken))
+            }
+            let (cost, at) = expected[ps]!
             guard cost.parameters == params, cost.flopsPerToken == flopsPerToken else {
                 throw ScalingError(description: "\(record): \(f[0]) at \(sizes[s]) has \(params) parameters and \(flopsPerToken) FLOPs/token there, "
                                    + "\(cost.parameters) and \(cost.flopsPerToken) here with a vocabulary of \(vocabulary): another program under the same name, or other data")
             }
-            let key = "\(p) \(s) \(seed)"
-            var run = found[key] ?? Run(program: p, size: s, seed: seed, parameters: params, flopsPerToken: flopsPerToken, curve: [])
-            let at = checkpointFLOPs(p, s, recipe: recipe, flopsPerToken: flopsPerToken)
+            let slot = Run.Slot(program: p, size: s, seed: seed)
+            var run = found[slot] ?? Run(program: p, size: s, seed: seed, parameters: params, flopsPerToken: flopsPerToken, curve: [])
             guard run.curve.count < at.count, abs(flops - at[run.curve.count]) <= 1e-9 * at[run.curve.count] else {
                 throw ScalingError(description: "\(record): \(f[0]) at \(sizes[s]) seed \(seed) checkpoint \(run.curve.count + 1) after \(flops) training FLOPs; "
                                    + "this recipe's \(checkpoints) checkpoints of \(recipe.steps) steps fall at \(at.map { String($0) }.joined(separator: ", "))")
             }
             run.curve.append((flops, loss))
-            found[key] = run
+            found[slot] = run
         }
         let runs = found.values.sorted { ($0.size, $0.seed, $0.program) < ($1.size, $1.seed, $1.program) }
         for run in runs where run.curve.count != checkpoints {

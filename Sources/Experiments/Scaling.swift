@@ -27,6 +27,12 @@ public struct Scaling: Sendable {
         public var flopsPerToken: Int
         /// (training FLOPs so far — 3 × forward FLOPs per token × tokens —, validation loss).
         public var curve: [(flops: Double, loss: Double)]
+
+        /// Which run of a comparison this is: a program, a size, a seed.
+        public struct Slot: Hashable, Sendable {
+            public var program: Int, size: Int, seed: UInt64
+        }
+        public var slot: Slot { Slot(program: program, size: size, seed: seed) }
     }
 
     public var programs: [Program]
@@ -60,7 +66,7 @@ public struct Scaling: Sendable {
         for s in sizes.indices {
             for seed in seeds {
                 for p in programs.indices {
-                    if let run = reused.first(where: { $0.program == p && $0.size == s && $0.seed == seed }) {
+                    if let run = reused.first(where: { $0.slot == Run.Slot(program: p, size: s, seed: seed) }) {
                         runs.append(run)
                         continue
                     }

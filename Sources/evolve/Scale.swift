@@ -66,8 +66,8 @@ struct Scale: ParsableCommand {
             // The CSV is rewritten as runs end: a table already there must be read first, and
             // not lose a run this comparison would leave out.
             let own = URL(fileURLWithPath: base + ".csv").standardizedFileURL.path
-            let ownReused = reuse.contains { URL(fileURLWithPath: $0).standardizedFileURL.path == own }
-            if FileManager.default.fileExists(atPath: own) && !ownReused {
+            let isOwn = { (file: String) in URL(fileURLWithPath: file).standardizedFileURL.path == own }
+            if FileManager.default.fileExists(atPath: own) && !reuse.contains(where: isOwn) {
                 throw CommandError(description: "\(base).csv exists: go on from it with --reuse \(base).csv, or choose another --name")
             }
             var reused = [Scaling.Run](), notes = [String]()
@@ -78,11 +78,11 @@ struct Scale: ParsableCommand {
                 do { table = try scaling.reused(csv: text, seeds: seedList, recipe: recipe, vocabulary: data.tokenizer.vocabularySize) } catch {
                     throw CommandError(description: "--reuse \(file): \(error)")
                 }
-                if URL(fileURLWithPath: file).standardizedFileURL.path == own && table.others > 0 {
+                if isOwn(file) && table.others > 0 {
                     throw CommandError(description: "--reuse \(file): it holds \(table.others) runs of other programs, sizes or seeds, "
                                        + "which rewriting it would drop: ask for them too, or choose another --name")
                 }
-                let new = table.runs.filter { r in !reused.contains { $0.program == r.program && $0.size == r.size && $0.seed == r.seed } }
+                let new = table.runs.filter { r in !reused.contains { $0.slot == r.slot } }
                 reused += new
                 let seeds = Set(new.map(\.seed)).sorted().map(String.init).joined(separator: ", ")
                 let sizes = Set(new.map(\.size)).sorted().map { "\(scaling.sizes[$0])" }.joined(separator: ", ")
